@@ -1,0 +1,199 @@
+// The binary client protocol front end: TCP, length-prefixed frames (proto/frame.ts), msgpack bodies
+// {method, request} in etcd's names. Many requests in flight per connection; responses go out as they complete,
+// coalesced per event-loop turn into one socket write.
+//
+// Bad input: an oversized frame gets `request is too large` from its header alone; a malformed body or unknown
+// method gets InvalidArgument; a corrupt header closes that connection only. Nothing here throws past a socket.
+
+import net from 'node:net';
+import type { Limits } from '../config/index.js';
+import { EtcdError, invalidArgument, toEtcdError, etcdError } from '../errors/index.js';
+import { encodeFrame, FrameDecoder, FrameKind, unpackr, decodeRequest, METHOD_NAMES, type MethodName } from '../proto/index.js';
+import type { EtcdServer } from '../server/index.js';
+
+const methods = new Set<string>(METHOD_NAMES);
+
+export interface BinaryServerOptions {
+  server: EtcdServer;
+  limits: Limits;
+  /** http://host:port URLs (https is reserved for TLS, not served yet) */
+  urls: readonly string[];
+}
+
+export interface ListeningAddress {
+  host: string;
+  port: number;
+}
+
+function parseListenUrl(url: string): { host: string; port: number } {
+  const u = new URL(url);
+  if (u.protocol === 'https:') throw new Error(`--listen-client-binary-urls ${url}: TLS (https://) is not supported yet`);
+  if (u.protocol !== 'http:') throw new Error(`--listen-client-binary-urls ${url}: scheme must be http`);
+  return { host: u.hostname.replace(/^\[|\]$/g, ''), port: Number(u.port) };
+}
+
+/** Dispatches one decoded request to the member. Returns a value or a promise; throws EtcdError. */
+function dispatch(server: EtcdServer, method: MethodName, request: unknown, limits: Limits): unknown {
+  const req = decodeRequest(method, request, limits.txnOpsMax);
+  switch (method) {
+    case 'Range': return server.range(req as never);
+    case 'Put': return server.put(req as never);
+    case 'DeleteRange': return server.deleteRange(req as never);
+    case 'Txn': return server.txn(req as never);
+    case 'Compact': return server.compact(req as never);
+    case 'Status': return server.status();
+  }
+}
+
+class Connection {
+  private inflight = 0;
+  private out: Buffer[] = [];
+  private outScheduled = false;
+  private paused = false;
+  private readonly decoder: FrameDecoder;
+
+  constructor(
+    private readonly socket: net.Socket,
+    private readonly server: EtcdServer,
+    private readonly limits: Limits,
+  ) {
+    this.decoder = new FrameDecoder(
+      limits.requestBytesMax,
+      {
+        frame: (kind, requestId, body) => this.onRequest(requestId, body),
+        oversize: (_kind, requestId) => this.sendError(requestId, etcdError('RequestTooLarge')),
+      },
+      (kind) => kind === FrameKind.Request,
+    );
+    socket.setNoDelay(true);
+    socket.on('data', (chunk: Buffer) => {
+      try {
+        this.decoder.push(chunk);
+      } catch {
+        socket.destroy(); // corrupt header: the stream cannot be resynchronised
+      }
+    });
+    socket.on('drain', () => this.updateFlow());
+    socket.on('error', () => {});
+  }
+
+  private onRequest(requestId: number, body: Buffer): void {
+    let result: unknown;
+    try {
+      let decoded: unknown;
+      try {
+        decoded = unpackr.unpack(body);
+      } catch {
+        throw invalidArgument('etcdserver: invalid request: malformed msgpack body');
+      }
+      if (typeof decoded !== 'object' || decoded === null || Array.isArray(decoded)) {
+        throw invalidArgument('etcdserver: invalid request: body must be a map {method, request}');
+      }
+      const { method, request } = decoded as { method?: unknown; request?: unknown };
+      if (typeof method !== 'string' || !methods.has(method)) {
+        throw invalidArgument(`etcdserver: unknown method ${JSON.stringify(typeof method === 'string' ? method : String(method))}`);
+      }
+      result = dispatch(this.server, method as MethodName, request, this.limits);
+    } catch (err) {
+      this.sendError(requestId, toEtcdError(err));
+      return;
+    }
+    if (result instanceof Promise) {
+      this.inflight++;
+      this.updateFlow();
+      result.then(
+        (value) => this.sendResponse(requestId, value),
+        (err: unknown) => this.sendError(requestId, toEtcdError(err)),
+      ).finally(() => {
+        this.inflight--;
+        this.updateFlow();
+      });
+    } else {
+      this.sendResponse(requestId, result);
+    }
+  }
+
+  private sendResponse(requestId: number, value: unknown): void {
+    let frame: Buffer;
+    try {
+      frame = encodeFrame(FrameKind.Response, requestId, value);
+    } catch (err) {
+      frame = encodeFrame(FrameKind.Error, requestId, { code: 13, message: `cannot encode response: ${(err as Error).message}` });
+    }
+    this.enqueue(frame);
+  }
+
+  private sendError(requestId: number, err: EtcdError): void {
+    this.enqueue(encodeFrame(FrameKind.Error, requestId, { code: err.code, message: err.message }));
+  }
+
+  private enqueue(frame: Buffer): void {
+    if (this.socket.destroyed) return;
+    this.out.push(frame);
+    if (!this.outScheduled) {
+      this.outScheduled = true;
+      setImmediate(() => this.flush());
+    }
+  }
+
+  private flush(): void {
+    this.outScheduled = false;
+    if (this.socket.destroyed || this.out.length === 0) return;
+    const frames = this.out;
+    this.out = [];
+    this.socket.write(frames.length === 1 ? frames[0]! : Buffer.concat(frames));
+    this.updateFlow();
+  }
+
+  /** Backpressure: stop reading while too many requests are in flight or too many bytes wait to be written. */
+  private updateFlow(): void {
+    const overloaded =
+      this.inflight >= this.limits.connectionRequestsInflightMax ||
+      this.socket.writableLength >= this.limits.connectionWriteBufferBytesMax;
+    if (overloaded && !this.paused) {
+      this.paused = true;
+      this.socket.pause();
+    } else if (!overloaded && this.paused) {
+      this.paused = false;
+      this.socket.resume();
+    }
+  }
+}
+
+export class BinaryServer {
+  private readonly servers: net.Server[] = [];
+  private readonly sockets = new Set<net.Socket>();
+  constructor(private readonly options: BinaryServerOptions) {}
+
+  async listen(): Promise<ListeningAddress[]> {
+    const addresses: ListeningAddress[] = [];
+    for (const url of this.options.urls) {
+      const { host, port } = parseListenUrl(url);
+      const srv = net.createServer((socket) => this.accept(socket));
+      srv.maxConnections = this.options.limits.connectionsMax;
+      await new Promise<void>((resolve, reject) => {
+        srv.once('error', reject);
+        srv.listen(port, host, () => {
+          srv.removeListener('error', reject);
+          resolve();
+        });
+      });
+      srv.on('error', () => {});
+      const addr = srv.address() as net.AddressInfo;
+      addresses.push({ host: addr.address, port: addr.port });
+      this.servers.push(srv);
+    }
+    return addresses;
+  }
+
+  private accept(socket: net.Socket): void {
+    this.sockets.add(socket);
+    socket.on('close', () => this.sockets.delete(socket));
+    new Connection(socket, this.options.server, this.options.limits);
+  }
+
+  async close(): Promise<void> {
+    for (const s of this.sockets) s.destroy();
+    await Promise.all(this.servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
+  }
+}

@@ -1,0 +1,71 @@
+#!/usr/bin/env node
+// `etcd-ts`: runs one member. Flags and ETCD_* variables as etcd's (see src/config/flags.ts).
+
+import { ConfigError, parseFlags, usage } from '../config/index.js';
+import { StorageError } from '../storage/index.js';
+import { SERVER_VERSION } from '../server/index.js';
+import { startMember } from './member.js';
+
+function log(level: string, msg: string, fields: Record<string, unknown> = {}): void {
+  process.stderr.write(JSON.stringify({ level, ts: new Date().toISOString(), caller: 'etcd-ts', msg, ...fields }) + '\n');
+}
+
+async function main(): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseFlags(process.argv.slice(2), process.env);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`${err.message}\n${usage()}`);
+      return 2;
+    }
+    throw err;
+  }
+  if (parsed.help) {
+    process.stdout.write(usage());
+    return 0;
+  }
+  if (parsed.version) {
+    process.stdout.write(`etcd-ts Version: ${process.env.npm_package_version ?? '0.1.0'}\netcd API Version: ${SERVER_VERSION}\nNode.js Version: ${process.version}\n`);
+    return 0;
+  }
+  for (const w of parsed.warnings) log('warn', w);
+  const config = parsed.config;
+  let member;
+  try {
+    member = await startMember(config);
+  } catch (err) {
+    if (err instanceof StorageError) {
+      log('fatal', 'failed to open data directory', { 'data-dir': config.dataDir, error: err.message });
+      return 1;
+    }
+    log('fatal', 'failed to start member', { error: (err as Error).message });
+    return 1;
+  }
+  log('info', 'ready to serve client requests', {
+    name: config.name,
+    'data-dir': member.storage.dataDir,
+    'member-id': member.server.memberId.toString(16),
+    'cluster-id': member.server.clusterId.toString(16),
+    'binary-client-urls': member.binaryAddresses.map((a) => `http://${a.host}:${a.port}`),
+    revision: member.server.revision,
+  });
+  await new Promise<void>((resolve) => {
+    const stop = (signal: string): void => {
+      log('info', 'received signal; shutting down', { signal });
+      resolve();
+    };
+    process.once('SIGINT', () => stop('SIGINT'));
+    process.once('SIGTERM', () => stop('SIGTERM'));
+  });
+  await member.close();
+  return 0;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    log('fatal', 'unexpected error', { error: err instanceof Error ? (err.stack ?? err.message) : String(err) });
+    process.exit(1);
+  },
+);

@@ -1,0 +1,45 @@
+// Starting and stopping one member: storage, server and front ends, in that order (and the reverse on close).
+
+import type { Config } from '../config/index.js';
+import { openStorage, type Storage } from '../storage/index.js';
+import { EtcdServer } from '../server/index.js';
+import { BinaryServer, type ListeningAddress } from '../api/index.js';
+
+export interface Member {
+  readonly server: EtcdServer;
+  readonly storage: Storage;
+  readonly binaryAddresses: ListeningAddress[];
+  close(): Promise<void>;
+}
+
+export async function startMember(config: Config): Promise<Member> {
+  const storage = await openStorage(config.dataDir);
+  let server: EtcdServer | null = null;
+  let binary: BinaryServer | null = null;
+  try {
+    server = await EtcdServer.start(config, storage);
+    binary = new BinaryServer({ server, limits: config.limits, urls: config.listenClientBinaryUrls });
+    const binaryAddresses = await binary.listen();
+    let closing: Promise<void> | null = null;
+    const s = server;
+    const b = binary;
+    return {
+      server: s,
+      storage,
+      binaryAddresses,
+      close(): Promise<void> {
+        closing ??= (async () => {
+          await b.close();
+          await s.close();
+          await storage.close();
+        })();
+        return closing;
+      },
+    };
+  } catch (err) {
+    await binary?.close();
+    await server?.close();
+    await storage.close();
+    throw err;
+  }
+}

@@ -1,0 +1,277 @@
+// The TypeScript client for the binary protocol, used by etcdctl-ts, the tests and the bench.
+// Many requests in flight on one connection (request ids); responses may arrive in any order.
+// Lifecycle: close() waits for in-flight requests then ends the connection; destroy(err) rejects them at once.
+
+import net from 'node:net';
+import { EtcdError, GrpcCode } from '../errors/index.js';
+import {
+  encodeFrame,
+  FrameDecoder,
+  FrameKind,
+  prefixRangeEnd,
+  unpackr,
+  type Bytes,
+  type MethodName,
+  type RequestOf,
+  type ResponseOf,
+} from '../proto/index.js';
+
+export * from '../proto/types.js';
+export { prefixRangeEnd } from '../proto/index.js';
+export { EtcdError, GrpcCode } from '../errors/index.js';
+
+export interface ClientOptions {
+  /** "host:port" or "http://host:port"; several endpoints are tried in order until one connects */
+  endpoints: string[];
+  /** connect timeout per endpoint */
+  dialTimeoutMs?: number;
+  /** a request without a response after this long is rejected (the write may or may not have happened) */
+  requestTimeoutMs?: number;
+  /** largest response body accepted */
+  responseBytesMax?: number;
+}
+
+interface Pending {
+  resolve(v: unknown): void;
+  reject(e: Error): void;
+  timer: NodeJS.Timeout | null;
+}
+
+export function parseEndpoint(endpoint: string): { host: string; port: number } {
+  const trimmed = endpoint.replace(/^[a-z]+:\/\//, '').replace(/\/.*$/, '');
+  const idx = trimmed.lastIndexOf(':');
+  if (idx <= 0) throw new Error(`invalid endpoint "${endpoint}": want host:port`);
+  const host = trimmed.slice(0, idx).replace(/^\[|\]$/g, '');
+  const port = Number(trimmed.slice(idx + 1));
+  if (!Number.isInteger(port) || port <= 0 || port > 65535) throw new Error(`invalid endpoint "${endpoint}": bad port`);
+  return { host, port };
+}
+
+export function toBytes(v: string | Bytes): Bytes {
+  return typeof v === 'string' ? Buffer.from(v, 'utf8') : v;
+}
+
+const RESPONSE_BYTES_MAX_DEFAULT = 1 << 30;
+
+function toBigInt(v: unknown): unknown {
+  return typeof v === 'number' ? BigInt(v) : v;
+}
+
+function normalizeKv(kv: unknown): void {
+  if (kv !== null && typeof kv === 'object') (kv as { lease: unknown }).lease = toBigInt((kv as { lease: unknown }).lease ?? 0);
+}
+
+/**
+ * msgpack carries small 64-bit IDs as plain integers; the schema types IDs as bigint, so widen them here (header
+ * IDs, lease IDs in key-values, Status.leader), recursively through txn responses.
+ */
+function normalizeIds(v: unknown): unknown {
+  if (v === null || typeof v !== 'object') return v;
+  const r = v as Record<string, unknown>;
+  const h = r.header as Record<string, unknown> | undefined;
+  if (h !== undefined && h !== null) {
+    h.cluster_id = toBigInt(h.cluster_id ?? 0);
+    h.member_id = toBigInt(h.member_id ?? 0);
+  }
+  if (Array.isArray(r.kvs)) r.kvs.forEach(normalizeKv);
+  if (Array.isArray(r.prev_kvs)) r.prev_kvs.forEach(normalizeKv);
+  if (r.prev_kv !== undefined) normalizeKv(r.prev_kv);
+  if (r.leader !== undefined) r.leader = toBigInt(r.leader);
+  if (Array.isArray(r.responses)) {
+    for (const op of r.responses as Record<string, unknown>[]) {
+      for (const inner of Object.values(op)) normalizeIds(inner);
+    }
+  }
+  return v;
+}
+
+export class Client {
+  private socket: net.Socket | null = null;
+  private connecting: Promise<net.Socket> | null = null;
+  private nextId = 1;
+  private readonly pending = new Map<number, Pending>();
+  private closed = false;
+  private closing: Promise<void> | null = null;
+  readonly endpoint: string;
+
+  constructor(private readonly options: ClientOptions) {
+    if (options.endpoints.length === 0) throw new Error('no endpoints given');
+    this.endpoint = options.endpoints[0]!;
+  }
+
+  /** Connects (lazily done by the first request too). */
+  async connect(): Promise<void> {
+    await this.ensureSocket();
+  }
+
+  private ensureSocket(): Promise<net.Socket> {
+    if (this.socket !== null) return Promise.resolve(this.socket);
+    if (this.closed) return Promise.reject(new Error('client is closed'));
+    this.connecting ??= this.dialAny().finally(() => {
+      this.connecting = null;
+    });
+    return this.connecting;
+  }
+
+  private async dialAny(): Promise<net.Socket> {
+    let lastError: Error = new Error('no endpoints');
+    for (const endpoint of this.options.endpoints) {
+      try {
+        const socket = await this.dial(endpoint);
+        this.attach(socket);
+        return socket;
+      } catch (err) {
+        lastError = err as Error;
+      }
+    }
+    throw lastError;
+  }
+
+  private dial(endpoint: string): Promise<net.Socket> {
+    const { host, port } = parseEndpoint(endpoint);
+    return new Promise((resolve, reject) => {
+      const socket = net.connect({ host, port, noDelay: true });
+      const timer = setTimeout(() => {
+        socket.destroy();
+        reject(new Error(`dial ${endpoint}: timeout`));
+      }, this.options.dialTimeoutMs ?? 2000);
+      socket.once('connect', () => {
+        clearTimeout(timer);
+        socket.removeAllListeners('error');
+        resolve(socket);
+      });
+      socket.once('error', (err) => {
+        clearTimeout(timer);
+        reject(new Error(`dial ${endpoint}: ${err.message}`));
+      });
+    });
+  }
+
+  private attach(socket: net.Socket): void {
+    this.socket = socket;
+    const decoder = new FrameDecoder(
+      this.options.responseBytesMax ?? RESPONSE_BYTES_MAX_DEFAULT,
+      {
+        frame: (kind, requestId, body) => this.onFrame(kind, requestId, body),
+        oversize: (_kind, requestId, length) =>
+          this.settle(requestId, new EtcdError(GrpcCode.ResourceExhausted, `response of ${length} bytes is larger than the client accepts`)),
+      },
+      (kind) => kind === FrameKind.Response || kind === FrameKind.Error,
+    );
+    socket.on('data', (chunk: Buffer) => {
+      try {
+        decoder.push(chunk);
+      } catch (err) {
+        socket.destroy(err as Error);
+      }
+    });
+    socket.on('error', () => {});
+    socket.on('close', () => {
+      if (this.socket === socket) this.socket = null;
+      this.failAll(new EtcdError(GrpcCode.Unavailable, 'connection closed'));
+    });
+  }
+
+  private onFrame(kind: number, requestId: number, body: Buffer): void {
+    let decoded: unknown;
+    try {
+      decoded = unpackr.unpack(body);
+    } catch (err) {
+      this.settle(requestId, new EtcdError(GrpcCode.Internal, `malformed response: ${(err as Error).message}`));
+      return;
+    }
+    if (kind === FrameKind.Error) {
+      const e = decoded as { code?: number; message?: string };
+      this.settle(requestId, new EtcdError(e.code ?? GrpcCode.Unknown, e.message ?? 'unknown error'));
+    } else this.settle(requestId, null, normalizeIds(decoded));
+  }
+
+  private settle(requestId: number, err: Error | null, value?: unknown): void {
+    const p = this.pending.get(requestId);
+    if (p === undefined) return;
+    this.pending.delete(requestId);
+    if (p.timer !== null) clearTimeout(p.timer);
+    if (err !== null) p.reject(err);
+    else p.resolve(value);
+    if (this.closing !== null && this.pending.size === 0) this.socket?.end();
+  }
+
+  private failAll(err: Error): void {
+    for (const [id, p] of this.pending) {
+      this.pending.delete(id);
+      if (p.timer !== null) clearTimeout(p.timer);
+      p.reject(err);
+    }
+  }
+
+  /** Sends one request by etcd's RPC name. */
+  async call<M extends MethodName>(method: M, request: RequestOf<M>): Promise<ResponseOf<M>> {
+    if (this.closed) throw new Error('client is closed');
+    const socket = this.socket ?? (await this.ensureSocket());
+    const id = this.nextId;
+    this.nextId = this.nextId >= 0xffff_fffe ? 1 : this.nextId + 1;
+    return new Promise<ResponseOf<M>>((resolve, reject) => {
+      const timeoutMs = this.options.requestTimeoutMs;
+      const timer =
+        timeoutMs === undefined
+          ? null
+          : setTimeout(() => this.settle(id, new EtcdError(GrpcCode.DeadlineExceeded, 'context deadline exceeded')), timeoutMs);
+      this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject, timer });
+      socket.write(encodeFrame(FrameKind.Request, id, { method, request }));
+    });
+  }
+
+  // ---- conveniences in etcd's names ----------------------------------------------------------------------------
+
+  range(request: RequestOf<'Range'>): Promise<ResponseOf<'Range'>> {
+    return this.call('Range', request);
+  }
+  put(request: RequestOf<'Put'>): Promise<ResponseOf<'Put'>> {
+    return this.call('Put', request);
+  }
+  deleteRange(request: RequestOf<'DeleteRange'>): Promise<ResponseOf<'DeleteRange'>> {
+    return this.call('DeleteRange', request);
+  }
+  txn(request: RequestOf<'Txn'>): Promise<ResponseOf<'Txn'>> {
+    return this.call('Txn', request);
+  }
+  compact(request: RequestOf<'Compact'>): Promise<ResponseOf<'Compact'>> {
+    return this.call('Compact', request);
+  }
+  status(): Promise<ResponseOf<'Status'>> {
+    return this.call('Status', {});
+  }
+
+  /** Gets one key (or a prefix with { prefix: true }). */
+  get(key: string | Bytes, opts: { prefix?: boolean } & Omit<RequestOf<'Range'>, 'key'> = {}): Promise<ResponseOf<'Range'>> {
+    const k = toBytes(key);
+    const { prefix, ...rest } = opts;
+    return this.range({ key: k, ...rest, ...(prefix ? { range_end: prefixRangeEnd(k) } : {}) });
+  }
+
+  /** Requests sent but not answered. */
+  get inflight(): number {
+    return this.pending.size;
+  }
+
+  /** Waits for in-flight requests, then closes the connection. */
+  close(): Promise<void> {
+    if (this.closing !== null) return this.closing;
+    this.closed = true;
+    const socket = this.socket;
+    this.closing = new Promise<void>((resolve) => {
+      if (socket === null || socket.destroyed) return resolve();
+      socket.once('close', () => resolve());
+      if (this.pending.size === 0) socket.end();
+    });
+    return this.closing;
+  }
+
+  /** Closes at once; in-flight requests are rejected with `err`. */
+  destroy(err: Error = new Error('client destroyed')): void {
+    this.closed = true;
+    this.failAll(err);
+    this.socket?.destroy();
+    this.socket = null;
+  }
+}

@@ -1,0 +1,81 @@
+// Every bound the member enforces, named, documented and validated in one place. Units come last in each name.
+// Limits that operators set come from flags (etcd's names); the rest are fixed here with the reason for the value.
+
+export interface Limits {
+  /** --max-request-bytes: largest request frame body; larger frames are refused from their header. etcd: 1.5 MiB. */
+  readonly requestBytesMax: number;
+  /** --max-txn-ops: most operations in one txn branch or compare list. etcd: 128. */
+  readonly txnOpsMax: number;
+  /** --quota-backend-bytes: writes fail with NOSPACE once the database uses more. 0 means etcd's 2 GiB default. */
+  readonly backendQuotaBytes: number;
+  /** Open client connections per member; further connections are closed at accept. */
+  readonly connectionsMax: number;
+  /** Requests one connection may have in flight; past it the member stops reading that socket (backpressure). */
+  readonly connectionRequestsInflightMax: number;
+  /** Bytes queued for one client socket before the member stops reading its requests (backpressure). */
+  readonly connectionWriteBufferBytesMax: number;
+  /** Proposals waiting for the log across all clients; past it writes fail with `too many requests` (etcd: 5000 backlog). */
+  readonly proposalsPendingMax: number;
+  /** Entries persisted and applied in one LMDB transaction. */
+  readonly proposalBatchEntriesMax: number;
+  /** Bytes of entries persisted in one LMDB transaction. */
+  readonly proposalBatchBytesMax: number;
+  /** Log entries kept behind the applied index (for slow followers, as etcd's snapshot catch-up entries). */
+  readonly logEntriesRetained: number;
+  /** Keys deleted per write transaction during physical compaction (etcd's compaction batch limit). */
+  readonly compactionBatchKeysMax: number;
+  /** A proposal not applied within this time fails with `request timed out` (etcd: 5 s + 2 x election timeout). */
+  readonly requestTimeoutMs: number;
+}
+
+/**
+ * Longest key (after escaping each 0x00 byte as two bytes) the store accepts, in key, range_end and compare fields.
+ * LMDB bounds keys at 1978 bytes with 4 KiB pages; a history key adds a 2-byte terminator and an 8-byte revision.
+ * etcd has no key limit of its own beyond the request size: this is a documented difference.
+ */
+export const KEY_ENCODED_BYTES_MAX = 1978 - 10;
+
+export const MiB = 1024 * 1024;
+export const GiB = 1024 * MiB;
+
+export const DEFAULT_LIMITS: Limits = Object.freeze({
+  requestBytesMax: 1.5 * MiB,
+  txnOpsMax: 128,
+  backendQuotaBytes: 2 * GiB,
+  connectionsMax: 10_000,
+  connectionRequestsInflightMax: 4096,
+  connectionWriteBufferBytesMax: 16 * MiB,
+  proposalsPendingMax: 65_536,
+  proposalBatchEntriesMax: 4096,
+  proposalBatchBytesMax: 64 * MiB,
+  logEntriesRetained: 5000,
+  compactionBatchKeysMax: 1000,
+  requestTimeoutMs: 7000,
+});
+
+/** Largest values accepted for operator-set limits, so a typo cannot ask for absurd allocations. */
+const REQUEST_BYTES_CEILING = 512 * MiB;
+const TXN_OPS_CEILING = 1_000_000;
+const QUOTA_CEILING = 64 * GiB;
+
+export function validateLimits(limits: Limits): Limits {
+  const problems: string[] = [];
+  const positiveInt = (name: keyof Limits, max: number): void => {
+    const v = limits[name];
+    if (!Number.isSafeInteger(v) || v <= 0 || v > max) problems.push(`${name} must be an integer in [1, ${max}], got ${v}`);
+  };
+  positiveInt('requestBytesMax', REQUEST_BYTES_CEILING);
+  positiveInt('txnOpsMax', TXN_OPS_CEILING);
+  positiveInt('backendQuotaBytes', QUOTA_CEILING);
+  positiveInt('connectionsMax', 1_000_000);
+  positiveInt('connectionRequestsInflightMax', 1_000_000);
+  positiveInt('connectionWriteBufferBytesMax', GiB);
+  positiveInt('proposalsPendingMax', 10_000_000);
+  positiveInt('proposalBatchEntriesMax', 1_000_000);
+  positiveInt('proposalBatchBytesMax', GiB);
+  positiveInt('logEntriesRetained', 100_000_000);
+  positiveInt('compactionBatchKeysMax', 1_000_000);
+  positiveInt('requestTimeoutMs', 3_600_000);
+  if (problems.length > 0) throw new Error(`invalid limits: ${problems.join('; ')}`);
+  return Object.freeze({ ...limits });
+}

@@ -1,0 +1,4 @@
+export * from './encoding.js';
+export * from './read.js';
+export * from './apply.js';
+export * from './compact.js';

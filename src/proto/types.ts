@@ -1,0 +1,148 @@
+// The request/response schema, in etcd's own proto field names (etcdserverpb, mvccpb). Every front end (binary
+// protocol, JSON gateway, WebSocket) is an adapter over these shapes.
+//
+// Number conventions: revisions, versions, counts and limits are JS numbers (int64 on the wire, always within
+// Number.MAX_SAFE_INTEGER in practice); identifiers that use the full 64 bits (cluster_id, member_id, lease IDs) are
+// bigints.
+
+export type Bytes = Uint8Array;
+
+export interface ResponseHeader {
+  cluster_id: bigint;
+  member_id: bigint;
+  revision: number;
+  raft_term: number;
+}
+
+export interface KeyValue {
+  key: Bytes;
+  create_revision: number;
+  mod_revision: number;
+  version: number;
+  value: Bytes;
+  lease: bigint;
+}
+
+export const SortOrder = { NONE: 0, ASCEND: 1, DESCEND: 2 } as const;
+export const SortTarget = { KEY: 0, VERSION: 1, CREATE: 2, MOD: 3, VALUE: 4 } as const;
+export const CompareResult = { EQUAL: 0, GREATER: 1, LESS: 2, NOT_EQUAL: 3 } as const;
+export const CompareTarget = { VERSION: 0, CREATE: 1, MOD: 2, VALUE: 3, LEASE: 4 } as const;
+
+export interface RangeRequest {
+  key: Bytes;
+  range_end?: Bytes;
+  limit?: number;
+  revision?: number;
+  sort_order?: number;
+  sort_target?: number;
+  serializable?: boolean;
+  keys_only?: boolean;
+  count_only?: boolean;
+  min_mod_revision?: number;
+  max_mod_revision?: number;
+  min_create_revision?: number;
+  max_create_revision?: number;
+}
+export interface RangeResponse {
+  header: ResponseHeader;
+  kvs: KeyValue[];
+  more: boolean;
+  count: number;
+}
+
+export interface PutRequest {
+  key: Bytes;
+  value?: Bytes;
+  lease?: bigint;
+  prev_kv?: boolean;
+  ignore_value?: boolean;
+  ignore_lease?: boolean;
+}
+export interface PutResponse {
+  header: ResponseHeader;
+  prev_kv?: KeyValue;
+}
+
+export interface DeleteRangeRequest {
+  key: Bytes;
+  range_end?: Bytes;
+  prev_kv?: boolean;
+}
+export interface DeleteRangeResponse {
+  header: ResponseHeader;
+  deleted: number;
+  prev_kvs: KeyValue[];
+}
+
+export interface Compare {
+  result: number;
+  target: number;
+  key: Bytes;
+  range_end?: Bytes;
+  /** exactly one of these, chosen by target */
+  version?: number;
+  create_revision?: number;
+  mod_revision?: number;
+  value?: Bytes;
+  lease?: bigint;
+}
+
+export interface RequestOp {
+  request_range?: RangeRequest;
+  request_put?: PutRequest;
+  request_delete_range?: DeleteRangeRequest;
+  request_txn?: TxnRequest;
+}
+export interface ResponseOp {
+  response_range?: RangeResponse;
+  response_put?: PutResponse;
+  response_delete_range?: DeleteRangeResponse;
+  response_txn?: TxnResponse;
+}
+
+export interface TxnRequest {
+  compare?: Compare[];
+  success?: RequestOp[];
+  failure?: RequestOp[];
+}
+export interface TxnResponse {
+  header: ResponseHeader;
+  succeeded: boolean;
+  responses: ResponseOp[];
+}
+
+export interface CompactionRequest {
+  revision: number;
+  physical?: boolean;
+}
+export interface CompactionResponse {
+  header: ResponseHeader;
+}
+
+export interface StatusRequest {}
+export interface StatusResponse {
+  header: ResponseHeader;
+  version: string;
+  dbSize: number;
+  leader: bigint;
+  raftIndex: number;
+  raftTerm: number;
+  raftAppliedIndex: number;
+  errors: string[];
+  dbSizeInUse: number;
+  isLearner: boolean;
+}
+
+/** Methods the binary protocol serves, by etcd's RPC name. */
+export interface Methods {
+  Range: [RangeRequest, RangeResponse];
+  Put: [PutRequest, PutResponse];
+  DeleteRange: [DeleteRangeRequest, DeleteRangeResponse];
+  Txn: [TxnRequest, TxnResponse];
+  Compact: [CompactionRequest, CompactionResponse];
+  Status: [StatusRequest, StatusResponse];
+}
+export type MethodName = keyof Methods;
+export type RequestOf<M extends MethodName> = Methods[M][0];
+export type ResponseOf<M extends MethodName> = Methods[M][1];
+export const METHOD_NAMES: readonly MethodName[] = ['Range', 'Put', 'DeleteRange', 'Txn', 'Compact', 'Status'];

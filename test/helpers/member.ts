@@ -1,0 +1,113 @@
+// Test helpers for starting etcd-ts members: in-process (fast) or as a child process (for kill -9 and CLI tests).
+// Every member listens on port 0 and gets its own temporary data directory unless one is given.
+
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseFlags } from '../../src/config/index.js';
+import { startMember, type Member } from '../../src/cli/member.js';
+import { Client } from '../../src/client/index.js';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+/** dist/src/cli/etcd-ts.js, from dist/test/helpers */
+export const ETCD_TS_BIN = path.resolve(here, '../../src/cli/etcd-ts.js');
+export const ETCDCTL_TS_BIN = path.resolve(here, '../../src/cli/etcdctl-ts.js');
+
+export function tempDir(prefix = 'etcd-ts-test-'): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+}
+
+export interface InProcessMember {
+  member: Member;
+  endpoint: string;
+  dataDir: string;
+  client(): Client;
+  close(): Promise<void>;
+}
+
+/** Starts a member in this process on an ephemeral port. */
+export async function startInProcess(flags: string[] = [], dataDir = path.join(tempDir(), 'data')): Promise<InProcessMember> {
+  const { config } = parseFlags(['--data-dir', dataDir, '--listen-client-binary-urls', 'http://127.0.0.1:0', ...flags], {});
+  const member = await startMember(config);
+  const addr = member.binaryAddresses[0]!;
+  const endpoint = `127.0.0.1:${addr.port}`;
+  const clients: Client[] = [];
+  return {
+    member,
+    endpoint,
+    dataDir,
+    client() {
+      const c = new Client({ endpoints: [endpoint] });
+      clients.push(c);
+      return c;
+    },
+    async close() {
+      for (const c of clients) c.destroy();
+      await member.close();
+    },
+  };
+}
+
+export interface ChildMember {
+  child: ChildProcess;
+  endpoint: string;
+  dataDir: string;
+  stderr(): string;
+  /** resolves with the exit code (or signal) */
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  kill(signal?: NodeJS.Signals): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+/** Spawns `etcd-ts` as a child process and waits until it reports its binary address. */
+export async function startChild(flags: string[] = [], dataDir = path.join(tempDir(), 'data'), env: Record<string, string> = {}): Promise<ChildMember> {
+  const child = spawn(
+    process.execPath,
+    [ETCD_TS_BIN, '--data-dir', dataDir, '--listen-client-binary-urls', 'http://127.0.0.1:0', ...flags],
+    { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } },
+  );
+  let err = '';
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once('exit', (code, signal) => resolve({ code, signal })),
+  );
+  const endpoint = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`etcd-ts did not start in 20 s: ${err}`)), 20_000);
+    child.stderr!.on('data', (chunk: Buffer) => {
+      err += chunk.toString();
+      const m = /"binary-client-urls":\["http:\/\/([^"]+)"/.exec(err);
+      if (m) {
+        clearTimeout(timer);
+        resolve(m[1]!);
+      }
+    });
+    void exited.then(({ code, signal }) => {
+      clearTimeout(timer);
+      reject(new Error(`etcd-ts exited (${code ?? signal}) before serving: ${err}`));
+    });
+  });
+  return {
+    child,
+    endpoint,
+    dataDir,
+    stderr: () => err,
+    exited,
+    kill(signal: NodeJS.Signals = 'SIGTERM') {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      return exited;
+    },
+  };
+}
+
+/** Runs etcd-ts to completion (for start-up failures); returns its exit code and output. */
+export async function runEtcdTs(args: string[], env: Record<string, string> = {}, timeoutMs = 20_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, [ETCD_TS_BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+  child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+  const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+  const code = await new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
+  clearTimeout(timer);
+  return { code, stdout, stderr };
+}
