@@ -43,7 +43,7 @@ import {
   type MvccEvent,
   type MvccState,
 } from '../mvcc/index.js';
-import { databaseSize, logIndexOf, logKey, type Storage } from '../storage/index.js';
+import { databaseSize, INITIAL_STATE, logIndexOf, logKey, readPersistedState, type PersistedState, type Storage } from '../storage/index.js';
 import { computeClusterId, computeMemberId, parseInitialCluster } from './identity.js';
 
 export const SERVER_VERSION = '3.4.0';
@@ -65,14 +65,6 @@ interface Waiter {
   proposedAt: number;
   /** Compact with physical=true: respond once history below the revision is gone */
   physical?: boolean;
-}
-
-interface PersistedState {
-  applied: number;
-  revision: number;
-  compactRevision: number;
-  /** compaction revision whose physical removal finished */
-  compactedPhysically: number;
 }
 
 interface Identity {
@@ -153,19 +145,14 @@ export class EtcdServer {
         name: config.name,
       };
     }
-    const persisted: PersistedState = (storage.meta.get('state') as PersistedState | undefined) ?? {
-      applied: 0,
-      revision: 1,
-      compactRevision: -1,
-      compactedPhysically: -1,
-    };
+    const persisted: PersistedState = { ...readPersistedState(storage.meta) };
     // A single member elects itself: one new term per start, as etcd's raft does (the first term after bootstrap is 2).
     const hardState = (storage.meta.get('hardstate') as { term: number } | undefined) ?? { term: 1 };
     const term = hardState.term + 1;
     await storage.meta.transaction(() => {
       storage.meta.put('identity', identity);
       storage.meta.put('hardstate', { term });
-      if (storage.meta.get('state') === undefined) storage.meta.put('state', persisted);
+      if (storage.meta.get('state') === undefined) storage.meta.put('state', INITIAL_STATE);
     });
     await storage.meta.flushed;
     const server = new EtcdServer(config, storage, identity, persisted, term, events);

@@ -136,6 +136,25 @@ export async function openStorage(dataDir: string): Promise<Storage> {
   };
 }
 
+/** What the apply transaction records with every batch (meta key 'state'). */
+export interface PersistedState {
+  /** last applied log index */
+  applied: number;
+  /** store revision */
+  revision: number;
+  /** compacted revision (-1 before any compaction, as etcd's compactMainRev) */
+  compactRevision: number;
+  /** compaction revision whose physical removal finished */
+  compactedPhysically: number;
+}
+
+export const INITIAL_STATE: PersistedState = Object.freeze({ applied: 0, revision: 1, compactRevision: -1, compactedPhysically: -1 });
+
+/** The state as of the caller's read snapshot: consistent with the key-space tables read in the same turn. */
+export function readPersistedState(meta: Storage['meta']): PersistedState {
+  return (meta.get('state') as PersistedState | undefined) ?? INITIAL_STATE;
+}
+
 export function logKey(index: number): Buffer {
   const key = Buffer.allocUnsafe(8);
   key.writeUInt32BE(Math.floor(index / 0x1_0000_0000), 0);
