@@ -1,0 +1,600 @@
+// Deterministic simulation of a whole Raft cluster in one process, under virtual time, from one seed.
+//
+// Each node runs the real RawNode with an in-memory "disk" (MemoryStorage plus a durable application state). A
+// node's Ready is persisted only when the simulated disk flushes it; its messages are sent and its committed entries
+// applied only then (persist -> send -> apply -> advance). A crash throws away the unflushed Ready and the node's
+// volatile state; a restart rebuilds the node from what was flushed.
+//
+// The network drops, duplicates, reorders and delays messages, and partitions nodes (symmetric, asymmetric,
+// isolate-one). The checker runs after every step: at most one leader per term, state machine safety (every node
+// applies the same entry at the same index, so applied state is identical at equal applied index), leader
+// completeness (a new leader holds every committed entry) and durability of committed entries across crashes.
+
+import {
+  bootstrapEntries,
+  ConfChangeType,
+  decodeConfChange,
+  encodeConfChange,
+  EntryType,
+  MemoryStorage,
+  MessageType,
+  ProposalDroppedError,
+  RawNode,
+  StateType,
+  type ConfState,
+  type Entry,
+  type Message,
+  type NodeId,
+  type Ready,
+} from '../raft/index.js';
+
+export class Rng {
+  private s: number;
+  constructor(seed: number) {
+    this.s = seed >>> 0;
+  }
+  next(): number {
+    this.s = (this.s + 0x6d2b79f5) >>> 0;
+    let t = this.s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  }
+  int(n: number): number {
+    return Math.floor(this.next() * n);
+  }
+  chance(p: number): boolean {
+    return this.next() < p;
+  }
+  pick<T>(items: readonly T[]): T {
+    return items[this.int(items.length)]!;
+  }
+}
+
+export class InvariantViolation extends Error {}
+
+const text = new TextEncoder();
+
+/** The application state: a rolling hash over applied entries, so equal hashes mean equal histories. */
+interface AppState {
+  applied: number;
+  hash: number;
+  confState: ConfState;
+  /** proposals applied, by payload */
+  payloads: string[];
+}
+
+function mix(hash: number, index: number, data: Uint8Array, type: number): number {
+  let h = (hash ^ Math.imul(index, 0x9e3779b1) ^ type) >>> 0;
+  for (let i = 0; i < data.length; i++) h = Math.imul(h ^ data[i]!, 16777619) >>> 0;
+  return h;
+}
+
+/**
+ * Snapshots are made on demand from the current applied state when Raft asks for one to send, as the server does:
+ * a periodic snapshot could predate the membership change that added the member it is for, which would refuse it.
+ */
+class SimStorage extends MemoryStorage {
+  owner: SimNode | null = null;
+  /** the latest snapshot, without making a new one */
+  stored(): ReturnType<MemoryStorage['snapshot']> {
+    return super.snapshot();
+  }
+  override snapshot(): ReturnType<MemoryStorage['snapshot']> {
+    this.owner?.snapshotNow();
+    return super.snapshot();
+  }
+}
+
+class SimNode {
+  node: RawNode | null = null;
+  /** the Ready being written to disk, if any */
+  inflight: Ready | null = null;
+  volatile: AppState;
+  removed = false;
+  /** probability per step that the in-flight write finishes: disks differ, and slow ones widen crash windows */
+  flushChance = 0.6;
+
+  constructor(
+    readonly id: NodeId,
+    readonly storage: SimStorage,
+    /** durable application state, written together with each flushed Ready */
+    public durable: AppState,
+    private readonly cluster: Cluster,
+  ) {
+    this.volatile = cloneApp(durable);
+    storage.owner = this;
+  }
+
+  get up(): boolean {
+    return this.node !== null;
+  }
+
+  start(): void {
+    this.flushChance = this.cluster.rng.pick([0.05, 0.2, 0.6, 0.9]);
+    this.volatile = cloneApp(this.durable);
+    this.node = new RawNode({
+      id: this.id,
+      electionTick: 10,
+      heartbeatTick: 1,
+      storage: this.storage,
+      applied: this.durable.applied,
+      confState: this.durable.confState,
+      maxSizePerMsg: 4096,
+      maxInflightMsgs: 8,
+      checkQuorum: true,
+      preVote: true,
+      random: () => this.cluster.rng.next(),
+    });
+    this.inflight = null;
+  }
+
+  crash(): void {
+    this.node = null;
+    this.inflight = null; // the unflushed write is lost
+  }
+
+  /** Takes the next Ready if none is being written. */
+  poll(): void {
+    if (this.node === null || this.inflight !== null || !this.node.hasReady()) return;
+    const rd = this.node.ready();
+    this.inflight = rd;
+    this.cluster.onReady(this, rd);
+    if (this.node.raft.state === StateType.Leader) {
+      // As etcd does, a leader replicates while its own write is still in flight (Raft thesis 10.2.1); it must
+      // not count itself towards a commit until the write is flushed. Everything else waits for the flush.
+      const early = rd.messages.filter((m) => m.type === MessageType.App || m.type === MessageType.Heartbeat || m.type === MessageType.Snap);
+      for (const m of early) this.cluster.send(m);
+      rd.messages = rd.messages.filter((m) => !early.includes(m));
+    }
+  }
+
+  /** The disk finished writing the in-flight Ready: persist, send, apply, advance. */
+  flush(): void {
+    const rd = this.inflight;
+    const node = this.node;
+    if (rd === null || node === null) return;
+    this.inflight = null;
+    // 1. persist
+    if (rd.snapshot) {
+      this.storage.applySnapshot(rd.snapshot);
+      const snap = JSON.parse(new TextDecoder().decode(rd.snapshot.data)) as AppState;
+      this.volatile = { ...snap, confState: rd.snapshot.metadata.confState };
+      this.cluster.checkSnapshot(this, this.volatile);
+    }
+    this.storage.append(rd.entries);
+    if (rd.hardState) this.storage.setHardState(rd.hardState);
+    // 2. send
+    for (const m of rd.messages) this.cluster.send(m);
+    // 3. apply
+    for (const e of rd.committedEntries) this.apply(e);
+    // the application state is durable together with the flushed Ready
+    this.durable = cloneApp(this.volatile);
+    // 4. advance
+    node.advance(rd);
+    this.maybeCompact();
+  }
+
+  private apply(e: Entry): void {
+    if (e.index <= this.volatile.applied) return; // already in the snapshot
+    if (e.index !== this.volatile.applied + 1) throw new InvariantViolation(`node ${this.id} applies ${e.index} after ${this.volatile.applied}`);
+    if (e.type === EntryType.ConfChange) {
+      const cc = decodeConfChange(e.data);
+      this.volatile.confState = this.node!.applyConfChange(cc);
+      if (cc.type === ConfChangeType.RemoveNode && cc.nodeId === this.id) this.removed = true;
+      this.cluster.onConfChangeApplied(this, cc.type, cc.nodeId);
+    } else if (e.data.length > 0) {
+      this.volatile.payloads.push(new TextDecoder().decode(e.data));
+    }
+    this.volatile.hash = mix(this.volatile.hash, e.index, e.data, e.type);
+    this.volatile.applied = e.index;
+    this.cluster.checkApplied(this, e, this.volatile.hash);
+  }
+
+  /** A snapshot of the durable state at its applied index (what a leader sends to a member that fell behind). */
+  snapshotNow(): void {
+    const applied = this.durable.applied;
+    if (applied <= this.storage.stored().metadata.index) return;
+    const data = text.encode(JSON.stringify({ applied, hash: this.durable.hash, payloads: this.durable.payloads }));
+    this.storage.createSnapshot(applied, this.durable.confState, data);
+  }
+
+  private maybeCompact(): void {
+    const applied = this.durable.applied;
+    const snapIndex = this.storage.stored().metadata.index;
+    if (applied - snapIndex < this.cluster.options.snapshotEvery) return;
+    this.snapshotNow();
+    const keep = this.cluster.options.snapshotCatchUpEntries;
+    if (applied - keep > this.storage.firstIndex()) this.storage.compact(applied - keep);
+  }
+}
+
+function cloneApp(a: AppState): AppState {
+  return { applied: a.applied, hash: a.hash, confState: { voters: [...a.confState.voters], learners: [...a.confState.learners] }, payloads: [...a.payloads] };
+}
+
+interface InFlightMessage {
+  m: Message;
+  deliverAt: number;
+}
+
+export interface SimOptions {
+  members: number;
+  steps: number;
+  /** probability per delivery */
+  dropRate: number;
+  duplicateRate: number;
+  /** probability per step of a fault action */
+  faultRate: number;
+  snapshotEvery: number;
+  snapshotCatchUpEntries: number;
+  membershipChanges: boolean;
+  /** steps allowed after healing for a proposal to be applied everywhere */
+  livenessBudget: number;
+}
+
+export const DEFAULT_SIM_OPTIONS: SimOptions = {
+  members: 3,
+  steps: 3000,
+  dropRate: 0.05,
+  duplicateRate: 0.02,
+  faultRate: 0.01,
+  snapshotEvery: 40,
+  snapshotCatchUpEntries: 10,
+  membershipChanges: true,
+  livenessBudget: 4000,
+};
+
+export interface SimResult {
+  seed: number;
+  committed: number;
+  leadersElected: number;
+  crashes: number;
+  membershipChanges: number;
+  transfers: number;
+  trace: string[];
+}
+
+export class Cluster {
+  readonly rng: Rng;
+  readonly options: SimOptions;
+  readonly nodes = new Map<NodeId, SimNode>();
+  private network: InFlightMessage[] = [];
+  /** blocked directed links "from>to" */
+  private blocked = new Set<string>();
+  now = 0;
+  private nextNodeId: bigint;
+  private proposalSeq = 0;
+  // checker state
+  private readonly leaderOfTerm = new Map<number, NodeId>();
+  /** index -> {term, hash after applying it, type} as first applied anywhere */
+  private readonly committedLog = new Map<number, { hash: number; data: string }>();
+  private maxCommittedIndex = 0;
+  private readonly trace: string[] = [];
+  private stats = { leadersElected: 0, crashes: 0, membershipChanges: 0, transfers: 0 };
+
+  constructor(
+    readonly seed: number,
+    options: Partial<SimOptions> = {},
+  ) {
+    this.rng = new Rng(seed);
+    this.options = { ...DEFAULT_SIM_OPTIONS, ...options };
+    const ids = Array.from({ length: this.options.members }, (_, i) => BigInt(i + 1));
+    this.nextNodeId = BigInt(this.options.members + 1);
+    const boot = bootstrapEntries(ids.map((id) => ({ id, context: new Uint8Array() })), encodeConfChange);
+    for (const id of ids) {
+      const storage = new SimStorage();
+      storage.append(boot.entries.map((e) => ({ ...e })));
+      storage.setHardState(boot.hardState);
+      const node = new SimNode(id, storage, { applied: 0, hash: 0, confState: { voters: [], learners: [] }, payloads: [] }, this);
+      this.nodes.set(id, node);
+      node.start();
+    }
+  }
+
+  log(line: string): void {
+    this.trace.push(`[${this.now}] ${line}`);
+    if (this.trace.length > 400) this.trace.shift();
+  }
+
+  // ---- network ------------------------------------------------------------------------------------------------
+
+  send(m: Message): void {
+    this.network.push({ m, deliverAt: this.now + 1 + this.rng.int(5) });
+  }
+
+  /** Delivers every message whose time has come, in random order (reordering on top of the random delays). */
+  private deliverDue(): void {
+    if (this.network.length === 0) return;
+    const due: InFlightMessage[] = [];
+    const later: InFlightMessage[] = [];
+    for (const f of this.network) (f.deliverAt <= this.now ? due : later).push(f);
+    this.network = later;
+    for (let i = due.length - 1; i > 0; i--) {
+      const j = this.rng.int(i + 1);
+      [due[i], due[j]] = [due[j]!, due[i]!];
+    }
+    for (const f of due) this.deliver(f.m);
+  }
+
+  private deliver(m: Message): void {
+    const to = this.nodes.get(m.to);
+    if (this.blocked.has(`${m.from}>${m.to}`) || this.rng.chance(this.options.dropRate) || to === undefined || to.node === null) {
+      // Snapshots travel on their own stream whose failure the transport reports (etcd's ReportSnapshot); other
+      // messages are lost silently.
+      if (m.type === MessageType.Snap) this.nodes.get(m.from)?.node?.reportSnapshot(m.to, true);
+      return;
+    }
+    if (this.rng.chance(this.options.duplicateRate)) this.network.push({ m: structuredCloneMessage(m), deliverAt: this.now + this.rng.int(10) });
+    try {
+      to.node.step(structuredCloneMessage(m));
+    } catch (err) {
+      if (!(err instanceof ProposalDroppedError)) throw err;
+    }
+    if (m.type === MessageType.Snap) {
+      // the transport reports snapshot delivery back to the leader
+      const from = this.nodes.get(m.from);
+      from?.node?.reportSnapshot(m.to, false);
+    }
+  }
+
+  private partitionRandomly(): void {
+    const ids = [...this.nodes.keys()];
+    this.blocked.clear();
+    switch (this.rng.int(3)) {
+      case 0: {
+        // isolate one node (often the leader)
+        const leader = this.leader();
+        const victim = leader !== undefined && this.rng.chance(0.6) ? leader : this.rng.pick(ids);
+        for (const other of ids) {
+          if (other === victim) continue;
+          this.blocked.add(`${victim}>${other}`);
+          this.blocked.add(`${other}>${victim}`);
+        }
+        this.log(`partition: isolate ${victim}`);
+        break;
+      }
+      case 1: {
+        // symmetric split into two groups
+        const side = new Set(ids.filter(() => this.rng.chance(0.5)));
+        for (const a of ids) for (const b of ids) if (side.has(a) !== side.has(b)) this.blocked.add(`${a}>${b}`);
+        this.log(`partition: split {${[...side].join(',')}}`);
+        break;
+      }
+      default: {
+        // asymmetric: some directed links only
+        for (const a of ids) for (const b of ids) if (a !== b && this.rng.chance(0.3)) this.blocked.add(`${a}>${b}`);
+        this.log(`partition: asymmetric ${[...this.blocked].join(' ')}`);
+      }
+    }
+  }
+
+  heal(): void {
+    this.blocked.clear();
+  }
+
+  // ---- checker ------------------------------------------------------------------------------------------------
+
+  onReady(node: SimNode, rd: Ready): void {
+    if (rd.softState?.raftState === StateType.Leader) {
+      const term = node.node!.raft.term;
+      const prev = this.leaderOfTerm.get(term);
+      if (prev !== undefined && prev !== node.id) throw new InvariantViolation(`two leaders in term ${term}: ${prev} and ${node.id}`);
+      this.leaderOfTerm.set(term, node.id);
+      this.stats.leadersElected++;
+      this.log(`node ${node.id} is leader in term ${term}`);
+      // leader completeness: the new leader's log holds every entry committed so far
+      const log = node.node!.raft.raftLog;
+      for (let i = Math.max(log.firstIndex(), 1); i <= this.maxCommittedIndex; i++) {
+        if (i > log.lastIndex()) throw new InvariantViolation(`leader ${node.id} (term ${term}) lacks committed entry ${i}`);
+      }
+    }
+  }
+
+  checkApplied(node: SimNode, e: Entry, hash: number): void {
+    const known = this.committedLog.get(e.index);
+    const data = `${e.type}:${new TextDecoder().decode(e.data)}`;
+    if (known === undefined) {
+      this.committedLog.set(e.index, { hash, data });
+      if (e.index > this.maxCommittedIndex) this.maxCommittedIndex = e.index;
+    } else if (known.hash !== hash || known.data !== data) {
+      throw new InvariantViolation(`node ${node.id} applied ${data} at ${e.index}, others applied ${known.data}`);
+    }
+  }
+
+  checkSnapshot(node: SimNode, state: AppState): void {
+    const known = this.committedLog.get(state.applied);
+    if (known !== undefined && known.hash !== state.hash) {
+      throw new InvariantViolation(`node ${node.id} installed a snapshot at ${state.applied} whose state differs`);
+    }
+  }
+
+  /** After every step: at most one leader per term among live nodes. */
+  private checkLeaders(): void {
+    const byTerm = new Map<number, NodeId>();
+    for (const n of this.nodes.values()) {
+      const r = n.node?.raft;
+      if (r === undefined || r.state !== StateType.Leader) continue;
+      const other = byTerm.get(r.term);
+      if (other !== undefined) throw new InvariantViolation(`nodes ${other} and ${n.id} both lead term ${r.term}`);
+      byTerm.set(r.term, n.id);
+      const recorded = this.leaderOfTerm.get(r.term);
+      if (recorded !== undefined && recorded !== n.id) throw new InvariantViolation(`term ${r.term} led by ${recorded} and ${n.id}`);
+    }
+  }
+
+  onConfChangeApplied(node: SimNode, type: number, id: NodeId): void {
+    if (type === ConfChangeType.RemoveNode && id === node.id) this.log(`node ${id} applied its own removal`);
+  }
+
+  // ---- actions ------------------------------------------------------------------------------------------------
+
+  leader(): NodeId | undefined {
+    let best: { id: NodeId; term: number } | undefined;
+    for (const n of this.nodes.values()) {
+      const r = n.node?.raft;
+      if (r && r.state === StateType.Leader && !n.removed && (best === undefined || r.term > best.term)) best = { id: n.id, term: r.term };
+    }
+    return best?.id;
+  }
+
+  propose(): string | undefined {
+    const live = [...this.nodes.values()].filter((n) => n.up && !n.removed);
+    if (live.length === 0) return undefined;
+    const n = this.rng.pick(live);
+    const payload = `p${this.proposalSeq++}`;
+    try {
+      n.node!.propose(text.encode(payload));
+      return payload;
+    } catch (err) {
+      if (err instanceof ProposalDroppedError) return undefined;
+      throw err;
+    }
+  }
+
+  private changeMembership(): void {
+    const leaderId = this.leader();
+    if (leaderId === undefined) return;
+    const leader = this.nodes.get(leaderId)!;
+    const voters = leader.node!.raft.trk.voters;
+    try {
+      if (voters.size > 3 && this.rng.chance(0.5)) {
+        const victim = this.rng.pick([...voters].filter((v) => this.rng.chance(0.7) || v !== leaderId));
+        leader.node!.proposeConfChange({ type: ConfChangeType.RemoveNode, nodeId: victim, context: new Uint8Array() });
+        this.log(`propose remove ${victim}`);
+      } else if (this.nodes.size < this.options.members + 3) {
+        const id = this.nextNodeId++;
+        const learner = this.rng.chance(0.3);
+        leader.node!.proposeConfChange({ type: learner ? ConfChangeType.AddLearnerNode : ConfChangeType.AddNode, nodeId: id, context: new Uint8Array() });
+        // the new member starts with an empty disk and learns everything from the leader
+        const fresh = new SimNode(id, new SimStorage(), { applied: 0, hash: 0, confState: { voters: [], learners: [] }, payloads: [] }, this);
+        this.nodes.set(id, fresh);
+        fresh.start();
+        this.log(`propose add ${learner ? 'learner ' : ''}${id}`);
+      } else {
+        const learners = [...leader.node!.raft.trk.learners];
+        if (learners.length === 0) return;
+        const id = this.rng.pick(learners);
+        leader.node!.proposeConfChange({ type: ConfChangeType.AddNode, nodeId: id, context: new Uint8Array() });
+        this.log(`propose promote ${id}`);
+      }
+      this.stats.membershipChanges++;
+    } catch (err) {
+      if (!(err instanceof ProposalDroppedError)) throw err;
+    }
+  }
+
+  private transferLeadership(): void {
+    const leaderId = this.leader();
+    if (leaderId === undefined) return;
+    const leader = this.nodes.get(leaderId)!;
+    const voters = [...leader.node!.raft.trk.voters].filter((v) => v !== leaderId);
+    if (voters.length === 0) return;
+    const target = this.rng.pick(voters);
+    leader.node!.transferLeader(target);
+    this.stats.transfers++;
+    this.log(`transfer leadership ${leaderId} -> ${target}`);
+  }
+
+  private crashOrRestart(): void {
+    const ids = [...this.nodes.keys()];
+    const n = this.nodes.get(this.rng.pick(ids))!;
+    if (n.up) {
+      n.crash();
+      this.stats.crashes++;
+      this.log(`crash ${n.id}`);
+    } else if (!n.removed) {
+      n.start();
+      this.log(`restart ${n.id}`);
+    }
+  }
+
+  /** One step of virtual time with one randomly chosen action plus the nodes' drivers. */
+  step(faults: boolean, proposals: boolean): void {
+    this.now++;
+    const r = this.rng.next();
+    if (faults && r < this.options.faultRate) {
+      switch (this.rng.int(6)) {
+        case 0: this.partitionRandomly(); break;
+        case 1: this.heal(); this.log('heal'); break;
+        case 2: case 3: this.crashOrRestart(); break;
+        case 4: if (this.options.membershipChanges) this.changeMembership(); break;
+        default: this.transferLeadership();
+      }
+    } else if (proposals && r < 0.15) {
+      this.propose();
+    }
+    for (const n of this.nodes.values()) {
+      if (!n.up || n.removed) continue;
+      if (this.rng.chance(0.35)) n.node!.tick();
+      if (n.inflight !== null && this.rng.chance(n.flushChance)) n.flush();
+      n.poll();
+    }
+    this.deliverDue();
+    for (const n of this.nodes.values()) n.poll();
+    this.checkLeaders();
+  }
+
+  /** Runs the fault phase, then heals and requires a new proposal to be applied by every member in budget. */
+  run(): SimResult {
+    for (let i = 0; i < this.options.steps; i++) this.step(true, true);
+    this.heal();
+    for (const n of this.nodes.values()) if (!n.up && !n.removed) n.start();
+    // slow disks are a fault too: with fsyncs slower than an election timeout no leader can hold on (as in etcd)
+    for (const n of this.nodes.values()) n.flushChance = 0.7;
+    this.log('liveness phase: healed, all members up, disks at normal speed');
+    let target: string | undefined;
+    for (let i = 0; i < this.options.livenessBudget; i++) {
+      this.step(false, false);
+      if (target === undefined && this.leader() !== undefined && i % 20 === 0) target = this.proposeViaLeader();
+      if (target !== undefined && this.allMembersApplied(target)) {
+        return {
+          seed: this.seed,
+          committed: this.maxCommittedIndex,
+          ...this.stats,
+          trace: this.trace,
+        };
+      }
+      if (target !== undefined && i % 400 === 399) target = this.proposeViaLeader() ?? target; // the first may be dropped
+    }
+    throw new InvariantViolation(`no progress within ${this.options.livenessBudget} steps after healing (leader ${this.leader()})`);
+  }
+
+  private proposeViaLeader(): string | undefined {
+    const id = this.leader();
+    if (id === undefined) return undefined;
+    const payload = `liveness${this.proposalSeq++}`;
+    try {
+      this.nodes.get(id)!.node!.propose(text.encode(payload));
+      return payload;
+    } catch (err) {
+      if (err instanceof ProposalDroppedError) return undefined;
+      throw err;
+    }
+  }
+
+  private allMembersApplied(payload: string): boolean {
+    const leaderId = this.leader();
+    if (leaderId === undefined) return false;
+    const config = this.nodes.get(leaderId)!.node!.raft.trk;
+    for (const id of [...config.voters, ...config.learners]) {
+      const n = this.nodes.get(id);
+      if (n === undefined || !n.up) return false;
+      if (!n.durable.payloads.includes(payload) && !n.volatile.payloads.includes(payload)) return false;
+    }
+    return true;
+  }
+
+  get recentTrace(): string[] {
+    return this.trace;
+  }
+}
+
+function structuredCloneMessage(m: Message): Message {
+  return {
+    ...m,
+    entries: m.entries.map((e) => ({ ...e })),
+    snapshot: m.snapshot,
+    context: m.context,
+  };
+}
