@@ -6,6 +6,7 @@ import { etcdError } from '../errors/index.js';
 import {
   CompareResult,
   CompareTarget,
+  isFromKeyEnd,
   type Compare,
   type DeleteRangeRequest,
   type KeyValue,
@@ -74,11 +75,22 @@ export class MvccTxn {
     if (this.readOnly) throw new Error('assertion failed: write in a read-only mvcc txn');
   }
 
-  /** etcd's checkRequestPut, against the state before the txn. */
-  checkPut(req: PutRequest): void {
+  /**
+   * etcd's checkRequestPut, against the state before the txn: the key (for ignore_value / ignore_lease), then the
+   * lease. A plain Put (not in a txn) checks the lease first, as etcd's applierV3backend.Put does.
+   */
+  checkPut(req: PutRequest, plainPut = false, earlierDeletes: readonly DeleteRangeRequest[] = []): void {
+    if (plainPut) this.checkLease(req);
     if (req.ignore_value || req.ignore_lease) {
       if (getLatest(this.tables, req.key) === undefined) throw etcdError('KeyNotFound');
+      // etcd checks only the state before the txn, and panics when an earlier delete of the txn removed the key
+      // (possible with a from-key delete, which its duplicate-key check does not see): refuse it here instead.
+      if (earlierDeletes.some((d) => deleteCovers(d, req.key))) throw etcdError('KeyNotFound');
     }
+    this.checkLease(req);
+  }
+
+  private checkLease(req: PutRequest): void {
     if (req.lease !== undefined && req.lease !== 0n && !this.leases.exists(req.lease)) throw etcdError('LeaseNotFound');
   }
 
@@ -159,17 +171,24 @@ export class MvccTxn {
     return out;
   }
 
-  /** etcd's checkRequests over the chosen path: puts (key/lease existence) and ranges (revision bounds). */
-  private checkPath(req: TxnRequest, path: boolean[], at: { i: number }): void {
+  /** etcd's checkRequests: visits every non-txn op on the chosen path, nested txns included, in order. */
+  private checkPath(req: TxnRequest, path: boolean[], at: { i: number }, check: (op: RequestOp) => void): void {
     const succeeded = path[at.i++]!;
     for (const op of (succeeded ? req.success : req.failure) ?? []) {
-      if (op.request_put) this.checkPut(op.request_put);
-      else if (op.request_range) {
-        const rev = op.request_range.revision ?? 0;
-        if (rev > 0 && rev > this.state.revision) throw etcdError('FutureRev');
-        if (rev > 0 && rev < this.state.compactRevision) throw etcdError('Compacted');
-      } else if (op.request_txn) this.checkPath(op.request_txn, path, at);
+      if (op.request_txn) this.checkPath(op.request_txn, path, at, check);
+      else check(op);
     }
+  }
+
+  /**
+   * etcd's checkRequestRange, against the state before the txn. Any revision other than 0 is checked, so a negative
+   * one below the compacted revision (-1 before any compaction) fails, although a plain Range treats it as "latest".
+   */
+  private checkRangeRevision(req: RangeRequest): void {
+    const rev = req.revision ?? 0;
+    if (rev === 0) return;
+    if (rev > this.state.revision) throw etcdError('FutureRev');
+    if (rev < this.state.compactRevision) throw etcdError('Compacted');
   }
 
   private execute(req: TxnRequest, path: boolean[], at: { i: number }): { succeeded: boolean; responses: ResponseOp[] } {
@@ -196,7 +215,13 @@ export class MvccTxn {
 
   txn(req: TxnRequest): { header: ResponseHeader; succeeded: boolean; responses: ResponseOp[] } {
     const path = this.path(req);
-    this.checkPath(req, path, { i: 0 });
+    // As etcd: every put on the path is checked first, then every range.
+    const deletes: DeleteRangeRequest[] = [];
+    this.checkPath(req, path, { i: 0 }, (op) => {
+      if (op.request_put) this.checkPut(op.request_put, false, deletes);
+      else if (op.request_delete_range) deletes.push(op.request_delete_range);
+    });
+    this.checkPath(req, path, { i: 0 }, (op) => op.request_range && this.checkRangeRevision(op.request_range));
     if (this.readOnly && !isReadOnlyTxn(req)) throw new Error('assertion failed: write txn evaluated read-only');
     const result = this.execute(req, path, { i: 0 });
     return { header: header(this.readRevision), ...result };
@@ -210,6 +235,17 @@ export class MvccTxn {
 }
 
 const EMPTY = Buffer.alloc(0);
+
+/** Whether a DeleteRange's key range (single key, [key, range_end), or from-key) contains `key`. */
+function deleteCovers(d: DeleteRangeRequest, key: Uint8Array): boolean {
+  const start = Buffer.from(d.key.buffer, d.key.byteOffset, d.key.byteLength);
+  const k = Buffer.from(key.buffer, key.byteOffset, key.byteLength);
+  if (d.range_end === undefined || d.range_end.length === 0) return start.equals(k);
+  if (Buffer.compare(k, start) < 0) return false;
+  if (isFromKeyEnd(d.range_end)) return true;
+  return Buffer.compare(k, Buffer.from(d.range_end.buffer, d.range_end.byteOffset, d.range_end.byteLength)) < 0;
+}
+
 const ZERO_KV: KeyValue = { key: EMPTY, create_revision: 0, mod_revision: 0, version: 0, value: EMPTY, lease: 0n };
 
 function compareKeyValue(c: Compare, kv: KeyValue): boolean {

@@ -102,6 +102,7 @@ function countLatest(tables: MvccTables, bounds: Bounds): number {
   return tables.latest.getCount(bounds.end === null ? { start: bounds.start } : { start: bounds.start, end: bounds.end });
 }
 
+const EMPTY_VALUE = Buffer.alloc(0);
 const compareBytes = (a: Uint8Array, b: Uint8Array): number => Buffer.compare(a, b);
 
 function sorter(target: number): (a: KeyValue, b: KeyValue) => number {
@@ -126,10 +127,12 @@ export function range(tables: MvccTables, state: MvccState, req: RangeRequest): 
   const minCreate = req.min_create_revision ?? 0;
   const maxCreate = req.max_create_revision ?? 0;
   const filtered = minMod !== 0 || maxMod !== 0 || minCreate !== 0 || maxCreate !== 0;
-  let order = req.sort_order ?? SortOrder.NONE;
+  const requestedOrder = req.sort_order ?? SortOrder.NONE;
   const target = req.sort_target ?? SortTarget.KEY;
-  if (target !== SortTarget.KEY && order === SortOrder.NONE) order = SortOrder.ASCEND;
+  const order = target !== SortTarget.KEY && requestedOrder === SortOrder.NONE ? SortOrder.ASCEND : requestedOrder;
+  // keys_only strips values after sorting (etcd sorts by the real values), so keep them while sorting by VALUE.
   const keysOnly = req.keys_only === true;
+  const stripLate = keysOnly && target === SortTarget.VALUE && order !== SortOrder.NONE;
 
   if (req.count_only) {
     let count = 0;
@@ -138,15 +141,16 @@ export function range(tables: MvccTables, state: MvccState, req: RangeRequest): 
     return { kvs: [], count, more: false, revision: state.revision };
   }
 
-  // As etcd: with sorting or revision filters everything is fetched, then filtered, sorted and truncated;
-  // otherwise one extra key is fetched to tell whether there is more.
-  const fetchAll = order !== SortOrder.NONE || filtered || limit === 0;
+  // As etcd: with a requested sort order or revision filters everything is fetched, then filtered, sorted and
+  // truncated; otherwise one extra key is fetched to tell whether there is more. A non-KEY target with order NONE
+  // sorts ASCEND but, in etcd, only the limit + 1 keys it fetched in key order.
+  const fetchAll = requestedOrder !== SortOrder.NONE || filtered || limit === 0;
   const fetchLimit = fetchAll ? Infinity : limit + 1;
   let kvs: KeyValue[] = [];
   let seen = 0;
   scan(tables, bounds, rev, current, (key, record) => {
     seen++;
-    if (kvs.length < fetchLimit) kvs.push(recordToKeyValue(Buffer.from(key), record, keysOnly));
+    if (kvs.length < fetchLimit) kvs.push(recordToKeyValue(Buffer.from(key), record, keysOnly && !stripLate));
     return !current || kvs.length < fetchLimit;
   });
   let count = seen;
@@ -169,6 +173,7 @@ export function range(tables: MvccTables, state: MvccState, req: RangeRequest): 
     kvs = kvs.slice(0, limit);
     more = true;
   }
+  if (stripLate) for (const kv of kvs) kv.value = EMPTY_VALUE;
   return { kvs, count, more, revision: state.revision };
 }
 

@@ -160,7 +160,7 @@ function decodeCompare(v: unknown): Compare {
     case CompareTarget.MOD: c.mod_revision = int64(o, 'mod_revision'); break;
     case CompareTarget.VALUE: c.value = bytes(o, 'value'); break;
     case CompareTarget.LEASE: c.lease = id64(o, 'lease'); break;
-    default: break; // unknown target: compare evaluates to false, as in etcd
+    default: break; // unknown target: no operand, and it compares as equal (result 0), as in etcd
   }
   return c;
 }

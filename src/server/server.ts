@@ -371,7 +371,7 @@ export class EtcdServer {
       switch (entry.method) {
         case 'Put': {
           const req = decodePut(entry.request);
-          txn.checkPut(req);
+          txn.checkPut(req, true);
           const r = txn.put(req);
           response = { ...r, header: this.header(r.header.revision) };
           break;

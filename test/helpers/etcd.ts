@@ -2,6 +2,7 @@
 // Each instance gets its own data directory and free loopback ports; tests skip when etcd is not installed.
 
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { tempDir } from './member.js';
@@ -36,7 +37,8 @@ export interface RealEtcd {
 export async function startRealEtcd(): Promise<RealEtcd> {
   const clientPort = await freePort();
   const peerPort = await freePort();
-  const dataDir = path.join(tempDir('etcd-oracle-'), 'data');
+  const root = tempDir('etcd-oracle-');
+  const dataDir = path.join(root, 'data');
   const clientUrl = `http://127.0.0.1:${clientPort}`;
   const peerUrl = `http://127.0.0.1:${peerPort}`;
   const child = spawn(
@@ -73,10 +75,12 @@ export async function startRealEtcd(): Promise<RealEtcd> {
     endpoint,
     dataDir,
     async stop() {
-      if (child.exitCode !== null) return;
-      const exited = new Promise((r) => child.once('exit', r));
-      child.kill('SIGTERM');
-      await exited;
+      if (child.exitCode === null) {
+        const exited = new Promise((r) => child.once('exit', r));
+        child.kill('SIGTERM');
+        await exited;
+      }
+      fs.rmSync(root, { recursive: true, force: true });
     },
   };
 }

@@ -28,7 +28,10 @@ export interface InProcessMember {
 }
 
 /** Starts a member in this process on an ephemeral port. */
-export async function startInProcess(flags: string[] = [], dataDir = path.join(tempDir(), 'data')): Promise<InProcessMember> {
+export async function startInProcess(flags: string[] = [], dataDir?: string): Promise<InProcessMember> {
+  // A data directory we made is ours to remove on close; one the caller passed is left for the caller.
+  const owned = dataDir === undefined ? tempDir() : null;
+  dataDir ??= path.join(owned!, 'data');
   const { config } = parseFlags(['--data-dir', dataDir, '--listen-client-binary-urls', 'http://127.0.0.1:0', ...flags], {});
   const member = await startMember(config);
   const addr = member.binaryAddresses[0]!;
@@ -46,6 +49,7 @@ export async function startInProcess(flags: string[] = [], dataDir = path.join(t
     async close() {
       for (const c of clients) c.destroy();
       await member.close();
+      if (owned !== null) fs.rmSync(owned, { recursive: true, force: true });
     },
   };
 }
