@@ -29,7 +29,16 @@ function parseListenUrl(url: string): { host: string; port: number } {
   const u = new URL(url);
   if (u.protocol === 'https:') throw new Error(`--listen-client-binary-urls ${url}: TLS (https://) is not supported yet`);
   if (u.protocol !== 'http:') throw new Error(`--listen-client-binary-urls ${url}: scheme must be http`);
-  return { host: u.hostname.replace(/^\[|\]$/g, ''), port: Number(u.port) };
+  // URL drops a scheme's default port: http://host:80 has port ''
+  const port = u.port === '' ? 80 : Number(u.port);
+  return { host: u.hostname.replace(/^\[|\]$/g, ''), port };
+}
+
+function describeType(v: unknown): string {
+  if (v === null || v === undefined) return 'nothing';
+  if (Array.isArray(v)) return 'a list';
+  if (v instanceof Uint8Array) return 'bytes';
+  return typeof v === 'object' ? 'a map' : `a ${typeof v}`;
 }
 
 /** Dispatches one decoded request to the member. Returns a value or a promise; throws EtcdError. */
@@ -48,8 +57,12 @@ function dispatch(server: EtcdServer, method: MethodName, request: unknown, limi
 class Connection {
   private inflight = 0;
   private out: Buffer[] = [];
+  /** bytes in `out`: responses produced but not yet handed to the socket */
+  private outBytes = 0;
   private outScheduled = false;
   private paused = false;
+  /** expected bytes of one response on this connection: the largest recent one, decaying (see updateFlow) */
+  private responseBytesEstimate: number;
   private readonly decoder: FrameDecoder;
 
   constructor(
@@ -57,11 +70,15 @@ class Connection {
     private readonly server: EtcdServer,
     private readonly limits: Limits,
   ) {
+    this.responseBytesEstimate = limits.connectionWriteBufferBytesMax / limits.connectionRequestsInflightInitial;
     this.decoder = new FrameDecoder(
       limits.requestBytesMax,
       {
         frame: (kind, requestId, body) => this.onRequest(requestId, body),
-        oversize: (_kind, requestId) => this.sendError(requestId, etcdError('RequestTooLarge')),
+        oversize: (_kind, requestId) => {
+          this.sendError(requestId, etcdError('RequestTooLarge'));
+          this.updateFlow();
+        },
       },
       (kind) => kind === FrameKind.Request,
     );
@@ -90,12 +107,15 @@ class Connection {
         throw invalidArgument('etcdserver: invalid request: body must be a map {method, request}');
       }
       const { method, request } = decoded as { method?: unknown; request?: unknown };
-      if (typeof method !== 'string' || !methods.has(method)) {
-        throw invalidArgument(`etcdserver: unknown method ${JSON.stringify(typeof method === 'string' ? method : String(method))}`);
+      if (typeof method !== 'string') {
+        // Never stringify the value itself: a decoded map may carry a non-function `toString` that makes String() throw.
+        throw invalidArgument(`etcdserver: invalid request: field "method" must be a string, got ${describeType(method)}`);
       }
+      if (!methods.has(method)) throw invalidArgument(`etcdserver: unknown method ${JSON.stringify(method)}`);
       result = dispatch(this.server, method as MethodName, request, this.limits);
     } catch (err) {
       this.sendError(requestId, toEtcdError(err));
+      this.updateFlow();
       return;
     }
     if (result instanceof Promise) {
@@ -110,6 +130,7 @@ class Connection {
       });
     } else {
       this.sendResponse(requestId, result);
+      this.updateFlow();
     }
   }
 
@@ -130,6 +151,12 @@ class Connection {
   private enqueue(frame: Buffer): void {
     if (this.socket.destroyed) return;
     this.out.push(frame);
+    this.outBytes += frame.length;
+    // Jumps up to a large response at once, decays towards small ones by 1/8 per response; never below the share
+    // of the write buffer that lets connectionRequestsInflightMax small requests be in flight.
+    const floor = this.limits.connectionWriteBufferBytesMax / this.limits.connectionRequestsInflightMax;
+    const decayed = this.responseBytesEstimate - (this.responseBytesEstimate - frame.length) / 8;
+    this.responseBytesEstimate = Math.max(floor, frame.length, decayed);
     if (!this.outScheduled) {
       this.outScheduled = true;
       setImmediate(() => this.flush());
@@ -141,21 +168,33 @@ class Connection {
     if (this.socket.destroyed || this.out.length === 0) return;
     const frames = this.out;
     this.out = [];
+    this.outBytes = 0;
     this.socket.write(frames.length === 1 ? frames[0]! : Buffer.concat(frames));
     this.updateFlow();
   }
 
-  /** Backpressure: stop reading while too many requests are in flight or too many bytes wait to be written. */
+  /**
+   * Backpressure: stop taking requests while too many are in flight, or while the response bytes outstanding (queued
+   * here or in the socket, plus those expected from the requests in flight) reach the write buffer limit. Checked
+   * after every request, so one chunk full of small requests for large responses cannot run ahead of the limit: the
+   * decoder stops mid-chunk and keeps the rest until the client reads.
+   */
   private updateFlow(): void {
+    const outstanding = this.socket.writableLength + this.outBytes + this.inflight * this.responseBytesEstimate;
     const overloaded =
-      this.inflight >= this.limits.connectionRequestsInflightMax ||
-      this.socket.writableLength >= this.limits.connectionWriteBufferBytesMax;
+      this.inflight >= this.limits.connectionRequestsInflightMax || outstanding >= this.limits.connectionWriteBufferBytesMax;
     if (overloaded && !this.paused) {
       this.paused = true;
+      this.decoder.pause();
       this.socket.pause();
-    } else if (!overloaded && this.paused) {
+    } else if (!overloaded && this.paused && !this.socket.destroyed) {
       this.paused = false;
       this.socket.resume();
+      try {
+        this.decoder.resume(); // may deliver buffered requests, and pause again
+      } catch {
+        this.socket.destroy();
+      }
     }
   }
 }

@@ -16,8 +16,10 @@ async function main(): Promise<number> {
     parsed = parseFlags(process.argv.slice(2), process.env);
   } catch (err) {
     if (err instanceof ConfigError) {
-      process.stderr.write(`${err.message}\n${usage()}`);
-      return 2;
+      // as etcd: a parse error is followed by the usage (exit 2); a refused setting is one line (exit 1)
+      if (err.exitCode === 2) process.stderr.write(`${err.message}\n${usage()}`);
+      else process.stderr.write(`error verifying flags, ${err.message}. See 'etcd-ts --help'.\n`);
+      return err.exitCode;
     }
     throw err;
   }

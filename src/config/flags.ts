@@ -23,11 +23,14 @@ export interface Config {
   readonly limits: Limits;
 }
 
-type Kind = 'string' | 'int' | 'bool' | 'urls';
+/** Value types as etcd declares its flags: `uint`/`int` parse as Go's strconv with base 0 (0x.., 0o.., 0b.., 0..). */
+type Kind = 'string' | 'int' | 'uint' | 'bool' | 'urls';
 interface FlagSpec {
   kind: Kind;
   default: string;
   help: string;
+  /** the only values accepted (etcd's SelectiveStringValue) */
+  choices?: readonly string[];
 }
 
 /** Flags by etcd's names; defaults as etcd's, except the binary protocol which is ours. */
@@ -40,20 +43,32 @@ export const FLAGS: Record<string, FlagSpec> = {
   'listen-peer-urls': { kind: 'urls', default: 'http://localhost:2380', help: 'URLs to listen on for peer traffic.' },
   'initial-advertise-peer-urls': { kind: 'urls', default: 'http://localhost:2380', help: "This member's peer URLs to advertise to the rest of the cluster." },
   'initial-cluster': { kind: 'string', default: '${name}=http://localhost:2380', help: 'Initial cluster configuration for bootstrapping.' },
-  'initial-cluster-state': { kind: 'string', default: 'new', help: "Initial cluster state ('new' or 'existing')." },
+  'initial-cluster-state': { kind: 'string', default: 'new', help: "Initial cluster state ('new' or 'existing').", choices: ['new', 'existing'] },
   'initial-cluster-token': { kind: 'string', default: 'etcd-cluster', help: 'Initial cluster token for the etcd cluster during bootstrap.' },
-  'heartbeat-interval': { kind: 'int', default: '100', help: 'Time (in milliseconds) of a heartbeat interval.' },
-  'election-timeout': { kind: 'int', default: '1000', help: 'Time (in milliseconds) for an election to timeout.' },
-  'snapshot-count': { kind: 'int', default: '100000', help: 'Number of committed transactions to trigger a snapshot to disk.' },
-  'max-request-bytes': { kind: 'int', default: String(DEFAULT_LIMITS.requestBytesMax), help: 'Maximum client request size in bytes the server will accept.' },
-  'max-txn-ops': { kind: 'int', default: String(DEFAULT_LIMITS.txnOpsMax), help: 'Maximum number of operations permitted in a transaction.' },
+  'heartbeat-interval': { kind: 'uint', default: '100', help: 'Time (in milliseconds) of a heartbeat interval.' },
+  'election-timeout': { kind: 'uint', default: '1000', help: 'Time (in milliseconds) for an election to timeout.' },
+  'snapshot-count': { kind: 'uint', default: '100000', help: 'Number of committed transactions to trigger a snapshot to disk.' },
+  'max-request-bytes': { kind: 'uint', default: String(DEFAULT_LIMITS.requestBytesMax), help: 'Maximum client request size in bytes the server will accept.' },
+  'max-txn-ops': { kind: 'uint', default: String(DEFAULT_LIMITS.txnOpsMax), help: 'Maximum number of operations permitted in a transaction.' },
   'quota-backend-bytes': { kind: 'int', default: '0', help: 'Raise alarms when backend size exceeds the given quota (0 defaults to low space quota).' },
   'auto-compaction-mode': { kind: 'string', default: 'periodic', help: "Interpret 'auto-compaction-retention' one of: 'periodic', 'revision'." },
   'auto-compaction-retention': { kind: 'string', default: '0', help: 'Auto compaction retention (0 = off).' },
   'log-level': { kind: 'string', default: 'info', help: "Configures log level. Only supports debug, info, warn, error, panic, or fatal." },
 };
 
-export class ConfigError extends Error {}
+/**
+ * A refused command line or environment. `exitCode` follows etcd: 2 for what Go's flag package refuses while parsing
+ * (the usage is printed after the message), 1 for what etcd refuses afterwards (stray arguments, bad ETCD_* values,
+ * inconsistent settings).
+ */
+export class ConfigError extends Error {
+  constructor(
+    message: string,
+    readonly exitCode: 1 | 2 = 1,
+  ) {
+    super(message);
+  }
+}
 
 export interface ParseResult {
   config: Config;
@@ -66,62 +81,199 @@ function envName(flag: string): string {
   return 'ETCD_' + flag.toUpperCase().replace(/-/g, '_');
 }
 
+/** Go's strconv underscoreOK: underscores only between digits (or right after a base prefix). */
+function underscoreOK(s: string): boolean {
+  let saw = '^';
+  let i = 0;
+  if (s.startsWith('-') || s.startsWith('+')) s = s.slice(1);
+  let hex = false;
+  if (s.length >= 2 && s[0] === '0' && 'bBoOxX'.includes(s[1]!)) {
+    i = 2;
+    saw = '0';
+    hex = s[1] === 'x' || s[1] === 'X';
+  }
+  for (; i < s.length; i++) {
+    const c = s[i]!;
+    if ((c >= '0' && c <= '9') || (hex && /[a-fA-F]/.test(c))) {
+      saw = '0';
+      continue;
+    }
+    if (c === '_') {
+      if (saw !== '0') return false;
+      saw = '_';
+      continue;
+    }
+    if (saw === '_') return false;
+    saw = '!';
+  }
+  return saw !== '_';
+}
+
+/**
+ * Go's strconv.ParseUint(s, 0, 64) / ParseInt(s, 0, 64) as the flag package reports them: a value, or the flag
+ * package's error text ("parse error", "value out of range").
+ */
+export function parseGoInteger(text: string, signed: boolean): bigint | 'parse error' | 'value out of range' {
+  let s = text;
+  let negative = false;
+  if (signed && (s.startsWith('+') || s.startsWith('-'))) {
+    negative = s[0] === '-';
+    s = s.slice(1);
+  }
+  if (s === '') return 'parse error';
+  let base = 10n;
+  let digits = s;
+  if (s[0] === '0') {
+    const p = s[1]?.toLowerCase();
+    if (s.length >= 3 && p === 'b') [base, digits] = [2n, s.slice(2)];
+    else if (s.length >= 3 && p === 'o') [base, digits] = [8n, s.slice(2)];
+    else if (s.length >= 3 && p === 'x') [base, digits] = [16n, s.slice(2)];
+    else [base, digits] = [8n, s.slice(1)];
+  }
+  let n = 0n;
+  let underscores = false;
+  for (const c of digits) {
+    if (c === '_') {
+      underscores = true;
+      continue;
+    }
+    const d = parseInt(c, 16);
+    if (Number.isNaN(d) || BigInt(d) >= base) return 'parse error';
+    n = n * base + BigInt(d);
+  }
+  if (underscores && !underscoreOK(text)) return 'parse error';
+  const max = signed ? (negative ? 2n ** 63n : 2n ** 63n - 1n) : 2n ** 64n - 1n;
+  if (n > max) return 'value out of range';
+  return negative ? -n : n;
+}
+
+const GO_TRUE = ['1', 't', 'T', 'TRUE', 'true', 'True'];
+const GO_FALSE = ['0', 'f', 'F', 'FALSE', 'false', 'False'];
+
+/** What the flag's Set would say about a value: null when it is accepted. */
+function valueError(spec: FlagSpec, value: string): string | null {
+  switch (spec.kind) {
+    case 'int':
+    case 'uint': {
+      const n = parseGoInteger(value, spec.kind === 'int');
+      return typeof n === 'bigint' ? null : n;
+    }
+    case 'bool':
+      return GO_TRUE.includes(value) || GO_FALSE.includes(value) ? null : 'parse error';
+    case 'urls':
+      return urlsError(value);
+    case 'string':
+      return spec.choices !== undefined && !spec.choices.includes(value) ? 'invalid value' : null;
+  }
+}
+
+/** etcd's types.NewURLs checks, in its order, for a comma-separated list (unix sockets are not supported). */
+function urlsError(value: string): string | null {
+  for (const u of value.split(',').map((x) => x.trim())) {
+    const scheme = /^([a-zA-Z][a-zA-Z0-9+.-]*):/.exec(u)?.[1]?.toLowerCase();
+    if (scheme !== 'http' && scheme !== 'https') return `URL scheme must be http or https: ${u}`;
+    let parsed: URL;
+    try {
+      parsed = new URL(u);
+    } catch {
+      return `URL address does not have the form "host:port": ${u}`;
+    }
+    // the raw text, not parsed.port: URL drops a scheme's default port (http://host:80 has port '')
+    const authority = u.replace(/^[a-zA-Z][a-zA-Z0-9+.-]*:\/\//, '').split('/')[0] ?? '';
+    if (!/:\d+$/.test(authority)) return `URL address does not have the form "host:port": ${u}`;
+    if (parsed.pathname !== '/' && parsed.pathname !== '') return `URL must not contain a path: ${u}`;
+  }
+  return null;
+}
+
+/**
+ * Parses etcd's command line the way Go's flag package does (-flag, --flag, -flag=value, --flag value; parsing stops
+ * at the first non-flag argument or after "--"), then fills unset flags from non-empty ETCD_* variables.
+ */
 export function parseFlags(argv: readonly string[], env: Readonly<Record<string, string | undefined>>): ParseResult {
   const given = new Map<string, string>();
   const warnings: string[] = [];
-  let help = false;
   let version = false;
-  for (let i = 0; i < argv.length; i++) {
+  let i = 0;
+  for (; i < argv.length; i++) {
     const arg = argv[i]!;
-    if (!arg.startsWith('-')) throw new ConfigError(`'${arg}' is not a valid flag`);
-    const body = arg.replace(/^--?/, '');
-    const eq = body.indexOf('=');
-    const name = eq >= 0 ? body.slice(0, eq) : body;
-    if (name === 'help' || name === 'h') { help = true; continue; }
-    if (name === 'version') { version = true; continue; }
-    const spec = FLAGS[name];
-    if (!spec) throw new ConfigError(`flag provided but not defined: -${name}`);
-    let value: string;
-    if (eq >= 0) value = body.slice(eq + 1);
-    else if (spec.kind === 'bool') value = 'true';
-    else {
-      const next = argv[i + 1];
-      if (next === undefined) throw new ConfigError(`flag needs an argument: -${name}`);
-      value = next;
+    if (arg.length < 2 || arg[0] !== '-') break; // the first non-flag argument ends the flags
+    if (arg === '--') {
       i++;
+      break;
     }
+    const dashes = arg[1] === '-' ? 2 : 1;
+    let name = arg.slice(dashes);
+    if (name.length === 0 || name[0] === '-' || name[0] === '=') throw new ConfigError(`bad flag syntax: ${arg}`, 2);
+    let value: string | undefined;
+    const eq = name.indexOf('=', 1);
+    if (eq >= 0) {
+      value = name.slice(eq + 1);
+      name = name.slice(0, eq);
+    }
+    if (name === 'version') {
+      if (value !== undefined && valueError({ kind: 'bool', default: '', help: '' }, value) !== null) {
+        throw new ConfigError(`invalid boolean value "${value}" for -${name}: parse error`, 2);
+      }
+      version = value === undefined || GO_TRUE.includes(value);
+      continue;
+    }
+    const spec = FLAGS[name];
+    if (!spec) {
+      if (name === 'help' || name === 'h') {
+        // Go stops at -h/-help: the rest of the command line is not looked at
+        return { ...parseFlags([], {}), help: true };
+      }
+      throw new ConfigError(`flag provided but not defined: -${name}`, 2);
+    }
+    if (spec.kind === 'bool') {
+      if (value !== undefined && valueError(spec, value) !== null) throw new ConfigError(`invalid boolean value "${value}" for -${name}: parse error`, 2);
+      value ??= 'true';
+    } else if (value === undefined) {
+      if (i + 1 >= argv.length) throw new ConfigError(`flag needs an argument: -${name}`, 2);
+      value = argv[++i]!;
+    }
+    const problem = valueError(spec, value);
+    if (problem !== null) throw new ConfigError(`invalid value "${value}" for flag -${name}: ${problem}`, 2);
     given.set(name, value);
+  }
+  if (i < argv.length) throw new ConfigError(`'${argv[i]}' is not a valid flag`);
+  if (version) return { ...parseFlags([], {}), version: true };
+  // As etcd's flags.SetFlagsFromEnv: flags in name order, empty variables ignored (as if unset), the last bad value
+  // reported; then unknown ETCD_* variables and shadowed ones are warned about.
+  let envError: ConfigError | null = null;
+  for (const flag of Object.keys(FLAGS).sort()) {
+    const key = envName(flag);
+    const value = env[key];
+    if (value === undefined || value === '') continue;
+    if (given.has(flag)) {
+      warnings.push(`recognized environment variable ${key}, but unused: shadowed by corresponding flag`);
+      continue;
+    }
+    const problem = valueError(FLAGS[flag]!, value);
+    if (problem !== null) envError = new ConfigError(`invalid value "${value}" for ${key}: ${problem}`);
+    else given.set(flag, value);
   }
   const known = new Set(Object.keys(FLAGS).map(envName));
   for (const [key, value] of Object.entries(env)) {
-    if (!key.startsWith('ETCD_') || value === undefined) continue;
-    if (!known.has(key)) { warnings.push(`unrecognized environment variable ${key}=${value}`); continue; }
-    const flag = key.slice(5).toLowerCase().replace(/_/g, '-');
-    if (given.has(flag)) warnings.push(`recognized environment variable ${key}, but unused: shadowed by corresponding flag`);
-    else given.set(flag, value);
+    if (key.startsWith('ETCD_') && value !== undefined && value !== '' && !known.has(key)) warnings.push(`unrecognized environment variable ${key}=${value}`);
   }
+  if (envError !== null) throw envError;
   const raw = (flag: string): string => given.get(flag) ?? FLAGS[flag]!.default;
   const name = raw('name');
   const str = (flag: string): string => raw(flag).replace('${name}', name);
+  /** Values were checked when set; beyond Number's safe range they only ever fail the limit checks below. */
   const int = (flag: string): number => {
-    const v = raw(flag);
-    if (!/^-?\d+$/.test(v)) throw new ConfigError(`invalid value "${v}" for flag -${flag}: parse error`);
-    return Number(v);
+    const n = parseGoInteger(raw(flag), FLAGS[flag]!.kind === 'int');
+    if (typeof n !== 'bigint') throw new ConfigError(`invalid value "${raw(flag)}" for flag -${flag}: ${n}`, 2);
+    return Number(n);
   };
   const urls = (flag: string): string[] => {
-    const list = raw(flag).split(',').map((u) => u.trim()).filter((u) => u.length > 0);
-    for (const u of list) {
-      let parsed: URL;
-      try { parsed = new URL(u); } catch { throw new ConfigError(`invalid value "${raw(flag)}" for flag -${flag}: URL address does not have the form "host:port": ${u}`); }
-      if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
-        throw new ConfigError(`invalid value "${raw(flag)}" for flag -${flag}: URL scheme must be http or https: ${u}`);
-      }
-      if (parsed.port === '') throw new ConfigError(`invalid value "${raw(flag)}" for flag -${flag}: URL address does not have the form "host:port": ${u}`);
-    }
-    return list;
+    const problem = urlsError(raw(flag));
+    if (problem !== null) throw new ConfigError(`invalid value "${raw(flag)}" for flag -${flag}: ${problem}`, 2);
+    return raw(flag).split(',').map((u) => u.trim()).filter((u) => u.length > 0);
   };
-  const state = str('initial-cluster-state');
-  if (state !== 'new' && state !== 'existing') throw new ConfigError(`invalid value "${state}" for flag -initial-cluster-state: invalid value`);
+  const state = str('initial-cluster-state') as 'new' | 'existing';
   const mode = str('auto-compaction-mode');
   if (mode !== 'periodic' && mode !== 'revision') throw new ConfigError(`invalid auto-compaction-mode "${mode}"`);
   const heartbeat = int('heartbeat-interval');
@@ -163,7 +315,7 @@ export function parseFlags(argv: readonly string[], env: Readonly<Record<string,
     logLevel: str('log-level'),
     limits,
   });
-  return { config, warnings, help, version };
+  return { config, warnings, help: false, version: false };
 }
 
 export function usage(): string {

@@ -12,8 +12,18 @@ export interface Limits {
   readonly connectionsMax: number;
   /** Requests one connection may have in flight; past it the member stops reading that socket (backpressure). */
   readonly connectionRequestsInflightMax: number;
-  /** Bytes queued for one client socket before the member stops reading its requests (backpressure). */
+  /**
+   * Response bytes one connection may have outstanding: queued for its socket, plus those expected from its requests
+   * in flight (each counted at the size of the largest recent response on that connection). Past it the member stops
+   * reading the socket (backpressure), so a client that does not read cannot make the member buffer without bound.
+   */
   readonly connectionWriteBufferBytesMax: number;
+  /**
+   * Requests a new connection may have in flight before the sizes of its responses are known (its first estimate is
+   * connectionWriteBufferBytesMax / this); afterwards the window follows the response sizes, up to
+   * connectionRequestsInflightMax. Bounds what one burst of requests for large values can materialise at once.
+   */
+  readonly connectionRequestsInflightInitial: number;
   /** Proposals waiting for the log across all clients; past it writes fail with `too many requests` (etcd: 5000 backlog). */
   readonly proposalsPendingMax: number;
   /** Entries persisted and applied in one LMDB transaction. */
@@ -45,6 +55,7 @@ export const DEFAULT_LIMITS: Limits = Object.freeze({
   connectionsMax: 10_000,
   connectionRequestsInflightMax: 4096,
   connectionWriteBufferBytesMax: 16 * MiB,
+  connectionRequestsInflightInitial: 64,
   proposalsPendingMax: 65_536,
   proposalBatchEntriesMax: 4096,
   proposalBatchBytesMax: 64 * MiB,
@@ -70,6 +81,7 @@ export function validateLimits(limits: Limits): Limits {
   positiveInt('connectionsMax', 1_000_000);
   positiveInt('connectionRequestsInflightMax', 1_000_000);
   positiveInt('connectionWriteBufferBytesMax', GiB);
+  positiveInt('connectionRequestsInflightInitial', limits.connectionRequestsInflightMax);
   positiveInt('proposalsPendingMax', 10_000_000);
   positiveInt('proposalBatchEntriesMax', 1_000_000);
   positiveInt('proposalBatchBytesMax', GiB);

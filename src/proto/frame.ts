@@ -65,13 +65,20 @@ export interface FrameSink {
 /**
  * Incremental frame parser. Feed it socket chunks; it calls the sink per frame. A header with a wrong magic, version
  * or kind throws FrameError: the stream is out of sync and the connection must be closed.
+ *
+ * `pause()` (typically called from inside the sink) stops delivering frames, even in the middle of a chunk: the rest
+ * stays buffered until `resume()`. A server uses it for backpressure, so one chunk full of small requests cannot make
+ * it produce an unbounded amount of output before it looks at its write buffer again.
  */
 export class FrameDecoder {
-  /** Chunks of an incomplete frame, concatenated only once enough bytes for the whole frame have arrived. */
+  /** Unparsed bytes, concatenated only once enough have arrived for the next step (a header or a whole frame). */
   private parts: Buffer[] = [];
   private partsBytes = 0;
-  private neededBytes = 0;
+  /** bytes that must be buffered before parsing can make progress (0 while paused with frames pending) */
+  private neededBytes = FRAME_HEADER_BYTES;
+  /** body bytes of an oversize frame still to be discarded as they arrive */
   private skipBytes = 0;
+  private paused = false;
   constructor(
     private readonly bodyBytesMax: number,
     private readonly sink: FrameSink,
@@ -80,6 +87,7 @@ export class FrameDecoder {
 
   push(chunk: Buffer): void {
     if (this.skipBytes > 0) {
+      // skipBytes > 0 only when nothing is buffered: the oversize header consumed everything before it
       if (chunk.length <= this.skipBytes) {
         this.skipBytes -= chunk.length;
         return;
@@ -87,17 +95,35 @@ export class FrameDecoder {
       chunk = chunk.subarray(this.skipBytes);
       this.skipBytes = 0;
     }
-    let buf = chunk;
-    if (this.partsBytes > 0) {
-      this.parts.push(chunk);
-      this.partsBytes += chunk.length;
-      if (this.partsBytes < this.neededBytes) return;
-      buf = Buffer.concat(this.parts, this.partsBytes);
-      this.parts = [];
-      this.partsBytes = 0;
-    }
+    if (chunk.length === 0) return;
+    this.parts.push(chunk);
+    this.partsBytes += chunk.length;
+    if (!this.paused && this.partsBytes >= this.neededBytes) this.parse();
+  }
+
+  /** Stops delivering frames until resume(); bytes pushed meanwhile are buffered. */
+  pause(): void {
+    this.paused = true;
+  }
+
+  /** Delivers the frames buffered while paused (may throw FrameError, as push does). */
+  resume(): void {
+    if (!this.paused) return;
+    this.paused = false;
+    if (this.partsBytes >= this.neededBytes) this.parse();
+  }
+
+  private parse(): void {
+    const buf = this.parts.length === 1 ? this.parts[0]! : Buffer.concat(this.parts, this.partsBytes);
+    this.parts = [];
+    this.partsBytes = 0;
+    this.neededBytes = FRAME_HEADER_BYTES;
     let offset = 0;
     while (buf.length - offset >= FRAME_HEADER_BYTES) {
+      if (this.paused) {
+        this.neededBytes = 0;
+        break;
+      }
       if (buf.readUInt16BE(offset) !== FRAME_MAGIC) throw new FrameError('bad frame magic');
       if (buf[offset + 2] !== FRAME_VERSION) throw new FrameError(`unsupported protocol version ${buf[offset + 2]}`);
       const kind = buf[offset + 3]!;
@@ -124,13 +150,12 @@ export class FrameDecoder {
     }
     if (offset < buf.length) {
       const tail = buf.subarray(offset);
-      if (tail.length < FRAME_HEADER_BYTES) this.neededBytes = FRAME_HEADER_BYTES;
       this.parts = [tail];
       this.partsBytes = tail.length;
     }
   }
 
-  /** Bytes buffered for an incomplete frame (bounded by header + bodyBytesMax). */
+  /** Bytes buffered and not yet delivered (bounded by header + bodyBytesMax, plus what arrives while paused). */
   get bufferedBytes(): number {
     return this.partsBytes;
   }

@@ -32,7 +32,7 @@ import {
   type TxnResponse,
 } from '../../src/client/index.js';
 import { etcdInstalled, startRealEtcd, type RealEtcd } from './etcd.js';
-import { startInProcess, type InProcessMember } from './member.js';
+import { startInProcess, tempDir, type InProcessMember } from './member.js';
 
 export type KvMethod = 'Range' | 'Put' | 'DeleteRange' | 'Txn' | 'Compact';
 
@@ -325,7 +325,7 @@ export class KvPair {
 
   static async start(options: KvPairOptions = {}): Promise<KvPair> {
     const useEtcd = options.etcd !== false && etcdInstalled();
-    const [member, etcd] = await Promise.all([startInProcess(options.flags ?? []), useEtcd ? startRealEtcd() : Promise.resolve(null)]);
+    const [member, etcd] = await Promise.all([startInProcess(options.flags ?? [], path.join(tempDir(), 'data')), useEtcd ? startRealEtcd() : Promise.resolve(null)]);
     return new KvPair(member, member.client(), etcd);
   }
 
