@@ -1,0 +1,193 @@
+// The client side of a command, shaped like clientv3 in etcdctl 3.4: creating the client never blocks; a request keeps
+// (re)dialling its endpoints until it is served or its deadline passes, and then fails with "context deadline
+// exceeded". Errors read as clientv3 prints them: etcd's own error text for the errors clientv3 knows, otherwise
+// gRPC's "rpc error: code = ... desc = ...".
+
+import { Client, EtcdError, GrpcCode } from '../../client/index.js';
+import { grpcCodeName } from '../../errors/index.js';
+
+/** The error texts clientv3 turns back into typed etcd errors (etcdserver/api/v3rpc/rpctypes). */
+const KNOWN_SERVER_ERRORS = new Set([
+  'etcdserver: key is not provided',
+  'etcdserver: key not found',
+  'etcdserver: value is provided',
+  'etcdserver: lease is provided',
+  'etcdserver: too many operations in txn request',
+  'etcdserver: duplicate key given in txn request',
+  'etcdserver: mvcc: required revision has been compacted',
+  'etcdserver: mvcc: required revision is a future revision',
+  'etcdserver: mvcc: database space exceeded',
+  'etcdserver: requested lease not found',
+  'etcdserver: lease already exists',
+  'etcdserver: too large lease TTL',
+  'etcdserver: watch canceled',
+  'etcdserver: member ID already exist',
+  'etcdserver: Peer URLs already exists',
+  'etcdserver: re-configuration failed due to not enough started members',
+  'etcdserver: given member URLs are invalid',
+  'etcdserver: member not found',
+  'etcdserver: can only promote a learner member',
+  'etcdserver: can only promote a learner member which is in sync with leader',
+  'etcdserver: too many learner members in cluster',
+  'etcdserver: request is too large',
+  'etcdserver: too many requests',
+  'etcdserver: root user does not exist',
+  'etcdserver: root user does not have root role',
+  'etcdserver: user name already exists',
+  'etcdserver: user name is empty',
+  'etcdserver: user name not found',
+  'etcdserver: role name already exists',
+  'etcdserver: role name not found',
+  'etcdserver: role name is empty',
+  'etcdserver: authentication failed, invalid user ID or password',
+  'etcdserver: permission denied',
+  'etcdserver: role is not granted to the user',
+  'etcdserver: permission is not granted to the role',
+  'etcdserver: authentication is not enabled',
+  'etcdserver: invalid auth token',
+  'etcdserver: invalid auth management',
+  'etcdserver: revision of auth store is old',
+  'etcdserver: no leader',
+  'etcdserver: not leader',
+  'etcdserver: leader changed',
+  'etcdserver: not capable',
+  'etcdserver: server stopped',
+  'etcdserver: request timed out',
+  'etcdserver: request timed out, possibly due to previous leader failure',
+  'etcdserver: request timed out, possibly due to connection lost',
+  'etcdserver: request timed out, waiting for the applied index took too long',
+  'etcdserver: unhealthy cluster',
+  'etcdserver: corrupt cluster',
+  'etcdserver: rpc not supported for learner',
+  'etcdserver: bad leader transferee',
+]);
+
+/** The request's context expired (context.DeadlineExceeded). */
+export class DeadlineExceeded extends Error {
+  constructor() {
+    super('context deadline exceeded');
+  }
+}
+
+/** How clientv3 renders an error from a request. */
+export function clientErrorText(err: unknown): string {
+  if (err instanceof DeadlineExceeded) return err.message;
+  if (err instanceof EtcdError) {
+    if (err.code === GrpcCode.DeadlineExceeded) return 'context deadline exceeded';
+    if (KNOWN_SERVER_ERRORS.has(err.message)) return err.message;
+    return `rpc error: code = ${grpcCodeName(err.code)} desc = ${err.message}`;
+  }
+  return err instanceof Error ? err.message : String(err);
+}
+
+const REDIAL_DELAY_MS = 100;
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Deadline as an absolute time in ms (performance.now() clock), or null for none (context.Background()). */
+export type Deadline = number | null;
+
+export function deadlineAfter(timeoutNs: bigint): Deadline {
+  return performance.now() + Number(timeoutNs) / 1e6;
+}
+
+function remaining(deadline: Deadline): number {
+  return deadline === null ? Infinity : deadline - performance.now();
+}
+
+function withDeadline<T>(p: Promise<T>, deadline: Deadline, onExpire: () => void): Promise<T> {
+  const left = remaining(deadline);
+  if (left === Infinity) return p;
+  if (left <= 0) {
+    p.catch(() => {}); // abandoned
+    onExpire();
+    return Promise.reject(new DeadlineExceeded());
+  }
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      onExpire();
+      reject(new DeadlineExceeded());
+    }, left);
+    p.then(
+      (v) => {
+        clearTimeout(timer);
+        resolve(v);
+      },
+      (e: unknown) => {
+        clearTimeout(timer);
+        reject(e);
+      },
+    );
+  });
+}
+
+export class Connection {
+  private client: Client | null = null;
+
+  /** `tls`: the client wants TLS, which the etcd-ts binary protocol does not speak, so it never connects */
+  constructor(
+    private readonly endpoints: string[],
+    private readonly dialTimeoutMs: number,
+    private readonly tls = false,
+  ) {}
+
+  private async connected(deadline: Deadline): Promise<Client> {
+    for (;;) {
+      if (this.client !== null) return this.client;
+      if (remaining(deadline) <= 0) throw new DeadlineExceeded();
+      if (this.tls) {
+        await sleep(Math.min(remaining(deadline), 1000));
+        continue;
+      }
+      const client = new Client({ endpoints: this.endpoints, dialTimeoutMs: Math.max(1, Math.min(this.dialTimeoutMs, remaining(deadline))) });
+      try {
+        await withDeadline(client.connect(), deadline, () => client.destroy());
+        this.client = client;
+        return client;
+      } catch (err) {
+        client.destroy();
+        if (err instanceof DeadlineExceeded) throw err;
+        await sleep(Math.max(0, Math.min(REDIAL_DELAY_MS, remaining(deadline))));
+      }
+    }
+  }
+
+  /**
+   * Runs one request before the deadline. A connection lost before the answer is redialled and the request sent again
+   * when `idempotent` (reads), as clientv3's retry interceptor does.
+   */
+  async request<T>(send: (c: Client) => Promise<T>, deadline: Deadline, idempotent: boolean): Promise<T> {
+    for (;;) {
+      const client = await this.connected(deadline);
+      try {
+        return await withDeadline(send(client), deadline, () => this.reset());
+      } catch (err) {
+        const lost = err instanceof EtcdError && err.code === GrpcCode.Unavailable && err.message === 'connection closed';
+        if (!lost) throw err;
+        this.reset();
+        if (!idempotent) throw new EtcdError(GrpcCode.Unavailable, 'transport is closing');
+      }
+    }
+  }
+
+  private reset(): void {
+    this.client?.destroy();
+    this.client = null;
+  }
+
+  close(): void {
+    this.reset();
+  }
+}
+
+/** grpc-go's default send limit in clientv3 (MaxCallSendMsgSize): 2 MiB of encoded request. */
+const SEND_BYTES_MAX = 2 * 1024 * 1024;
+
+/** Fails a request whose protobuf encoding exceeds the client's send limit, with grpc-go's message. */
+export function checkSendSize(encodedBytes: number): void {
+  if (encodedBytes > SEND_BYTES_MAX) {
+    throw new EtcdError(GrpcCode.ResourceExhausted, `trying to send message larger than max (${encodedBytes} vs. ${SEND_BYTES_MAX})`);
+  }
+}

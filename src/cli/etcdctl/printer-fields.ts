@@ -1,0 +1,80 @@
+// `-w fields` (printer_fields.go): one `"Name" : value` line per field, strings quoted as Go's %q does.
+
+import type { DeleteRangeResponse, KeyValue, PutResponse, RangeResponse, ResponseHeader, TxnResponse } from '../../client/index.js';
+import { int64String, quote, uint64String } from './go-strconv.js';
+import { bytesToByteString } from './go-text.js';
+import { stdout } from './output.js';
+import type { EndpointHealth, EndpointStatus, Printer } from './printer.js';
+
+function hdr(h: ResponseHeader | undefined): void {
+  stdout(
+    `"ClusterID" : ${uint64String(h?.cluster_id ?? 0)}\n` +
+      `"MemberID" : ${uint64String(h?.member_id ?? 0)}\n` +
+      `"Revision" : ${int64String(h?.revision ?? 0)}\n` +
+      `"RaftTerm" : ${uint64String(h?.raft_term ?? 0)}\n`,
+  );
+}
+
+function kv(pfx: string, kv: KeyValue): void {
+  stdout(
+    `"${pfx}Key" : ${quote(bytesToByteString(kv.key))}\n` +
+      `"${pfx}CreateRevision" : ${int64String(kv.create_revision ?? 0)}\n` +
+      `"${pfx}ModRevision" : ${int64String(kv.mod_revision ?? 0)}\n` +
+      `"${pfx}Version" : ${int64String(kv.version ?? 0)}\n` +
+      `"${pfx}Value" : ${quote(bytesToByteString(kv.value))}\n` +
+      `"${pfx}Lease" : ${int64String(kv.lease ?? 0)}\n`,
+  );
+}
+
+export class FieldsPrinter implements Printer {
+  get(r: RangeResponse): void {
+    hdr(r.header);
+    for (const x of r.kvs ?? []) kv('', x);
+    stdout(`"More" : ${String(r.more ?? false)}\n"Count" : ${int64String(r.count ?? 0)}\n`);
+  }
+
+  put(r: PutResponse): void {
+    hdr(r.header);
+    if (r.prev_kv !== undefined && r.prev_kv !== null) kv('Prev', r.prev_kv);
+  }
+
+  del(r: DeleteRangeResponse): void {
+    hdr(r.header);
+    stdout(`"Deleted" : ${int64String(r.deleted ?? 0)}\n`);
+    for (const x of r.prev_kvs ?? []) kv('Prev', x);
+  }
+
+  txn(r: TxnResponse): void {
+    hdr(r.header);
+    stdout(`"Succeeded" : ${String(r.succeeded ?? false)}\n`);
+    for (const op of r.responses ?? []) {
+      if (op.response_delete_range !== undefined) this.del(op.response_delete_range);
+      else if (op.response_put !== undefined) this.put(op.response_put);
+      else if (op.response_range !== undefined) this.get(op.response_range);
+      else stdout(`"Unknown" : ${quote(JSON.stringify(op, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v)))}\n`);
+    }
+  }
+
+  endpointHealth(list: EndpointHealth[]): void {
+    for (const h of list) {
+      stdout(`"Endpoint" : ${quote(h.endpoint)}\n"Health" : ${String(h.health)}\n"Took" : ${h.took}\n"Error" : ${h.error}\n\n`);
+    }
+  }
+
+  endpointStatus(list: EndpointStatus[]): void {
+    for (const { endpoint, status: s } of list) {
+      hdr(s.header);
+      stdout(
+        `"Version" : ${quote(s.version ?? '')}\n` +
+          `"DBSize" : ${int64String(s.dbSize ?? 0)}\n` +
+          `"Leader" : ${uint64String(s.leader ?? 0)}\n` +
+          `"IsLearner" : ${String(s.isLearner ?? false)}\n` +
+          `"RaftIndex" : ${uint64String(s.raftIndex ?? 0)}\n` +
+          `"RaftTerm" : ${uint64String(s.raftTerm ?? 0)}\n` +
+          `"RaftAppliedIndex" : ${uint64String(s.raftAppliedIndex ?? 0)}\n` +
+          `"Errors" : [${(s.errors ?? []).join(' ')}]\n` +
+          `"Endpoint" : ${quote(endpoint)}\n\n`,
+      );
+    }
+  }
+}

@@ -1,0 +1,155 @@
+// `-w json` (printer_json.go): Go's encoding/json of the protobuf structs. Field names and order are the structs',
+// 64-bit integers are bare numbers, []byte is base64, and `omitempty` drops zero values. A txn's responses keep Go's
+// oneof wrapper: {"Response":{"ResponsePut":{...}}}.
+
+import type {
+  DeleteRangeResponse,
+  KeyValue,
+  PutResponse,
+  RangeResponse,
+  ResponseHeader,
+  ResponseOp,
+  StatusResponse,
+  TxnResponse,
+} from '../../client/index.js';
+import { base64, jsonArray, jsonObject, jsonString } from './go-json.js';
+import { int64String, uint64String } from './go-strconv.js';
+import { stdout } from './output.js';
+import type { EndpointHealth, EndpointStatus, Printer } from './printer.js';
+
+type Int = bigint | number | undefined;
+
+function int64(v: Int): string | undefined {
+  return v === undefined || BigInt(v) === 0n ? undefined : int64String(v);
+}
+
+function uint64(v: Int): string | undefined {
+  return v === undefined || BigInt(v) === 0n ? undefined : uint64String(v);
+}
+
+function bool(v: boolean | undefined): string | undefined {
+  return v === true ? 'true' : undefined;
+}
+
+function bytes(v: Uint8Array | undefined): string | undefined {
+  return v === undefined || v.length === 0 ? undefined : `"${base64(v)}"`;
+}
+
+function header(h: ResponseHeader | undefined): string | undefined {
+  if (h === undefined || h === null) return undefined;
+  return jsonObject([
+    ['cluster_id', uint64(h.cluster_id)],
+    ['member_id', uint64(h.member_id)],
+    ['revision', int64(h.revision)],
+    ['raft_term', uint64(h.raft_term)],
+  ]);
+}
+
+function keyValue(kv: KeyValue): string {
+  return jsonObject([
+    ['key', bytes(kv.key)],
+    ['create_revision', int64(kv.create_revision)],
+    ['mod_revision', int64(kv.mod_revision)],
+    ['version', int64(kv.version)],
+    ['value', bytes(kv.value)],
+    ['lease', int64(kv.lease)],
+  ]);
+}
+
+function keyValues(kvs: KeyValue[] | undefined): string | undefined {
+  return kvs === undefined || kvs.length === 0 ? undefined : jsonArray(kvs.map(keyValue));
+}
+
+export function rangeJson(r: RangeResponse): string {
+  return jsonObject([
+    ['header', header(r.header)],
+    ['kvs', keyValues(r.kvs)],
+    ['more', bool(r.more)],
+    ['count', int64(r.count)],
+  ]);
+}
+
+export function putJson(r: PutResponse): string {
+  return jsonObject([
+    ['header', header(r.header)],
+    ['prev_kv', r.prev_kv === undefined || r.prev_kv === null ? undefined : keyValue(r.prev_kv)],
+  ]);
+}
+
+export function deleteJson(r: DeleteRangeResponse): string {
+  return jsonObject([
+    ['header', header(r.header)],
+    ['deleted', int64(r.deleted)],
+    ['prev_kvs', keyValues(r.prev_kvs)],
+  ]);
+}
+
+function responseOp(op: ResponseOp): string {
+  let inner: string;
+  if (op.response_range !== undefined) inner = jsonObject([['ResponseRange', rangeJson(op.response_range)]]);
+  else if (op.response_put !== undefined) inner = jsonObject([['ResponsePut', putJson(op.response_put)]]);
+  else if (op.response_delete_range !== undefined) inner = jsonObject([['ResponseDeleteRange', deleteJson(op.response_delete_range)]]);
+  else if (op.response_txn !== undefined) inner = jsonObject([['ResponseTxn', txnJson(op.response_txn)]]);
+  else return jsonObject([['Response', 'null']]);
+  return jsonObject([['Response', inner]]);
+}
+
+export function txnJson(r: TxnResponse): string {
+  const responses = r.responses ?? [];
+  return jsonObject([
+    ['header', header(r.header)],
+    ['succeeded', bool(r.succeeded)],
+    ['responses', responses.length === 0 ? undefined : jsonArray(responses.map(responseOp))],
+  ]);
+}
+
+function statusJson(s: StatusResponse): string {
+  const errors = s.errors ?? [];
+  return jsonObject([
+    ['header', header(s.header)],
+    ['version', s.version === undefined || s.version === '' ? undefined : jsonString(s.version)],
+    ['dbSize', int64(s.dbSize)],
+    ['leader', uint64(s.leader)],
+    ['raftIndex', uint64(s.raftIndex)],
+    ['raftTerm', uint64(s.raftTerm)],
+    ['raftAppliedIndex', uint64(s.raftAppliedIndex)],
+    ['errors', errors.length === 0 ? undefined : jsonArray(errors.map(jsonString))],
+    ['dbSizeInUse', int64(s.dbSizeInUse)],
+    ['isLearner', bool(s.isLearner)],
+  ]);
+}
+
+export class JsonPrinter implements Printer {
+  get(r: RangeResponse): void {
+    stdout(rangeJson(r) + '\n');
+  }
+  put(r: PutResponse): void {
+    stdout(putJson(r) + '\n');
+  }
+  del(r: DeleteRangeResponse): void {
+    stdout(deleteJson(r) + '\n');
+  }
+  txn(r: TxnResponse): void {
+    stdout(txnJson(r) + '\n');
+  }
+  endpointHealth(list: EndpointHealth[]): void {
+    const items = list.map((h) =>
+      jsonObject([
+        ['endpoint', jsonString(h.endpoint)],
+        ['health', String(h.health)],
+        ['took', jsonString(h.took)],
+        ['error', h.error === '' ? undefined : jsonString(h.error)],
+      ]),
+    );
+    stdout(jsonArray(items) + '\n');
+  }
+  endpointStatus(list: EndpointStatus[]): void {
+    const items = list.map(({ endpoint, status }) =>
+      jsonObject([
+        ['Endpoint', jsonString(endpoint)],
+        ['Status', statusJson(status)],
+      ]),
+    );
+    stdout(jsonArray(items) + '\n');
+  }
+}

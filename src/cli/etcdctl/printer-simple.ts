@@ -1,0 +1,62 @@
+// `-w simple` (printer_simple.go): raw keys and values one per line, or hex-escaped with --hex.
+
+import type { DeleteRangeResponse, KeyValue, PutResponse, RangeResponse, TxnResponse } from '../../client/index.js';
+import { bytesToByteString, type ByteString } from './go-text.js';
+import { stderr, stdout } from './output.js';
+import type { EndpointHealth, EndpointStatus, Printer } from './printer.js';
+import { endpointStatusRows } from './printer-table.js';
+
+function hexEscaped(bytes: Uint8Array | undefined): ByteString {
+  if (bytes === undefined) return '';
+  let out = '';
+  for (const b of bytes) out += '\\x' + b.toString(16).padStart(2, '0');
+  return out;
+}
+
+export class SimplePrinter implements Printer {
+  valueOnly = false;
+  constructor(private readonly isHex: boolean) {}
+
+  private kv(kv: KeyValue): void {
+    const k = this.isHex ? hexEscaped(kv.key) : bytesToByteString(kv.key);
+    const v = this.isHex ? hexEscaped(kv.value) : bytesToByteString(kv.value);
+    if (!this.valueOnly) stdout(k + '\n');
+    stdout(v + '\n');
+  }
+
+  get(r: RangeResponse): void {
+    for (const kv of r.kvs ?? []) this.kv(kv);
+  }
+
+  put(r: PutResponse): void {
+    stdout('OK\n');
+    if (r.prev_kv !== undefined && r.prev_kv !== null) this.kv(r.prev_kv);
+  }
+
+  del(r: DeleteRangeResponse): void {
+    stdout(`${r.deleted ?? 0}\n`);
+    for (const kv of r.prev_kvs ?? []) this.kv(kv);
+  }
+
+  txn(r: TxnResponse): void {
+    stdout(r.succeeded ? 'SUCCESS\n' : 'FAILURE\n');
+    for (const op of r.responses ?? []) {
+      stdout('\n');
+      if (op.response_delete_range !== undefined) this.del(op.response_delete_range);
+      else if (op.response_put !== undefined) this.put(op.response_put);
+      else if (op.response_range !== undefined) this.get(op.response_range);
+      else stdout(`unexpected response ${JSON.stringify(op, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v))}\n`);
+    }
+  }
+
+  endpointHealth(list: EndpointHealth[]): void {
+    for (const h of list) {
+      if (h.error === '') stderr(`${h.endpoint} is healthy: successfully committed proposal: took = ${h.took}\n`);
+      else stderr(`${h.endpoint} is unhealthy: failed to commit proposal: ${h.error}\n`);
+    }
+  }
+
+  endpointStatus(list: EndpointStatus[]): void {
+    for (const row of endpointStatusRows(list)) stdout(row.join(', ') + '\n');
+  }
+}

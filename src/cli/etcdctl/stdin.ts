@@ -1,0 +1,85 @@
+// Standard input, read synchronously in 4096-byte reads like Go's bufio.Reader over os.Stdin: txn reads it line by
+// line; put (and a put inside txn) reads "the rest" of it, i.e. what the line reader has not buffered yet.
+
+import fs from 'node:fs';
+import type { ByteString } from './go-text.js';
+
+const READ_SIZE = 4096;
+const sleeper = new Int32Array(new SharedArrayBuffer(4));
+
+/** One read(2) from fd 0; '' at end of input. */
+function readChunk(): ByteString {
+  const buf = Buffer.alloc(READ_SIZE);
+  for (;;) {
+    try {
+      const n = fs.readSync(0, buf, 0, READ_SIZE, null);
+      return buf.subarray(0, n).toString('latin1');
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'EAGAIN') {
+        Atomics.wait(sleeper, 0, 0, 10);
+        continue;
+      }
+      if (code === 'EOF' || code === 'EBADF' || code === 'EINVAL' || code === 'ENXIO') return '';
+      throw err;
+    }
+  }
+}
+
+/** speakeasy's readline: one byte at a time up to "\n", so nothing after the line is consumed. */
+export function readLineUnbuffered(): ByteString {
+  const buf = Buffer.alloc(1);
+  let out = '';
+  for (;;) {
+    let n: number;
+    try {
+      n = fs.readSync(0, buf, 0, 1, null);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'EAGAIN') {
+        Atomics.wait(sleeper, 0, 0, 10);
+        continue;
+      }
+      if (code === 'EOF') n = 0;
+      else throw err;
+    }
+    if (n === 0 || buf[0] === 0x0a) return out.endsWith('\r') ? out.slice(0, -1) : out;
+    out += String.fromCharCode(buf[0]!);
+  }
+}
+
+/** ioutil.ReadAll(os.Stdin). */
+export function readAllStdin(): ByteString {
+  let out = '';
+  for (;;) {
+    const chunk = readChunk();
+    if (chunk === '') return out;
+    out += chunk;
+  }
+}
+
+/** bufio.Reader.ReadString('\n') over stdin. */
+export class LineReader {
+  private buffered = '';
+  private eof = false;
+
+  /** The line including its "\n"; `eof` is set when input ended before a "\n" (Go returns io.EOF then). */
+  readLine(): { line: ByteString; eof: boolean } {
+    for (;;) {
+      const nl = this.buffered.indexOf('\n');
+      if (nl >= 0) {
+        const line = this.buffered.slice(0, nl + 1);
+        this.buffered = this.buffered.slice(nl + 1);
+        return { line, eof: false };
+      }
+      if (this.eof) {
+        const line = this.buffered;
+        this.buffered = '';
+        return { line, eof: true };
+      }
+      const chunk = readChunk();
+      if (chunk === '') this.eof = true;
+      else this.buffered += chunk;
+    }
+  }
+}

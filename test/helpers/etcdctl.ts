@@ -1,0 +1,254 @@
+// Differential testing of etcdctl-ts against the real etcdctl: the same command line runs through `etcdctl` against a
+// real etcd and through `etcdctl-ts` against an etcd-ts member, and stdout, stderr and the exit code must agree byte
+// for byte once what legitimately differs is normalised (endpoint addresses, durations, db sizes, raft indexes, the
+// server version, Go's stack traces and log timestamps).
+
+import { spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import assert from 'node:assert/strict';
+import { startRealEtcd, type RealEtcd } from './etcd.js';
+import { ETCDCTL_TS_BIN, startChild, type ChildMember } from './member.js';
+import { Client } from '../../src/client/index.js';
+
+export interface CliResult {
+  code: number | null;
+  stdout: Buffer;
+  stderr: Buffer;
+}
+
+export interface RunOptions {
+  stdin?: string | Buffer;
+  env?: Record<string, string>;
+  timeoutMs?: number;
+}
+
+/** The environment both CLIs run in: no ETCDCTL_* from the caller's environment. */
+function baseEnv(extra: Record<string, string>): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('ETCDCTL_') && v !== undefined) env[k] = v;
+  return { ...env, ETCDCTL_API: '3', ...extra };
+}
+
+/** bash's $'...' quoting of raw bytes: Node's spawn can only pass UTF-8 arguments, bash can pass any bytes. */
+function bashQuote(arg: string | Buffer): string {
+  const bytes = typeof arg === 'string' ? Buffer.from(arg, 'utf8') : arg;
+  return "$'" + [...bytes].map((b) => '\\x' + b.toString(16).padStart(2, '0')).join('') + "'";
+}
+
+export function run(command: string, args: (string | Buffer)[], opts: RunOptions = {}): Promise<CliResult> {
+  return new Promise((resolve, reject) => {
+    const script = ['exec', bashQuote(command), ...args.map(bashQuote)].join(' ');
+    const child = spawn('bash', ['-c', script], { env: baseEnv(opts.env ?? {}), stdio: ['pipe', 'pipe', 'pipe'] });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    child.stdout.on('data', (c: Buffer) => out.push(c));
+    child.stderr.on('data', (c: Buffer) => err.push(c));
+    child.stdin.on('error', () => {});
+    child.stdin.end(opts.stdin ?? '');
+    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 20_000);
+    child.once('error', reject);
+    child.once('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout: Buffer.concat(out), stderr: Buffer.concat(err) });
+    });
+  });
+}
+
+export function runEtcdctl(args: (string | Buffer)[], opts: RunOptions = {}): Promise<CliResult> {
+  return run('etcdctl', args, opts);
+}
+
+export function runEtcdctlTs(args: (string | Buffer)[], opts: RunOptions = {}): Promise<CliResult> {
+  return run(process.execPath, [ETCDCTL_TS_BIN, ...args], opts);
+}
+
+export function etcdctlAvailable(): boolean {
+  const etcd = spawnSync('etcd', ['--version'], { stdio: 'ignore' }).status === 0;
+  const ctl = spawnSync('etcdctl', ['version'], { stdio: 'ignore', env: { ...process.env, ETCDCTL_API: '3' } }).status === 0;
+  return etcd && ctl;
+}
+
+// ---- normalisation ------------------------------------------------------------------------------------------------
+
+/** Go duration text (1.2ms, 850.3µs, 2s, ...); the text is compared as latin1, so "µ" is its two UTF-8 bytes. */
+const DURATION = /\b\d+(?:\.\d+)?(?:ns|\xc2\xb5s|ms|s|m|h)(?:\d+(?:\.\d+)?(?:ns|\xc2\xb5s|ms|s))*/g;
+
+export interface Normalise {
+  /** the endpoint of each side, replaced by "<endpoint>" */
+  endpoints: [string, string];
+  /** `took` durations (endpoint health) */
+  took?: boolean;
+  /** endpoint status: version, db size, raft index and applied index */
+  status?: boolean;
+  /** table output whose cells were normalised: collapse the padding that depends on cell widths */
+  table?: boolean;
+  /** --debug: drop grpc-go's own log lines, which etcdctl-ts has no counterpart for */
+  debug?: boolean;
+  /** etcdctl-ts's default endpoint (127.0.0.1:2378) read as etcdctl's (127.0.0.1:2379), as in help; on unless false */
+  defaultEndpoint?: boolean;
+  /** a help's command list: only the commands etcdctl-ts implements, tab alignment ignored */
+  commandList?: boolean;
+}
+
+/** The commands (as help lists them, from the root or from "endpoint") that etcdctl-ts implements. */
+const IMPLEMENTED = new Set(['compaction', 'del', 'endpoint health', 'endpoint status', 'get', 'help', 'put', 'txn', 'version', 'health', 'status']);
+
+function normaliseCommandList(s: string): string {
+  const lines = s.split('\n');
+  const start = lines.indexOf('COMMANDS:');
+  if (start < 0) return s;
+  let end = start + 1;
+  while (end < lines.length && lines[end]!.startsWith('\t')) end++;
+  const listed = lines
+    .slice(start + 1, end)
+    .map((l) => l.split('\t').filter((c) => c !== ''))
+    .filter((cells) => cells[0] !== undefined && IMPLEMENTED.has(cells[0]))
+    .map((cells) => '\t' + cells.join(' | '));
+  return [...lines.slice(0, start + 1), ...listed, ...lines.slice(end)].join('\n');
+}
+
+function normaliseStatus(s: string): string {
+  return s
+    .replace(/"version":"[^"]*"/g, '"version":"<v>"')
+    .replace(/"(dbSize|dbSizeInUse|raftIndex|raftAppliedIndex)":\d+/g, '"$1":<n>')
+    .replace(/"Version" : "[^"]*"/g, '"Version" : "<v>"')
+    .replace(/"(DBSize|RaftIndex|RaftAppliedIndex)" : \d+/g, '"$1" : <n>')
+    .replace(/^(<endpoint>, [0-9a-f]+), [^,]+, [^,]+, (\w+, \w+, \d+), \d+, \d+, /gm, '$1, <v>, <size>, $2, <n>, <n>, ')
+    .replace(/^(\| <endpoint> \| [0-9a-f]+ \|)\s*[^|]+\|\s*[^|]+\|(\s*\w+ \|\s*\w+ \|\s*\d+ \|)\s*\d+ \|\s*\d+ \|/gm, '$1 <v> | <size> |$2 <n> | <n> |');
+}
+
+export function normalise(text: string, n: Normalise): string {
+  let s = text;
+  for (const ep of n.endpoints) s = s.split(ep).join('<endpoint>');
+  // etcdctl's gRPC client logs retries through zap before some errors; etcdctl-ts does not
+  s = s
+    .split('\n')
+    .filter((line) => !line.includes('"msg":"retrying of unary invoker failed"'))
+    .join('\n');
+  // capnslog's timestamps
+  s = s.replace(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{6} /gm, '<time> ');
+  // Go's stack trace after a panic's first lines
+  s = s.replace(/(goroutine 1 \[running\]:\n)[\s\S]*$/, '$1');
+  if (n.took === true) s = s.replace(DURATION, '<took>');
+  if (n.status === true) s = normaliseStatus(s);
+  if (n.table === true) s = s.replace(/ {2,}/g, ' ').replace(/-{2,}/g, '-');
+  if (n.debug === true) s = s.replace(/^(INFO|WARNING): \d{4}\/.*\n/gm, '');
+  if (n.defaultEndpoint !== false) s = s.split('127.0.0.1:2378').join('127.0.0.1:2379');
+  if (n.commandList === true) s = normaliseCommandList(s);
+  return s;
+}
+
+// ---- the pair of servers and the comparison -----------------------------------------------------------------------
+
+/** In arguments and environment values, replaced by each side's endpoint. */
+export const EP = '@EP@';
+
+export interface CompareOptions extends RunOptions {
+  norm?: Omit<Normalise, 'endpoints'>;
+  label?: string;
+  /** how the endpoint is given: --endpoints (default), ETCDCTL_ENDPOINTS, or only where the arguments say @EP@ */
+  endpoint?: 'flag' | 'env' | 'none';
+}
+
+export interface Pair {
+  real: RealEtcd;
+  ts: ChildMember;
+  /** runs the command line through both CLIs, asserts that the results agree, and returns etcdctl's */
+  same(args: (string | Buffer)[], opts?: CompareOptions): Promise<CliResult>;
+  /** both results (etcdctl's, etcdctl-ts's), without comparing */
+  both(args: (string | Buffer)[], opts?: CompareOptions): Promise<[CliResult, CliResult]>;
+  close(): Promise<void>;
+}
+
+function text(b: Buffer): string {
+  return b.toString('latin1');
+}
+
+function substitute(x: string | Buffer, endpoint: string): string | Buffer {
+  return typeof x === 'string' ? x.split(EP).join(endpoint) : x;
+}
+
+function sideOptions(args: (string | Buffer)[], opts: CompareOptions, endpoint: string): [(string | Buffer)[], RunOptions] {
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(opts.env ?? {})) env[k] = v.split(EP).join(endpoint);
+  const mode = opts.endpoint ?? 'flag';
+  if (mode === 'env') env.ETCDCTL_ENDPOINTS = endpoint;
+  const prefix = mode === 'flag' ? ['--endpoints', endpoint] : [];
+  return [[...prefix, ...args.map((x) => substitute(x, endpoint))], { ...opts, env }];
+}
+
+export function assertSame(a: CliResult, b: CliResult, norm: Normalise, label: string): void {
+  const context = `\n--- etcdctl-ts exit ${b.code}, stderr:\n${text(b.stderr)}--- etcdctl exit ${a.code}, stderr:\n${text(a.stderr)}`;
+  assert.equal(normalise(text(b.stdout), norm), normalise(text(a.stdout), norm), `stdout of: ${label}${context}`);
+  assert.equal(normalise(text(b.stderr), norm), normalise(text(a.stderr), norm), `stderr of: ${label}`);
+  assert.equal(b.code, a.code, `exit code of: ${label}`);
+}
+
+/** Waits until the etcd-ts member has a leader and serves linearizable reads (as etcd's /health does). */
+async function waitUntilServing(endpoint: string): Promise<void> {
+  const client = new Client({ endpoints: [endpoint], requestTimeoutMs: 1000 });
+  const deadline = Date.now() + 20_000;
+  try {
+    for (;;) {
+      try {
+        const status = await client.status();
+        if (status.leader !== 0n) {
+          await client.range({ key: Buffer.from('health') });
+          return;
+        }
+      } catch {
+        // not yet
+      }
+      if (Date.now() > deadline) throw new Error(`etcd-ts at ${endpoint} has no leader after 20 s`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  } finally {
+    client.destroy();
+  }
+}
+
+/** Stops a server and removes the temporary directory its data directory was made in. */
+async function stopAndRemove(server: RealEtcd | ChildMember): Promise<void> {
+  if ('stop' in server) await server.stop();
+  else await server.kill();
+  fs.rmSync(path.dirname(server.dataDir), { recursive: true, force: true });
+}
+
+/** Starts a real etcd and an etcd-ts member; if either fails to come up, the other is stopped again. */
+export async function startPair(): Promise<Pair> {
+  const [realStarted, tsStarted] = await Promise.allSettled([startRealEtcd(), startChild()]);
+  if (realStarted.status === 'rejected' || tsStarted.status === 'rejected') {
+    if (realStarted.status === 'fulfilled') await stopAndRemove(realStarted.value);
+    if (tsStarted.status === 'fulfilled') await stopAndRemove(tsStarted.value);
+    throw realStarted.status === 'rejected' ? realStarted.reason : (tsStarted as PromiseRejectedResult).reason;
+  }
+  const real = realStarted.value;
+  const ts = tsStarted.value;
+  try {
+    await waitUntilServing(ts.endpoint);
+  } catch (err) {
+    await Promise.all([stopAndRemove(real), stopAndRemove(ts)]);
+    throw err;
+  }
+  const both = (args: (string | Buffer)[], opts: CompareOptions = {}): Promise<[CliResult, CliResult]> => {
+    const [argsA, optsA] = sideOptions(args, opts, real.endpoint);
+    const [argsB, optsB] = sideOptions(args, opts, ts.endpoint);
+    return Promise.all([runEtcdctl(argsA, optsA), runEtcdctlTs(argsB, optsB)]);
+  };
+  return {
+    real,
+    ts,
+    both,
+    async same(args, opts = {}) {
+      const [a, b] = await both(args, opts);
+      const norm: Normalise = { ...(opts.norm ?? {}), endpoints: [real.endpoint, ts.endpoint] };
+      const label = opts.label ?? args.map((x) => (typeof x === 'string' ? x : `<${x.toString('hex')}>`)).join(' ');
+      assertSame(a, b, norm, label);
+      return a;
+    },
+    async close() {
+      await Promise.all([stopAndRemove(real), stopAndRemove(ts)]);
+    },
+  };
+}
