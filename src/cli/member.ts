@@ -20,6 +20,7 @@ export async function startMember(config: Config): Promise<Member> {
     server = await EtcdServer.start(config, storage);
     binary = new BinaryServer({ server, limits: config.limits, urls: config.listenClientBinaryUrls });
     const binaryAddresses = await binary.listen();
+    server.setBinaryURLs(binaryAddresses.map((a) => `http://${a.host.includes(':') ? `[${a.host}]` : a.host}:${a.port}`));
     let closing: Promise<void> | null = null;
     const s = server;
     const b = binary;

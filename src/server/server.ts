@@ -1,15 +1,12 @@
-// EtcdServer: one member. Owns the write path (propose -> persist -> commit -> apply -> respond), the read path,
-// compaction scheduling and status. Front ends call it with typed requests and get typed responses or EtcdErrors.
+// EtcdServer: one member. Owns the write path (propose -> Raft -> persist -> commit -> apply -> respond), the read
+// path (serializable: local; linearizable: after a ReadIndex round and the apply wait), membership, compaction
+// scheduling and status. Front ends call it with typed requests and get typed responses or EtcdErrors.
 //
-// The driver's order for each batch of proposals, asserted below:
-//   1. persist: the batch's entries are appended to the log in one asynchronous LMDB write and awaited to `flushed`
-//   2. commit: with one member the commit rule is "durable on this member" (the Raft release replaces this step)
-//   3. apply: committed entries are applied in log order in one synchronous LMDB transaction that also stores the
-//      applied index, so a crash never applies an entry twice nor loses one
-//   4. respond: waiters resolve only after 3, so every acknowledged write is durable (via the log) and visible.
-// Reads see only applied state, which is always durable through the log.
+// The order of every Raft Ready is kept by raft-driver.ts. Applying a batch of committed entries is one LMDB
+// transaction that also records the applied index, the configuration and the member list, so a crash neither loses
+// an acknowledged write nor applies one twice. Waiters resolve only after that transaction.
 
-import { monotonicNow } from './clock.js';
+import { Packr, Unpackr } from 'msgpackr';
 import type { Config } from '../config/index.js';
 import { etcdError, EtcdError } from '../errors/index.js';
 import {
@@ -17,8 +14,6 @@ import {
   decodeDeleteRange,
   decodePut,
   decodeTxn,
-  packr,
-  unpackr,
   type CompactionRequest,
   type CompactionResponse,
   type DeleteRangeRequest,
@@ -36,6 +31,7 @@ import {
   COMPACTION_START,
   compactLogical,
   isReadOnlyTxn,
+  isSerializableTxn,
   MvccTxn,
   planCompactionChunk,
   range,
@@ -43,21 +39,35 @@ import {
   type MvccEvent,
   type MvccState,
 } from '../mvcc/index.js';
-import { databaseSize, INITIAL_STATE, logIndexOf, logKey, readPersistedState, type PersistedState, type Storage } from '../storage/index.js';
+import {
+  bootstrapEntries,
+  ConfChangeType,
+  EntryType,
+  NONE,
+  ProposalDroppedError,
+  StateType,
+  type ConfChange,
+  type ConfState,
+  type Entry,
+  type Message,
+  type NodeId,
+  type ReadState,
+  type Snapshot,
+  type SoftState,
+} from '../raft/index.js';
+import { encodeConfChange } from '../raft/rawnode.js';
+import { databaseSize, readPersistedState, type PersistedState, type Storage } from '../storage/index.js';
+import { confStateFromStored, confStateToStored, LmdbRaftStorage } from '../storage/raft-storage.js';
+import { Transport } from '../transport/index.js';
+import { monotonicNow } from './clock.js';
 import { computeClusterId, computeMemberId, parseInitialCluster } from './identity.js';
+import { decodeConfContext, encodeConfContext, readMembers, sortedMembers, toApiMember, type MemberRecord, type Members } from './membership.js';
+import { RaftDriver } from './raft-driver.js';
+import { produceSnapshotData, installSnapshotData } from './snapshot.js';
 
 export const SERVER_VERSION = '3.4.0';
 
-type WriteMethod = 'Put' | 'DeleteRange' | 'Txn' | 'Compact';
-
-interface Entry {
-  index: number;
-  term: number;
-  /** proposal id on the proposing member; 0 for entries nobody waits on */
-  id: number;
-  method: WriteMethod;
-  request: unknown;
-}
+type WriteMethod = 'Put' | 'DeleteRange' | 'Txn' | 'Compact' | 'MemberAttributes';
 
 interface Waiter {
   resolve(response: unknown): void;
@@ -65,6 +75,12 @@ interface Waiter {
   proposedAt: number;
   /** Compact with physical=true: respond once history below the revision is gone */
   physical?: boolean;
+}
+
+interface PendingRead {
+  run(): void;
+  fail(err: Error): void;
+  queuedAt: number;
 }
 
 interface Identity {
@@ -76,94 +92,184 @@ interface Identity {
 export interface ServerEvents {
   /** called after each applied batch with the events it produced (watch hub hook) */
   onApplied?: (events: MvccEvent[], revision: number) => void;
+  /** the member cannot go on (storage failure, or it was removed from the cluster): the process should exit */
+  onFatal?: (err: Error) => void;
 }
 
+const packr = new Packr({ useRecords: false, variableMapSize: true });
+const unpackr = new Unpackr({ useRecords: false, int64AsType: 'auto' as 'number' });
+
+/** A process-unique run id: proposal ids restart with the process, so waiters match (member, run, id). */
+const RUN_ID = (process.pid * 65_537 + Math.floor(performance.timeOrigin)) >>> 0;
+
 export class EtcdServer {
-  readonly clusterId: bigint;
+  clusterId: bigint;
   readonly memberId: bigint;
-  private term: number;
   private readonly state: MvccState;
   private applied: number;
-  private lastIndex: number;
-  private firstIndex: number;
   private compactedPhysically: number;
+  private confState: ConfState;
+  private members: Members;
   private nextProposalId = 1;
   private readonly waiters = new Map<number, Waiter>();
-  private pending: { entry: Omit<Entry, 'index' | 'term'>; bytes: number }[] = [];
-  private pendingScheduled = false;
-  /** batches persisted or persisting but not applied; applies run strictly in log order on this chain */
-  private applyChain: Promise<void> = Promise.resolve();
-  private batchesInFlight = 0;
   private stopped = false;
   private fatal: Error | null = null;
   private compaction: { revision: number; cursor: CompactionCursor; running: boolean } | null = null;
   private physicalWaiters: { revision: number; resolve: () => void }[] = [];
   private readonly timeoutSweep: NodeJS.Timeout;
+  private readonly raftStorage: LmdbRaftStorage;
+  private readonly driver: RaftDriver;
+  transport: Transport | null = null;
+  private softState: SoftState = { lead: NONE, raftState: StateType.Follower };
+  // linearizable reads: one ReadIndex round per batch of reads
+  private readBatch: PendingRead[] = [];
+  private readInFlight: { ctx: number; reads: PendingRead[] } | null = null;
+  private readSeq = 0;
+  private readonly applyWaits: { index: number; run: () => void }[] = [];
 
   private constructor(
     readonly config: Config,
     private readonly storage: Storage,
     identity: Identity,
     persisted: PersistedState,
-    term: number,
     private readonly events: ServerEvents,
   ) {
     this.clusterId = BigInt(identity.cluster_id);
     this.memberId = BigInt(identity.member_id);
-    this.term = term;
     this.state = { revision: persisted.revision, compactRevision: persisted.compactRevision };
     this.applied = persisted.applied;
     this.compactedPhysically = persisted.compactedPhysically;
-    this.lastIndex = lastLogIndex(storage) ?? persisted.applied;
-    this.firstIndex = firstLogIndex(storage) ?? persisted.applied + 1;
+    this.confState = confStateFromStored(storage.meta.get('confstate') as { voters: string[]; learners: string[] } | undefined);
+    this.members = readMembers(storage);
+    this.raftStorage = new LmdbRaftStorage(storage, () => this.snapshotForRaft());
+    const ticks = Math.max(2, Math.round(config.electionTimeoutMs / config.heartbeatIntervalMs));
+    this.driver = new RaftDriver({
+      memberId: this.memberId,
+      storage,
+      raftStorage: this.raftStorage,
+      applied: this.applied,
+      confState: this.confState,
+      electionTicks: ticks,
+      heartbeatTicks: 1,
+      tickMs: config.heartbeatIntervalMs,
+      maxSizePerMsg: 1024 * 1024,
+      maxInflightMsgs: 256,
+      random: Math.random,
+      hooks: {
+        apply: (entries, confChanges) => this.applyEntries(entries, confChanges),
+        installSnapshot: (snapshot) => this.installSnapshot(snapshot),
+        onSoftState: (ss) => this.onSoftState(ss),
+        onReadStates: (rs) => this.onReadStates(rs),
+        send: (messages) => this.transport?.send(messages),
+        fatal: (err) => this.fail(err),
+      },
+    });
     this.timeoutSweep = setInterval(() => this.expireWaiters(), 250);
     this.timeoutSweep.unref();
   }
 
-  /** Opens a member on its storage: loads or creates identity, recovers the log, takes a new term. */
+  /** Opens a member on its storage: identity, bootstrap of a new cluster, peer transport, then Raft. */
   static async start(config: Config, storage: Storage, events: ServerEvents = {}): Promise<EtcdServer> {
     let identity = storage.meta.get('identity') as Identity | undefined;
+    const fresh = identity === undefined;
     if (identity === undefined) {
-      const members = parseInitialCluster(config.initialCluster);
-      const self = members.find((m) => m.name === config.name);
-      if (self === undefined) {
-        throw new Error(`couldn't find local name "${config.name}" in the initial cluster configuration`);
-      }
+      const initial = parseInitialCluster(config.initialCluster);
+      const self = initial.find((m) => m.name === config.name);
+      if (self === undefined) throw new Error(`couldn't find local name "${config.name}" in the initial cluster configuration`);
       const advertised = [...config.initialAdvertisePeerUrls].sort().join(',');
       if ([...self.peerUrls].sort().join(',') !== advertised) {
         throw new Error(
-          `--initial-cluster has ${config.name}=${self.peerUrls.join(',')} but missing from --initial-advertise-peer-urls=${config.initialAdvertisePeerUrls.join(',')}`,
+          `--initial-cluster has ${config.name}=${self.peerUrls.join(',')} but missing from --initial-advertise-peer-urls=${config.initialAdvertisePeerUrls.join(',')} ("${[...self.peerUrls].sort().join(',')}"(resolved from "${self.peerUrls.join(',')}") != "${advertised}"(resolved from "${config.initialAdvertisePeerUrls.join(',')}"))`,
         );
       }
-      if (members.length !== 1) {
-        throw new Error(`--initial-cluster lists ${members.length} members; this release of etcd-ts runs single-member clusters only`);
-      }
+      const ids = initial.map((m) => computeMemberId(m.peerUrls, config.initialClusterToken));
       const memberId = computeMemberId(self.peerUrls, config.initialClusterToken);
       identity = {
-        cluster_id: computeClusterId([memberId]).toString(),
+        cluster_id: config.initialClusterState === 'new' ? computeClusterId(ids).toString() : '0',
         member_id: memberId.toString(),
         name: config.name,
       };
+      const id = identity;
+      await storage.meta.transaction(() => {
+        storage.meta.put('identity', id);
+        if (config.initialClusterState === 'new') {
+          // etcd's bootstrap: one committed AddNode per initial member at term 1
+          const boot = bootstrapEntries(
+            initial.map((m, i) => ({
+              id: ids[i]!,
+              context: encodeConfContext({
+                member: { name: m.name, peerURLs: m.peerUrls, clientURLs: m.name === config.name ? [...config.advertiseClientUrls] : [], binaryURLs: [], isLearner: false },
+              }),
+            })),
+            encodeConfChange,
+          );
+          const rs = new LmdbRaftStorage(storage, () => {
+            throw new Error('no snapshot during bootstrap');
+          });
+          rs.append(boot.entries);
+          rs.setHardState(boot.hardState);
+        }
+      });
+      await storage.meta.flushed;
     }
+    void fresh;
     const persisted: PersistedState = { ...readPersistedState(storage.meta) };
-    // A single member elects itself: one new term per start, as etcd's raft does (the first term after bootstrap is 2).
-    const hardState = (storage.meta.get('hardstate') as { term: number } | undefined) ?? { term: 1 };
-    const term = hardState.term + 1;
-    await storage.meta.transaction(() => {
-      storage.meta.put('identity', identity);
-      storage.meta.put('hardstate', { term });
-      if (storage.meta.get('state') === undefined) storage.meta.put('state', INITIAL_STATE);
-    });
-    await storage.meta.flushed;
-    const server = new EtcdServer(config, storage, identity, persisted, term, events);
-    server.recover();
+    const server = new EtcdServer(config, storage, identity, persisted, events);
+    await server.startTransport();
+    server.driver.start();
+    server.driver.campaignIfAlone();
+    await server.waitForLeaderIfAlone();
     return server;
+  }
+
+  /** A one-member cluster elects itself at once: start-up waits for that, so the first request finds a leader. */
+  private async waitForLeaderIfAlone(): Promise<void> {
+    const voters = this.driver.node.raft.trk.voters;
+    const initial = parseInitialCluster(this.config.initialCluster);
+    if (voters.size > 1 || (voters.size === 0 && initial.length > 1) || this.config.initialClusterState === 'existing') return;
+    const deadline = monotonicNow() + this.config.electionTimeoutMs * 5;
+    while (this.softState.raftState !== StateType.Leader && monotonicNow() < deadline && this.fatal === null) {
+      await new Promise((r) => setTimeout(r, 2));
+    }
+  }
+
+  /** Peers are reached only when the cluster has (or may get) more than one member. */
+  private async startTransport(): Promise<void> {
+    const initial = parseInitialCluster(this.config.initialCluster);
+    const multi = Object.keys(this.members).length > 1 || initial.length > 1 || this.config.initialClusterState === 'existing';
+    if (!multi || this.transport !== null) return;
+    const transport = new Transport({
+      memberId: this.memberId,
+      clusterId: this.clusterId,
+      listenUrls: this.config.listenPeerUrls,
+      deliver: (m: Message) => this.driver.step(m),
+      reportUnreachable: (id) => this.driver.reportUnreachable(id),
+      reportSnapshot: (id, failed) => this.driver.reportSnapshot(id, failed),
+      onClusterId: (id) => this.adoptClusterId(id),
+      warn: (msg) => process.emitWarning(`etcd-ts transport: ${msg}`),
+    });
+    await transport.listen();
+    this.transport = transport;
+    // Before the configuration is applied, reach the peers named on the command line.
+    const known = new Set(Object.keys(this.members));
+    for (const m of initial) {
+      const id = computeMemberId(m.peerUrls, this.config.initialClusterToken);
+      if (!known.has(id.toString())) transport.addPeer(id, m.peerUrls);
+    }
+    for (const m of Object.values(this.members)) transport.addPeer(BigInt(m.id), m.peerURLs);
+  }
+
+  private adoptClusterId(id: bigint): void {
+    if (this.clusterId !== 0n) return;
+    this.clusterId = id;
+    const identity = this.storage.meta.get('identity') as Identity;
+    this.storage.meta.put('identity', { ...identity, cluster_id: id.toString() });
   }
 
   // ---- header and status ----------------------------------------------------------------------------------
 
   header(revision = this.state.revision): ResponseHeader {
-    return { cluster_id: this.clusterId, member_id: this.memberId, revision, raft_term: this.term };
+    return { cluster_id: this.clusterId, member_id: this.memberId, revision, raft_term: this.driver.node.raft.term };
   }
 
   get revision(): number {
@@ -178,32 +284,101 @@ export class EtcdServer {
     return this.applied;
   }
 
+  get leader(): bigint {
+    return this.softState.lead;
+  }
+
+  get isLearner(): boolean {
+    return this.confState.learners.includes(this.memberId);
+  }
+
   status(): StatusResponse {
     const size = databaseSize(this.storage);
+    const r = this.driver.node.raft;
     return {
       header: this.header(),
       version: SERVER_VERSION,
       dbSize: size.size,
-      leader: this.memberId,
-      raftIndex: this.lastIndex,
-      raftTerm: this.term,
+      leader: r.lead,
+      raftIndex: r.raftLog.lastIndex(),
+      raftTerm: r.term,
       raftAppliedIndex: this.applied,
       errors: [],
       dbSizeInUse: size.inUse,
-      isLearner: false,
+      isLearner: this.isLearner,
     };
+  }
+
+  memberList(): MemberRecord[] {
+    return sortedMembers(this.members);
   }
 
   // ---- reads ------------------------------------------------------------------------------------------------
 
-  /**
-   * Linearizable and serializable reads are the same with one member: every acknowledged write was applied before
-   * its acknowledgement, and applied state is durable. (The Raft release adds the ReadIndex wait here.)
-   */
-  range(req: RangeRequest): RangeResponse {
+  /** Serializable reads answer from local state; linearizable ones wait for a ReadIndex round and the apply. */
+  range(req: RangeRequest): RangeResponse | Promise<RangeResponse> {
     this.assertServing();
+    if (req.serializable) return this.rangeLocal(req);
+    return this.linearizable(() => this.rangeLocal(req));
+  }
+
+  private rangeLocal(req: RangeRequest): RangeResponse {
     const r = range(this.storage, this.state, req);
     return { header: this.header(r.revision), kvs: r.kvs, more: r.more, count: r.count };
+  }
+
+  private linearizable<T>(read: () => T): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.readBatch.push({
+        run: () => {
+          try {
+            this.assertServing();
+            resolve(read());
+          } catch (err) {
+            reject(err);
+          }
+        },
+        fail: reject,
+        queuedAt: monotonicNow(),
+      });
+      this.startReadRound();
+    });
+  }
+
+  private startReadRound(): void {
+    if (this.readInFlight !== null || this.readBatch.length === 0) return;
+    const ctx = ++this.readSeq;
+    const reads = this.readBatch;
+    this.readBatch = [];
+    this.readInFlight = { ctx, reads };
+    const buf = Buffer.alloc(8);
+    buf.writeBigUInt64BE(BigInt(ctx));
+    try {
+      this.driver.readIndex(buf);
+    } catch (err) {
+      this.readInFlight = null;
+      if (!(err instanceof ProposalDroppedError)) throw err;
+      // No leader yet: keep the reads queued; a new round starts when a leader is known (or they time out).
+      this.readBatch.unshift(...reads);
+    }
+  }
+
+  private onReadStates(states: ReadState[]): void {
+    for (const rs of states) {
+      const ctx = Number(Buffer.from(rs.context).readBigUInt64BE(0));
+      if (this.readInFlight === null || this.readInFlight.ctx !== ctx) continue;
+      const reads = this.readInFlight.reads;
+      this.readInFlight = null;
+      this.afterApplied(rs.index, () => {
+        for (const r of reads) r.run();
+      });
+      this.startReadRound();
+    }
+  }
+
+  private afterApplied(index: number, run: () => void): void {
+    if (this.applied >= index) run();
+    else this.applyWaits.push({ index, run });
   }
 
   // ---- writes -----------------------------------------------------------------------------------------------
@@ -219,9 +394,12 @@ export class EtcdServer {
   txn(req: TxnRequest): Promise<TxnResponse> | TxnResponse {
     if (isReadOnlyTxn(req)) {
       this.assertServing();
-      const txn = new MvccTxn(this.storage, { ...this.state }, undefined, true);
-      const r = txn.txn(req);
-      return { header: this.header(r.header.revision), succeeded: r.succeeded, responses: r.responses };
+      const evaluate = (): TxnResponse => {
+        const txn = new MvccTxn(this.storage, { ...this.state }, undefined, true);
+        const r = txn.txn(req);
+        return { header: this.header(r.header.revision), succeeded: r.succeeded, responses: r.responses };
+      };
+      return isSerializableTxn(req) ? evaluate() : this.linearizable(evaluate);
     }
     return this.propose('Txn', req) as Promise<TxnResponse>;
   }
@@ -242,6 +420,21 @@ export class EtcdServer {
     if (this.fatal !== null || this.stopped) throw etcdError('Stopped');
   }
 
+  private newWaiter(physical = false): { id: number; promise: Promise<unknown> } {
+    const id = this.nextProposalId++;
+    const promise = new Promise((resolve, reject) => {
+      this.waiters.set(id, { resolve, reject, proposedAt: monotonicNow(), physical });
+    });
+    return { id, promise };
+  }
+
+  private rejectWaiter(id: number, err: Error): void {
+    const w = this.waiters.get(id);
+    if (w === undefined) return;
+    this.waiters.delete(id);
+    w.reject(err);
+  }
+
   private propose(method: WriteMethod, request: unknown, physical = false): Promise<unknown> {
     try {
       this.assertServing();
@@ -254,105 +447,64 @@ export class EtcdServer {
     if ((method === 'Put' || (method === 'Txn' && txnHasPut(request as TxnRequest))) && this.backendBytes() > this.config.limits.backendQuotaBytes) {
       return Promise.reject(etcdError('NoSpace'));
     }
-    const id = this.nextProposalId++;
-    const entry = { id, method, request };
-    return new Promise((resolve, reject) => {
-      this.waiters.set(id, { resolve, reject, proposedAt: monotonicNow(), physical });
-      this.pending.push({ entry, bytes: 0 });
-      if (!this.pendingScheduled) {
-        this.pendingScheduled = true;
-        setImmediate(() => this.persistPending());
-      }
-    });
+    const { id, promise } = this.newWaiter(physical);
+    const data = packr.pack([this.memberId, RUN_ID, id, method, request]);
+    if (data.length > this.config.limits.requestBytesMax + 64 * 1024) {
+      this.rejectWaiter(id, etcdError('RequestTooLarge'));
+      return promise;
+    }
+    try {
+      this.driver.propose(data);
+    } catch (err) {
+      this.rejectWaiter(id, err instanceof ProposalDroppedError ? etcdError('NoLeader') : (err as Error));
+    }
+    return promise;
   }
 
-  /** Step 1: append everything proposed in this event-loop turn to the log as one LMDB write, then chain the apply. */
-  private persistPending(): void {
-    this.pendingScheduled = false;
-    if (this.pending.length === 0 || this.stopped) return;
-    const limits = this.config.limits;
-    const batch: Entry[] = [];
-    let bytes = 0;
-    let taken = 0;
-    for (const p of this.pending) {
-      if (batch.length >= limits.proposalBatchEntriesMax || (batch.length > 0 && bytes >= limits.proposalBatchBytesMax)) break;
-      const entry: Entry = { ...p.entry, index: this.lastIndex + 1, term: this.term };
-      const encoded = Buffer.from(packr.pack([entry.term, entry.id, entry.method, entry.request]));
-      this.storage.log.put(logKey(entry.index), encoded);
-      this.lastIndex = entry.index;
-      bytes += encoded.length;
-      batch.push(entry);
-      taken++;
-    }
-    this.pending = this.pending.slice(taken);
-    if (this.pending.length > 0) {
-      this.pendingScheduled = true;
-      setImmediate(() => this.persistPending());
-    }
-    const durable = this.storage.log.flushed;
-    this.batchesInFlight++;
-    this.applyChain = this.applyChain
-      .then(() => durable)
-      .then(() => {
-        // Step 2: committed (single member: durable locally). Step 3: apply.
-        this.applyEntries(batch);
-      })
-      .catch((err: unknown) => this.fail(err))
-      .finally(() => {
-        this.batchesInFlight--;
-      });
-  }
+  // ---- apply ------------------------------------------------------------------------------------------------
 
-  /** Replays log entries that were persisted but not applied before the last stop or crash. */
-  private recover(): void {
-    if (this.lastIndex <= this.applied) return;
-    const entries: Entry[] = [];
-    for (const { key, value } of this.storage.log.getRange({ start: logKey(this.applied + 1) })) {
-      entries.push(decodeEntry(logIndexOf(key), value));
-    }
-    for (let i = 0; i < entries.length; i += this.config.limits.proposalBatchEntriesMax) {
-      this.applyEntries(entries.slice(i, i + this.config.limits.proposalBatchEntriesMax));
-    }
-    this.resumePhysicalCompaction();
-  }
-
-  /** Step 3 and 4: one LMDB transaction for the batch and the applied index, then the waiters. */
-  private applyEntries(batch: Entry[]): void {
-    if (batch.length === 0) return;
-    if (batch[0]!.index !== this.applied + 1) {
-      throw new Error(`assertion failed: applying index ${batch[0]!.index} after applied ${this.applied}`);
+  /** Step 3 of a Ready: one LMDB transaction for the batch, the applied index, the configuration and members. */
+  private applyEntries(batch: Entry[], confChanges: Map<number, { cc: ConfChange; confState: ConfState }>): void {
+    const pending = batch.filter((e) => e.index > this.applied);
+    if (pending.length === 0) return;
+    if (pending[0]!.index !== this.applied + 1) {
+      throw new Error(`assertion failed: applying index ${pending[0]!.index} after applied ${this.applied}`);
     }
     const results: { id: number; ok: boolean; value: unknown; physical?: number }[] = [];
     const events: MvccEvent[] = [];
-    const state = this.state;
-    const before = { ...state };
+    const before = { state: { ...this.state }, applied: this.applied, confState: this.confState, members: this.members };
+    let removedSelf = false;
     try {
       this.storage.env.transactionSync(() => {
-        for (const entry of batch) {
-          const result = this.applyEntry(entry, events);
-          // Only entries proposed in this term by this process have waiters (ids restart with the process).
-          results.push({ id: entry.term === this.term ? entry.id : 0, ...result });
+        for (const entry of pending) {
+          if (entry.type === EntryType.ConfChange) {
+            const change = confChanges.get(entry.index)!;
+            const r = this.applyConfChange(change.cc, change.confState);
+            if (r.removedSelf) removedSelf = true;
+            if (r.waiter !== 0) results.push({ id: r.waiter, ok: r.ok, value: r.value });
+          } else if (entry.data.length > 0) {
+            const [proposer, run, id, method, request] = unpackr.unpack(entry.data) as [bigint | number, number, number, WriteMethod, unknown];
+            const result = this.applyEntry(method, request, events);
+            const mine = BigInt(proposer) === this.memberId && run === RUN_ID;
+            results.push({ id: mine ? id : 0, ...result });
+          }
           this.applied = entry.index;
         }
-        this.storage.meta.putSync('state', {
-          applied: this.applied,
-          revision: state.revision,
-          compactRevision: state.compactRevision,
-          compactedPhysically: this.compactedPhysically,
-        } satisfies PersistedState);
+        this.persistState();
       });
     } catch (err) {
-      // A failure here is a broken invariant or a disk error: the transaction was aborted, so undo the in-memory
-      // state and stop serving; the log still holds every entry for the next start.
-      Object.assign(state, before);
-      this.applied = batch[0]!.index - 1;
+      // A broken invariant or a disk error: the transaction was aborted; undo the in-memory state and stop.
+      Object.assign(this.state, before.state);
+      this.applied = before.applied;
+      this.confState = before.confState;
+      this.members = before.members;
       throw err;
     }
-    this.trimLog();
-    if (events.length > 0) this.events.onApplied?.(events, state.revision);
+    this.maybeCompactLog();
+    if (events.length > 0) this.events.onApplied?.(events, this.state.revision);
     for (const r of results) {
       const waiter = this.waiters.get(r.id);
-      if (waiter === undefined) continue; // proposed before a restart, or timed out
+      if (waiter === undefined) continue; // proposed by another member or run, or timed out
       this.waiters.delete(r.id);
       if (!r.ok) waiter.reject(r.value as Error);
       else if (r.physical !== undefined && waiter.physical) {
@@ -360,39 +512,64 @@ export class EtcdServer {
         this.physicalWaiters.push({ revision, resolve: () => waiter.resolve(r.value) });
       } else waiter.resolve(r.value);
     }
+    while (this.applyWaits.length > 0) {
+      const ready = this.applyWaits.filter((w) => w.index <= this.applied);
+      if (ready.length === 0) break;
+      for (const w of ready) this.applyWaits.splice(this.applyWaits.indexOf(w), 1);
+      for (const w of ready) w.run();
+    }
     if (this.state.compactRevision > this.compactedPhysically) this.resumePhysicalCompaction();
     else this.releasePhysicalWaiters();
+    if (removedSelf) this.fail(new Error('the member has been permanently removed from the cluster'));
   }
 
-  private applyEntry(entry: Entry, events: MvccEvent[]): { ok: boolean; value: unknown; physical?: number } {
+  private persistState(): void {
+    this.storage.meta.putSync('state', {
+      applied: this.applied,
+      revision: this.state.revision,
+      compactRevision: this.state.compactRevision,
+      compactedPhysically: this.compactedPhysically,
+    } satisfies PersistedState);
+  }
+
+  private applyEntry(method: WriteMethod, request: unknown, events: MvccEvent[]): { ok: boolean; value: unknown; physical?: number } {
     const txn = new MvccTxn(this.storage, this.state);
     try {
       let response: unknown;
-      switch (entry.method) {
+      switch (method) {
         case 'Put': {
-          const req = decodePut(entry.request);
+          const req = decodePut(request);
           txn.checkPut(req, true);
           const r = txn.put(req);
           response = { ...r, header: this.header(r.header.revision) };
           break;
         }
         case 'DeleteRange': {
-          const r = txn.deleteRange(decodeDeleteRange(entry.request));
+          const r = txn.deleteRange(decodeDeleteRange(request));
           response = { ...r, header: this.header(r.header.revision) };
           break;
         }
         case 'Txn': {
-          const r = txn.txn(decodeTxn(entry.request));
+          const r = txn.txn(decodeTxn(request));
           response = { ...r, header: this.header(r.header.revision) };
           break;
         }
         case 'Compact': {
-          const req = decodeCompaction(entry.request);
+          const req = decodeCompaction(request);
           compactLogical(this.state, req.revision);
           return { ok: true, value: { header: this.header() }, physical: req.revision };
         }
+        case 'MemberAttributes': {
+          const m = request as Partial<MemberRecord> & { id: string };
+          const existing = this.members[m.id];
+          if (existing !== undefined) {
+            this.members = { ...this.members, [m.id]: { ...existing, name: m.name ?? existing.name, clientURLs: m.clientURLs ?? existing.clientURLs, binaryURLs: m.binaryURLs ?? existing.binaryURLs } };
+            this.storage.meta.putSync('members', this.members);
+          }
+          return { ok: true, value: { header: this.header() } };
+        }
         default:
-          throw new Error(`assertion failed: unknown entry method ${String(entry.method)}`);
+          throw new Error(`assertion failed: unknown entry method ${String(method)}`);
       }
       txn.end();
       events.push(...txn.events);
@@ -403,14 +580,125 @@ export class EtcdServer {
     }
   }
 
-  /** Keeps the last `logEntriesRetained` applied entries (the Raft release replaces this with snapshots). */
-  private trimLog(): void {
+  private applyConfChange(cc: ConfChange, confState: ConfState): { waiter: number; ok: boolean; value: unknown; removedSelf: boolean } {
+    const ctx = decodeConfContext(cc.context);
+    const key = cc.nodeId.toString();
+    const members = { ...this.members };
+    switch (cc.type) {
+      case ConfChangeType.AddNode:
+      case ConfChangeType.AddLearnerNode: {
+        const existing = members[key];
+        const isLearner = cc.type === ConfChangeType.AddLearnerNode;
+        members[key] = existing
+          ? { ...existing, isLearner }
+          : { id: key, name: ctx.member?.name ?? '', peerURLs: ctx.member?.peerURLs ?? [], clientURLs: ctx.member?.clientURLs ?? [], binaryURLs: ctx.member?.binaryURLs ?? [], isLearner };
+        if (cc.nodeId !== this.memberId) this.transport?.addPeer(cc.nodeId, members[key]!.peerURLs);
+        break;
+      }
+      case ConfChangeType.RemoveNode:
+        delete members[key];
+        if (cc.nodeId !== this.memberId) this.transport?.removePeer(cc.nodeId);
+        break;
+      case ConfChangeType.UpdateNode: {
+        const existing = members[key];
+        if (existing && ctx.member) members[key] = { ...existing, peerURLs: ctx.member.peerURLs };
+        if (existing && ctx.member && cc.nodeId !== this.memberId) this.transport?.addPeer(cc.nodeId, ctx.member.peerURLs);
+        break;
+      }
+      default:
+        break;
+    }
+    this.members = members;
+    this.confState = confState;
+    this.storage.meta.putSync('members', members);
+    this.storage.meta.putSync('confstate', confStateToStored(confState));
+    const [proposer, run, id] = ctx.proposer ?? ['0', 0, 0];
+    const mine = proposer === this.memberId.toString() && run === RUN_ID;
+    return {
+      waiter: mine ? id : 0,
+      ok: true,
+      value: { header: this.header(), members: sortedMembers(members).map(toApiMember), member: members[key] ? toApiMember(members[key]!) : undefined },
+      removedSelf: cc.type === ConfChangeType.RemoveNode && cc.nodeId === this.memberId,
+    };
+  }
+
+  // ---- snapshots and log compaction -------------------------------------------------------------------------
+
+  /** What Raft sends a member that is behind the log: the key space at the applied index. */
+  private snapshotForRaft(): Snapshot {
+    const index = this.applied;
+    return {
+      metadata: { index, term: this.raftStorage.term(index), confState: { voters: [...this.confState.voters], learners: [...this.confState.learners] } },
+      data: produceSnapshotData(this.storage),
+    };
+  }
+
+  private installSnapshot(snapshot: Snapshot): void {
+    this.storage.env.transactionSync(() => {
+      const installed = installSnapshotData(this.storage, snapshot.data, snapshot.metadata.index);
+      this.state.revision = installed.state.revision;
+      this.state.compactRevision = installed.state.compactRevision;
+      this.compactedPhysically = installed.state.compactedPhysically;
+      this.applied = snapshot.metadata.index;
+      this.members = installed.members;
+      this.confState = snapshot.metadata.confState;
+      this.storage.meta.putSync('confstate', confStateToStored(this.confState));
+      this.persistState();
+    });
+    this.raftStorage.resetToSnapshot({ index: snapshot.metadata.index, term: snapshot.metadata.term, confState: confStateToStored(snapshot.metadata.confState) });
+    for (const m of Object.values(this.members)) if (BigInt(m.id) !== this.memberId) this.transport?.addPeer(BigInt(m.id), m.peerURLs);
+  }
+
+  /** Every --snapshot-count applied entries, the log before (applied - retained entries) is discarded. */
+  private maybeCompactLog(): void {
     const keep = this.config.limits.logEntriesRetained;
-    const trimTo = this.applied - keep; // remove indexes < trimTo
-    if (trimTo - this.firstIndex < Math.max(1024, keep / 4)) return;
-    const upTo = Math.min(trimTo, this.firstIndex + this.config.limits.compactionBatchKeysMax * 4);
-    for (let i = this.firstIndex; i < upTo; i++) this.storage.log.remove(logKey(i));
-    this.firstIndex = upTo;
+    const target = this.applied - keep;
+    if (target - this.raftStorage.snapshotIndex >= Math.min(this.config.snapshotCount, 10_000)) {
+      this.raftStorage.compact(target, this.confState, this.config.limits.compactionBatchKeysMax);
+    } else if (this.raftStorage.firstIndex() > 1) {
+      this.raftStorage.trim(this.config.limits.compactionBatchKeysMax);
+    }
+  }
+
+  // ---- Raft state -------------------------------------------------------------------------------------------
+
+  private onSoftState(ss: SoftState): void {
+    const wasLeader = this.softState.raftState === StateType.Leader;
+    this.softState = ss;
+    if (ss.lead === NONE || (wasLeader && ss.raftState !== StateType.Leader)) {
+      // Reads waiting on a ReadIndex round of a deposed or unknown leader never get an answer: retry them.
+      if (this.readInFlight !== null) {
+        this.readBatch.unshift(...this.readInFlight.reads);
+        this.readInFlight = null;
+      }
+    }
+    if (ss.lead !== NONE) {
+      this.startReadRound();
+      this.publishAttributes();
+    }
+  }
+
+  private attributesPublished = false;
+  /** Like etcd's publish: once there is a leader, record this member's name and client URLs in the cluster. */
+  private publishAttributes(): void {
+    if (this.attributesPublished || this.binaryURLs === null) return;
+    const self = this.members[this.memberId.toString()];
+    const binaryURLs = this.binaryURLs;
+    if (self && self.name === this.config.name && sameList(self.clientURLs, [...this.config.advertiseClientUrls]) && sameList(self.binaryURLs, binaryURLs)) {
+      this.attributesPublished = true;
+      return;
+    }
+    this.attributesPublished = true;
+    this.propose('MemberAttributes', { id: this.memberId.toString(), name: this.config.name, clientURLs: [...this.config.advertiseClientUrls], binaryURLs }).catch(() => {
+      this.attributesPublished = false;
+    });
+  }
+
+  private binaryURLs: string[] | null = null;
+  /** Where this member serves the binary protocol, set by the front end once it listens. */
+  setBinaryURLs(urls: string[]): void {
+    this.binaryURLs = urls;
+    if (this.softState.lead !== NONE) this.publishAttributes();
   }
 
   // ---- physical compaction ----------------------------------------------------------------------------------
@@ -450,12 +738,7 @@ export class EtcdServer {
         return;
       }
       this.compactedPhysically = job.revision;
-      this.storage.meta.putSync('state', {
-        applied: this.applied,
-        revision: this.state.revision,
-        compactRevision: this.state.compactRevision,
-        compactedPhysically: this.compactedPhysically,
-      } satisfies PersistedState);
+      this.storage.env.transactionSync(() => this.persistState());
       this.compaction = null;
       this.releasePhysicalWaiters();
       if (this.state.compactRevision > this.compactedPhysically) this.resumePhysicalCompaction();
@@ -475,54 +758,71 @@ export class EtcdServer {
 
   private expireWaiters(): void {
     const deadline = monotonicNow() - this.config.limits.requestTimeoutMs;
+    const timeout = etcdError(this.softState.lead === NONE ? 'TimeoutDueToLeaderFail' : 'Timeout');
+    const expired = this.readBatch.filter((r) => r.queuedAt <= deadline);
+    if (expired.length > 0) {
+      this.readBatch = this.readBatch.filter((r) => r.queuedAt > deadline);
+      for (const r of expired) r.fail(timeout);
+    }
+    if (this.readInFlight !== null && this.readInFlight.reads.every((r) => r.queuedAt <= deadline)) {
+      for (const r of this.readInFlight.reads) r.fail(timeout);
+      this.readInFlight = null;
+    }
     for (const [id, waiter] of this.waiters) {
       if (waiter.proposedAt > deadline) break; // insertion order = proposal order
       this.waiters.delete(id);
-      waiter.reject(etcdError('Timeout'));
+      waiter.reject(etcdError(this.softState.lead === NONE ? 'TimeoutDueToLeaderFail' : 'Timeout'));
     }
   }
 
   private fail(err: unknown): void {
     if (this.fatal !== null) return;
     this.fatal = err instanceof Error ? err : new Error(String(err));
-    process.emitWarning(`etcd-ts: member stopped serving after a storage failure: ${this.fatal.stack ?? this.fatal.message}`);
     for (const w of this.waiters.values()) w.reject(etcdError('Stopped'));
     this.waiters.clear();
+    this.failReads(etcdError('Stopped'));
+    if (this.events.onFatal) this.events.onFatal(this.fatal);
+    else process.emitWarning(`etcd-ts: member stopped serving: ${this.fatal.stack ?? this.fatal.message}`);
+  }
+
+  private failReads(err: Error): void {
+    const reads = [...this.readBatch, ...(this.readInFlight?.reads ?? [])];
+    this.readBatch = [];
+    this.readInFlight = null;
+    for (const r of reads) r.fail(err);
+    for (const w of this.applyWaits.splice(0)) w.run();
   }
 
   get failure(): Error | null {
     return this.fatal;
   }
 
-  /** Stops accepting requests, finishes every batch already persisted, and leaves storage to its owner. */
+  get raft(): RaftDriver {
+    return this.driver;
+  }
+
+  /** Stops Raft and the transport, lets the Ready in progress finish, and leaves storage to its owner. */
   async close(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
     clearInterval(this.timeoutSweep);
-    await this.applyChain;
+    await this.driver.stop();
+    await this.transport?.close();
     for (const w of this.waiters.values()) w.reject(etcdError('Stopped'));
     this.waiters.clear();
+    this.failReads(etcdError('Stopped'));
     for (const w of this.physicalWaiters) w.resolve();
     this.physicalWaiters = [];
     await this.storage.env.flushed;
   }
 }
 
+function sameList(a: readonly string[] | undefined, b: readonly string[]): boolean {
+  return a !== undefined && a.length === b.length && a.every((x, i) => x === b[i]);
+}
+
 function txnHasPut(req: TxnRequest): boolean {
   return [...(req.success ?? []), ...(req.failure ?? [])].some((op) => op.request_put !== undefined || (op.request_txn !== undefined && txnHasPut(op.request_txn)));
 }
 
-function decodeEntry(index: number, bytes: Buffer): Entry {
-  const [term, id, method, request] = unpackr.unpack(bytes) as [number, number, WriteMethod, unknown];
-  return { index, term, id, method, request };
-}
-
-function lastLogIndex(storage: Storage): number | undefined {
-  for (const key of storage.log.getKeys({ reverse: true, limit: 1 })) return logIndexOf(key);
-  return undefined;
-}
-
-function firstLogIndex(storage: Storage): number | undefined {
-  for (const key of storage.log.getKeys({ limit: 1 })) return logIndexOf(key);
-  return undefined;
-}
+export type { NodeId };

@@ -17,7 +17,8 @@ import path from 'node:path';
 import { createHash } from 'node:crypto';
 import { open, type Database, type RootDatabase } from 'lmdb';
 
-export const STORAGE_FORMAT = 'etcd-ts/1';
+/** Version 2: the log holds Raft entries (term, type, data) and the meta table Raft's hard state and configuration. */
+export const STORAGE_FORMAT = 'etcd-ts/2';
 const DB_FILE = 'etcd-ts.mdb';
 
 export interface Storage {

@@ -64,7 +64,7 @@ test('range in a worker thread equals range on the main thread', async (t) => {
     };
     let expected: unknown;
     try {
-      const r = m.member.server.range(request);
+      const r = await m.member.server.range(request);
       expected = { ok: true, result: { kvs: r.kvs, count: r.count, more: r.more, revision: r.header.revision } };
     } catch (err) {
       assert.ok(err instanceof EtcdError, String(err));

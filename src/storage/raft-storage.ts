@@ -1,0 +1,172 @@
+// Raft's stable storage in LMDB: the log (table `log`), the hard state and the snapshot metadata (table `meta`).
+// Reads serve Raft's narrow interface; writes come only from the driver (append, setHardState, compact), as
+// asynchronous LMDB writes whose durability the driver awaits with `flushed` before sending or acknowledging.
+//
+// Snapshots are not stored as files: the key space itself is the snapshot. `snapshot()` describes the state at the
+// applied index, and its data is produced from one LMDB read snapshot when a follower needs it.
+
+import { Packr, Unpackr } from 'msgpackr';
+import { CompactedError, limitSize, UnavailableError, type RaftStorage } from '../raft/storage.js';
+import type { ConfState, Entry, HardState, Snapshot } from '../raft/types.js';
+import { logIndexOf, logKey, type Storage } from './index.js';
+
+const packr = new Packr({ useRecords: false });
+const unpackr = new Unpackr({ useRecords: false, int64AsType: 'bigint' });
+
+export function encodeLogEntry(e: Entry): Buffer {
+  return packr.pack([e.term, e.type, e.data]) as Buffer;
+}
+
+export function decodeLogEntry(index: number, bytes: Uint8Array): Entry {
+  const [term, type, data] = unpackr.unpack(bytes) as [bigint | number, bigint | number, Uint8Array];
+  return { term: Number(term), index, type: Number(type) as Entry['type'], data: data ?? new Uint8Array() };
+}
+
+interface StoredHardState {
+  term: number;
+  vote: string;
+  commit: number;
+}
+
+export interface StoredSnapshotMeta {
+  index: number;
+  term: number;
+  confState: { voters: string[]; learners: string[] };
+}
+
+export function confStateToStored(cs: ConfState): { voters: string[]; learners: string[] } {
+  return { voters: cs.voters.map(String), learners: cs.learners.map(String) };
+}
+
+export function confStateFromStored(s: { voters: string[]; learners: string[] } | undefined): ConfState {
+  return { voters: (s?.voters ?? []).map((v) => BigInt(v)), learners: (s?.learners ?? []).map((v) => BigInt(v)) };
+}
+
+export class LmdbRaftStorage implements RaftStorage {
+  private last: number;
+  private snapMeta: StoredSnapshotMeta;
+  /** terms of the newest entries, so Raft's frequent term() calls rarely touch LMDB */
+  private readonly recentTerms = new Map<number, number>();
+
+  constructor(
+    private readonly storage: Storage,
+    /** builds the snapshot data for the state at the applied index (the server's job) */
+    private readonly snapshotProvider: () => Snapshot,
+  ) {
+    this.snapMeta = (storage.meta.get('raft-snapshot') as StoredSnapshotMeta | undefined) ?? {
+      index: 0,
+      term: 0,
+      confState: { voters: [], learners: [] },
+    };
+    let last = this.snapMeta.index;
+    for (const key of storage.log.getKeys({ reverse: true, limit: 1 })) last = Math.max(last, logIndexOf(key));
+    this.last = last;
+  }
+
+  initialState(): { hardState: HardState; confState: ConfState } {
+    const hs = this.storage.meta.get('raft-hardstate') as StoredHardState | undefined;
+    return {
+      hardState: hs ? { term: hs.term, vote: BigInt(hs.vote), commit: hs.commit } : { term: 0, vote: 0n, commit: 0 },
+      confState: confStateFromStored(this.snapMeta.confState),
+    };
+  }
+
+  entries(lo: number, hi: number, maxBytes: number): Entry[] {
+    if (lo <= this.snapMeta.index) throw new CompactedError();
+    if (hi > this.last + 1) throw new Error(`entries' hi(${hi}) is out of bound lastindex(${this.last})`);
+    const out: Entry[] = [];
+    let bytes = 0;
+    for (const { key, value } of this.storage.log.getRange({ start: logKey(lo), end: logKey(hi) })) {
+      const e = decodeLogEntry(logIndexOf(key), value);
+      out.push(e);
+      bytes += e.data.length + 24;
+      if (bytes > maxBytes) break;
+    }
+    if (out.length === 0 || out[0]!.index !== lo) throw new UnavailableError();
+    return limitSize(out, maxBytes);
+  }
+
+  term(index: number): number {
+    if (index === this.snapMeta.index) return this.snapMeta.term;
+    if (index < this.snapMeta.index) throw new CompactedError();
+    if (index > this.last) throw new UnavailableError();
+    const cached = this.recentTerms.get(index);
+    if (cached !== undefined) return cached;
+    const v = this.storage.log.get(logKey(index));
+    if (v === undefined) throw new UnavailableError();
+    return decodeLogEntry(index, v).term;
+  }
+
+  lastIndex(): number {
+    return this.last;
+  }
+
+  firstIndex(): number {
+    return this.snapMeta.index + 1;
+  }
+
+  snapshot(): Snapshot {
+    return this.snapshotProvider();
+  }
+
+  get snapshotIndex(): number {
+    return this.snapMeta.index;
+  }
+
+  /** Queues the entries (replacing any conflicting suffix); durable once `storage.log.flushed` resolves. */
+  append(entries: Entry[]): void {
+    if (entries.length === 0) return;
+    const first = entries[0]!.index;
+    for (let i = first; i <= this.last; i++) {
+      if (i >= first + entries.length) this.storage.log.remove(logKey(i)); // a shorter replacement: drop the rest
+      this.recentTerms.delete(i);
+    }
+    for (const e of entries) {
+      this.storage.log.put(logKey(e.index), encodeLogEntry(e));
+      this.recentTerms.set(e.index, e.term);
+    }
+    this.last = entries[entries.length - 1]!.index;
+    if (this.recentTerms.size > 20_000) {
+      for (const k of this.recentTerms.keys()) {
+        if (k < this.last - 10_000) this.recentTerms.delete(k);
+        else break;
+      }
+    }
+  }
+
+  setHardState(hs: HardState): void {
+    this.storage.meta.put('raft-hardstate', { term: hs.term, vote: hs.vote.toString(), commit: hs.commit } satisfies StoredHardState);
+  }
+
+  /**
+   * Marks entries up to `index` as compacted (their effects are in the key space) and removes a first batch of
+   * them; `trim` removes the rest a batch at a time, so no write holds the LMDB lock for long.
+   */
+  compact(index: number, confState: ConfState, batch: number): void {
+    if (index <= this.snapMeta.index || index > this.last) return;
+    const term = this.term(index);
+    this.snapMeta = { index, term, confState: confStateToStored(confState) };
+    this.storage.meta.put('raft-snapshot', this.snapMeta);
+    this.trim(batch);
+  }
+
+  /** Removes up to `batch` compacted entries; returns how many it removed. */
+  trim(batch: number): number {
+    let removed = 0;
+    for (const key of this.storage.log.getKeys({ end: logKey(this.snapMeta.index + 1), limit: batch })) {
+      this.storage.log.remove(key);
+      this.recentTerms.delete(logIndexOf(key));
+      removed++;
+    }
+    return removed;
+  }
+
+  /** After installing a snapshot from the leader: the log restarts after it. */
+  resetToSnapshot(meta: StoredSnapshotMeta): void {
+    this.snapMeta = meta;
+    this.storage.meta.put('raft-snapshot', meta);
+    for (const key of this.storage.log.getKeys({})) this.storage.log.remove(key);
+    this.recentTerms.clear();
+    this.last = meta.index;
+  }
+}

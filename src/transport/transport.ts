@@ -1,0 +1,400 @@
+// Peer transport: one outbound TCP connection per peer for Raft messages (same framing as the client protocol),
+// bounded send queues (a full queue drops the message and tells Raft the peer is unreachable, as etcd's rafthttp
+// does), reconnection with exponential backoff, snapshots streamed in chunks on a connection of their own, and fault
+// hooks (drop, delay, partition, per direction) for tests. Traffic that names another cluster is refused.
+
+import net from 'node:net';
+import { FrameDecoder, FRAME_HEADER_BYTES } from '../proto/frame.js';
+import type { Message, NodeId } from '../raft/index.js';
+import { MessageType } from '../raft/index.js';
+import { decodeMessage, encodeMessage, isPeerFrameKind, peerPackr, peerUnpackr, PeerFrameKind } from './codec.js';
+
+const RESERVE_START_SPACE = 2048;
+
+export interface TransportLimits {
+  /** messages queued for one peer while its connection is down or slow */
+  peerQueueMessagesMax: number;
+  /** bytes queued for one peer */
+  peerQueueBytesMax: number;
+  /** largest peer frame accepted (an append message or one snapshot chunk) */
+  peerFrameBytesMax: number;
+  /** bytes of snapshot data per chunk frame */
+  snapshotChunkBytes: number;
+  /** largest snapshot a member accepts */
+  snapshotBytesMax: number;
+  reconnectBackoffMinMs: number;
+  reconnectBackoffMaxMs: number;
+}
+
+export const DEFAULT_TRANSPORT_LIMITS: TransportLimits = Object.freeze({
+  peerQueueMessagesMax: 4096,
+  peerQueueBytesMax: 64 * 1024 * 1024,
+  peerFrameBytesMax: 64 * 1024 * 1024,
+  snapshotChunkBytes: 1024 * 1024,
+  snapshotBytesMax: 8 * 1024 * 1024 * 1024,
+  reconnectBackoffMinMs: 50,
+  reconnectBackoffMaxMs: 2000,
+});
+
+export interface TransportOptions {
+  memberId: NodeId;
+  clusterId: bigint;
+  listenUrls: readonly string[];
+  limits?: Partial<TransportLimits>;
+  /** a Raft message from a peer of this cluster */
+  deliver(m: Message): void;
+  reportUnreachable(id: NodeId): void;
+  reportSnapshot(id: NodeId, failed: boolean): void;
+  /** a member joining an existing cluster (cluster ID 0) learns the ID from the first peer that reaches it */
+  onClusterId?(id: bigint): void;
+  /** diagnostics (refused connections, errors) */
+  warn?(message: string): void;
+}
+
+/** Test hooks: what to drop or delay, per direction and peer. */
+export class Faults {
+  /** peers we send nothing to */
+  readonly blockOut = new Set<NodeId>();
+  /** peers whose messages we discard on arrival */
+  readonly blockIn = new Set<NodeId>();
+  dropRate = 0;
+  delayMs = 0;
+  random: () => number = Math.random;
+
+  isolate(peers: Iterable<NodeId>): void {
+    for (const p of peers) {
+      this.blockOut.add(p);
+      this.blockIn.add(p);
+    }
+  }
+
+  clear(): void {
+    this.blockOut.clear();
+    this.blockIn.clear();
+    this.dropRate = 0;
+    this.delayMs = 0;
+  }
+}
+
+function frame(kind: number, body: unknown): Buffer {
+  const buf = peerPackr.pack(body, RESERVE_START_SPACE | FRAME_HEADER_BYTES) as Buffer;
+  buf.writeUInt16BE(0xe7cd, 0);
+  buf[2] = 1;
+  buf[3] = kind;
+  buf.writeUInt32BE(0, 4);
+  buf.writeUInt32BE(buf.length - FRAME_HEADER_BYTES, 8);
+  return buf;
+}
+
+function parseUrl(url: string): { host: string; port: number } {
+  const u = new URL(url);
+  if (u.protocol === 'https:') throw new Error(`peer URL ${url}: TLS is not supported yet`);
+  return { host: u.hostname.replace(/^\[|\]$/g, ''), port: Number(u.port) };
+}
+
+class Peer {
+  private socket: net.Socket | null = null;
+  private queue: Buffer[] = [];
+  private queuedBytes = 0;
+  private backoffMs: number;
+  private timer: NodeJS.Timeout | null = null;
+  private closed = false;
+  private connecting = false;
+
+  constructor(
+    readonly id: NodeId,
+    public urls: string[],
+    private readonly transport: Transport,
+  ) {
+    this.backoffMs = transport.limits.reconnectBackoffMinMs;
+  }
+
+  enqueue(buf: Buffer): boolean {
+    const limits = this.transport.limits;
+    if (this.queue.length >= limits.peerQueueMessagesMax || this.queuedBytes + buf.length > limits.peerQueueBytesMax) return false;
+    this.queue.push(buf);
+    this.queuedBytes += buf.length;
+    if (this.socket !== null) this.flushSoon();
+    else this.connect();
+    return true;
+  }
+
+  private flushScheduled = false;
+  private flushSoon(): void {
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    setImmediate(() => {
+      this.flushScheduled = false;
+      this.flush();
+    });
+  }
+
+  private flush(): void {
+    const s = this.socket;
+    if (s === null || this.queue.length === 0) return;
+    const out = this.queue.length === 1 ? this.queue[0]! : Buffer.concat(this.queue, this.queuedBytes);
+    this.queue = [];
+    this.queuedBytes = 0;
+    s.write(out);
+  }
+
+  connect(): void {
+    if (this.closed || this.socket !== null || this.connecting || this.timer !== null) return;
+    this.connecting = true;
+    const url = this.urls[0];
+    if (url === undefined) return;
+    const { host, port } = parseUrl(url);
+    const socket = net.connect({ host, port, noDelay: true });
+    socket.on('connect', () => {
+      this.connecting = false;
+      this.socket = socket;
+      this.backoffMs = this.transport.limits.reconnectBackoffMinMs;
+      socket.write(frame(PeerFrameKind.Hello, [this.transport.clusterId, this.transport.memberId, this.id]));
+      this.flush();
+    });
+    socket.on('data', (chunk: Buffer) => this.transport.onOutboundReply(this, chunk));
+    socket.on('error', () => {});
+    socket.on('close', () => {
+      this.connecting = false;
+      if (this.socket === socket) this.socket = null;
+      if (this.closed) return;
+      this.transport.options.reportUnreachable(this.id);
+      this.timer = setTimeout(() => {
+        this.timer = null;
+        if (this.queue.length > 0 || this.transport.hasPeer(this.id)) this.connect();
+      }, this.backoffMs);
+      this.timer.unref();
+      this.backoffMs = Math.min(this.backoffMs * 2, this.transport.limits.reconnectBackoffMaxMs);
+    });
+  }
+
+  close(): void {
+    this.closed = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.socket?.destroy();
+    this.socket = null;
+    this.queue = [];
+    this.queuedBytes = 0;
+  }
+}
+
+export class Transport {
+  readonly limits: TransportLimits;
+  readonly faults = new Faults();
+  private readonly peers = new Map<NodeId, Peer>();
+  private readonly servers: net.Server[] = [];
+  private readonly inbound = new Set<net.Socket>();
+  private nextSnapshotId = 1;
+  clusterId: bigint;
+  readonly memberId: NodeId;
+
+  constructor(readonly options: TransportOptions) {
+    this.limits = { ...DEFAULT_TRANSPORT_LIMITS, ...(options.limits ?? {}) };
+    this.clusterId = options.clusterId;
+    this.memberId = options.memberId;
+  }
+
+  async listen(): Promise<{ host: string; port: number }[]> {
+    const out: { host: string; port: number }[] = [];
+    for (const url of this.options.listenUrls) {
+      const { host, port } = parseUrl(url);
+      const srv = net.createServer((socket) => this.accept(socket));
+      await new Promise<void>((resolve, reject) => {
+        srv.once('error', reject);
+        srv.listen(port, host, () => {
+          srv.removeListener('error', reject);
+          resolve();
+        });
+      });
+      srv.on('error', () => {});
+      const a = srv.address() as net.AddressInfo;
+      out.push({ host: a.address, port: a.port });
+      this.servers.push(srv);
+    }
+    return out;
+  }
+
+  hasPeer(id: NodeId): boolean {
+    return this.peers.has(id);
+  }
+
+  addPeer(id: NodeId, urls: string[]): void {
+    if (id === this.memberId) return;
+    const existing = this.peers.get(id);
+    if (existing) {
+      existing.urls = urls;
+      return;
+    }
+    this.peers.set(id, new Peer(id, urls, this));
+  }
+
+  removePeer(id: NodeId): void {
+    this.peers.get(id)?.close();
+    this.peers.delete(id);
+  }
+
+  peerIds(): NodeId[] {
+    return [...this.peers.keys()];
+  }
+
+  /** Sends Raft messages; a message that cannot be queued is dropped and the peer reported unreachable. */
+  send(messages: Message[]): void {
+    for (const m of messages) {
+      if (m.to === this.memberId) continue;
+      const peer = this.peers.get(m.to);
+      if (peer === undefined) continue;
+      if (this.faults.blockOut.has(m.to) || (this.faults.dropRate > 0 && this.faults.random() < this.faults.dropRate)) {
+        if (m.type === MessageType.Snap) this.options.reportSnapshot(m.to, true);
+        continue;
+      }
+      if (m.type === MessageType.Snap) {
+        void this.sendSnapshot(peer, m);
+        continue;
+      }
+      const buf = frame(PeerFrameKind.Raft, [this.clusterId, encodeMessage(m)]);
+      const queue = (): void => {
+        if (!peer.enqueue(buf)) this.options.reportUnreachable(m.to);
+      };
+      if (this.faults.delayMs > 0) setTimeout(queue, this.faults.delayMs).unref();
+      else queue();
+    }
+  }
+
+  /** Streams a snapshot on a connection of its own, then reports the outcome to Raft. */
+  private async sendSnapshot(peer: Peer, m: Message): Promise<void> {
+    const data = m.snapshot!.data;
+    const snapshotId = this.nextSnapshotId++;
+    const url = peer.urls[0];
+    let ok = false;
+    if (url !== undefined) {
+      const { host, port } = parseUrl(url);
+      const socket = net.connect({ host, port, noDelay: true });
+      try {
+        await new Promise<void>((resolve, reject) => {
+          socket.once('connect', resolve);
+          socket.once('error', reject);
+        });
+        const write = (buf: Buffer): Promise<void> =>
+          new Promise((resolve, reject) => {
+            if (socket.destroyed) return reject(new Error('closed'));
+            if (socket.write(buf)) resolve();
+            else socket.once('drain', resolve);
+          });
+        await write(frame(PeerFrameKind.Hello, [this.clusterId, this.memberId, peer.id]));
+        const chunk = this.limits.snapshotChunkBytes;
+        let seq = 0;
+        for (let off = 0; off < data.length || seq === 0; off += chunk) {
+          const last = off + chunk >= data.length;
+          await write(frame(PeerFrameKind.SnapshotChunk, [this.clusterId, snapshotId, seq++, last, data.subarray(off, off + chunk)]));
+          if (last) break;
+        }
+        await write(frame(PeerFrameKind.Raft, [this.clusterId, encodeMessage(m), snapshotId]));
+        await new Promise<void>((resolve) => socket.end(resolve));
+        ok = true;
+      } catch (err) {
+        this.options.warn?.(`sending snapshot to ${peer.id.toString(16)} failed: ${(err as Error).message}`);
+      } finally {
+        socket.destroy();
+      }
+    }
+    this.options.reportSnapshot(peer.id, !ok);
+  }
+
+  onOutboundReply(peer: Peer, chunk: Buffer): void {
+    // The only frame a receiver writes back is Refuse; decode it for the diagnostic.
+    try {
+      const decoder = new FrameDecoder(1 << 20, {
+        frame: (_k, _id, body) => {
+          const [, reason] = peerUnpackr.unpack(body) as [unknown, string];
+          this.options.warn?.(`peer ${peer.id.toString(16)} refused our connection: ${reason}`);
+        },
+        oversize: () => {},
+      }, (k) => k === PeerFrameKind.Refuse);
+      decoder.push(chunk);
+    } catch {
+      // ignore
+    }
+  }
+
+  private accept(socket: net.Socket): void {
+    this.inbound.add(socket);
+    socket.on('close', () => this.inbound.delete(socket));
+    socket.on('error', () => {});
+    let from: NodeId | null = null;
+    const snapshots = new Map<number, { parts: Buffer[]; bytes: number; done: boolean }>();
+    const refuse = (reason: string): void => {
+      this.options.warn?.(`refused peer connection: ${reason}`);
+      socket.end(frame(PeerFrameKind.Refuse, [this.clusterId, reason]));
+      socket.destroySoon?.();
+    };
+    const decoder = new FrameDecoder(
+      this.limits.peerFrameBytesMax,
+      {
+        frame: (kind, _id, body) => {
+          let decoded: unknown[];
+          try {
+            decoded = peerUnpackr.unpack(body) as unknown[];
+          } catch {
+            return refuse('malformed frame');
+          }
+          if (!Array.isArray(decoded)) return refuse('malformed frame');
+          const clusterId = BigInt(decoded[0] as number | bigint);
+          if (this.clusterId === 0n && kind === PeerFrameKind.Hello && clusterId !== 0n) {
+            this.clusterId = clusterId;
+            this.options.onClusterId?.(clusterId);
+          }
+          if (clusterId !== this.clusterId) {
+            return refuse(`cluster ID mismatch: local ${this.clusterId.toString(16)}, remote ${clusterId.toString(16)}`);
+          }
+          if (kind === PeerFrameKind.Hello) {
+            const to = BigInt(decoded[2] as number | bigint);
+            if (to !== this.memberId) return refuse(`addressed to member ${to.toString(16)}, this is ${this.memberId.toString(16)}`);
+            from = BigInt(decoded[1] as number | bigint);
+            return;
+          }
+          if (from === null) return refuse('no hello');
+          if (kind === PeerFrameKind.SnapshotChunk) {
+            const [, snapshotId, , last, bytes] = decoded as [unknown, number, number, boolean, Uint8Array];
+            const s = snapshots.get(snapshotId) ?? { parts: [], bytes: 0, done: false };
+            s.parts.push(Buffer.from(bytes));
+            s.bytes += bytes.length;
+            s.done = last;
+            if (s.bytes > this.limits.snapshotBytesMax) return refuse('snapshot too large');
+            snapshots.set(snapshotId, s);
+            return;
+          }
+          if (kind === PeerFrameKind.Raft) {
+            if (this.faults.blockIn.has(from)) return;
+            const snapshotId = decoded[2] as number | undefined;
+            let data: Uint8Array | undefined;
+            if (snapshotId !== undefined) {
+              const s = snapshots.get(snapshotId);
+              if (!s || !s.done) return refuse('snapshot message without its data');
+              data = Buffer.concat(s.parts, s.bytes);
+              snapshots.delete(snapshotId);
+            }
+            const m = decodeMessage(decoded[1] as unknown[], data);
+            if (m.from !== from || m.to !== this.memberId) return refuse('message does not match the connection');
+            this.options.deliver(m);
+          }
+        },
+        oversize: () => refuse('frame too large'),
+      },
+      isPeerFrameKind,
+    );
+    socket.on('data', (chunk: Buffer) => {
+      try {
+        decoder.push(chunk);
+      } catch {
+        socket.destroy();
+      }
+    });
+  }
+
+  async close(): Promise<void> {
+    for (const p of this.peers.values()) p.close();
+    this.peers.clear();
+    for (const s of this.inbound) s.destroy();
+    await Promise.all(this.servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
+  }
+}
