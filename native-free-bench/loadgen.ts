@@ -49,8 +49,6 @@ const USAGE = `usage: npm run bench -- [options]
   --hot-key            every request uses the first key (as etcd-loadgen's range-s, which reads one key)
   --no-populate        range: do not write the key space first
   --server-pid PID     a local server process: report its CPU seconds per operation (/proc/PID/stat)
-  --no-cork            one socket write per request, as src/client does on its own (by default the requests
-                       issued in one event-loop turn go out in one write, as etcd's Go client batches them)
   -w simple|json       output format (default simple; json prints one line)
 `;
 
@@ -106,7 +104,6 @@ function parseOptions(argv: string[]): Options {
       case '--hot-key': o.hotKey = true; break;
       case '--no-populate': o.populate = false; break;
       case '--server-pid': o.serverPid = integer(flag, value()); break;
-      case '--no-cork': o.cork = false; break;
       case '-w':
       case '--write-out': {
         const w = value();
@@ -141,31 +138,6 @@ function now(): number {
 
 // ---- worker thread -------------------------------------------------------------------------------------------
 
-/**
- * Coalesces the socket writes of one event-loop turn into one (cork, uncork on the next tick). src/client writes every
- * request separately, which costs a syscall per request and made the generator, not the server, the bottleneck on
- * this 2-core machine. This reaches into the client's private socket: if that changes, it does nothing.
- */
-function corkPerTick(client: Client): boolean {
-  const socket = (client as unknown as { socket?: unknown }).socket;
-  if (!(socket instanceof net.Socket)) return false;
-  const write = socket.write;
-  let corked = false;
-  const uncork = (): void => {
-    corked = false;
-    socket.uncork();
-  };
-  socket.write = function (this: net.Socket, ...args: unknown[]): boolean {
-    if (!corked) {
-      corked = true;
-      socket.cork();
-      process.nextTick(uncork);
-    }
-    return (write as (...a: unknown[]) => boolean).apply(this, args);
-  } as typeof socket.write;
-  return true;
-}
-
 interface WorkerInit {
   options: Options;
   /** index of this thread's first connection (connections are numbered across threads) */
@@ -193,7 +165,6 @@ async function workerMain(init: WorkerInit): Promise<void> {
     const endpoints = o.endpoints.map((_, i) => o.endpoints[(n + i) % o.endpoints.length]!);
     const client = new Client({ endpoints, dialTimeoutMs: 5000 });
     await client.connect();
-    if (o.cork && !corkPerTick(client)) o.cork = false;
     clients.push(client);
   }
   const keys: Buffer[] | null = o.keys <= 2_000_000 ? Array.from({ length: o.hotKey ? 1 : o.keys }, (_, i) => keyOf(i, o.keySize)) : null;

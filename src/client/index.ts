@@ -217,7 +217,23 @@ export class Client {
           ? null
           : setTimeout(() => this.settle(id, new EtcdError(GrpcCode.DeadlineExceeded, 'context deadline exceeded')), timeoutMs);
       this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject, timer });
+      this.corkForThisTick(socket);
       socket.write(encodeFrame(FrameKind.Request, id, { method, request }));
+    });
+  }
+
+  private corked = false;
+  /**
+   * Requests issued in one event-loop turn leave in one socket write (cork now, uncork on the next tick): a write
+   * per request costs a syscall each and was a third of the client's CPU under load.
+   */
+  private corkForThisTick(socket: net.Socket): void {
+    if (this.corked) return;
+    this.corked = true;
+    socket.cork();
+    process.nextTick(() => {
+      this.corked = false;
+      socket.uncork();
     });
   }
 
