@@ -45,6 +45,9 @@ export interface Limits {
  */
 export const KEY_ENCODED_BYTES_MAX = 1978 - 10;
 
+/** Nesting depth of txns inside txns: protobuf's own recursion limit is 100; deeper is refused before it hurts. */
+export const TXN_NESTING_DEPTH_MAX = 64;
+
 export const MiB = 1024 * 1024;
 export const GiB = 1024 * MiB;
 
@@ -91,3 +94,36 @@ export function validateLimits(limits: Limits): Limits {
   if (problems.length > 0) throw new Error(`invalid limits: ${problems.join('; ')}`);
   return Object.freeze({ ...limits });
 }
+
+// ---- Raft and peers ----------------------------------------------------------------------------------------
+
+/** Bytes of entries in one Raft append message. */
+export const RAFT_MESSAGE_BYTES_MAX = 1024 * 1024;
+/** Append messages in flight to one follower before the leader waits for acknowledgements. */
+export const RAFT_INFLIGHT_MESSAGES_MAX = 256;
+
+export interface TransportLimits {
+  /** messages queued for one peer while its connection is down or slow */
+  peerQueueMessagesMax: number;
+  /** bytes queued for one peer */
+  peerQueueBytesMax: number;
+  /** largest peer frame accepted (an append message or one snapshot chunk) */
+  peerFrameBytesMax: number;
+  /** bytes of snapshot data per chunk frame */
+  snapshotChunkBytes: number;
+  /** largest snapshot a member accepts */
+  snapshotBytesMax: number;
+  reconnectBackoffMinMs: number;
+  reconnectBackoffMaxMs: number;
+}
+
+export const DEFAULT_TRANSPORT_LIMITS: TransportLimits = Object.freeze({
+  peerQueueMessagesMax: 4096,
+  peerQueueBytesMax: 64 * 1024 * 1024,
+  peerFrameBytesMax: 64 * 1024 * 1024,
+  snapshotChunkBytes: 1024 * 1024,
+  snapshotBytesMax: 8 * 1024 * 1024 * 1024,
+  reconnectBackoffMinMs: 50,
+  reconnectBackoffMaxMs: 2000,
+});
+

@@ -4,7 +4,7 @@
 // Accepted encodings: bytes fields as msgpack bin (or str, taken as UTF-8); integers as msgpack ints (any width);
 // enums as numbers or etcd's names; unknown fields are ignored, as protobuf does.
 
-import { KEY_ENCODED_BYTES_MAX } from '../config/limits.js';
+import { KEY_ENCODED_BYTES_MAX, TXN_NESTING_DEPTH_MAX } from '../config/limits.js';
 import { etcdError, invalidArgument } from '../errors/index.js';
 import {
   CompareResult,
@@ -177,8 +177,6 @@ function decodeRequestOp(v: unknown, depth: number): RequestOp {
   return {};
 }
 
-/** Nesting depth bound: protobuf's own recursion limit is 100; a deeper txn is refused before recursion hurts. */
-export const TXN_NESTING_DEPTH_MAX = 64;
 
 function decodeTxnAt(v: unknown, depth: number): TxnRequest {
   if (depth > TXN_NESTING_DEPTH_MAX) throw invalidArgument('etcdserver: invalid request: txn nested too deeply');

@@ -7,7 +7,7 @@
 // an acknowledged write nor applies one twice. Waiters resolve only after that transaction.
 
 import { Packr, Unpackr } from 'msgpackr';
-import type { Config } from '../config/index.js';
+import { RAFT_INFLIGHT_MESSAGES_MAX, RAFT_MESSAGE_BYTES_MAX, type Config } from '../config/index.js';
 import { etcdError, EtcdError } from '../errors/index.js';
 import {
   decodeCompaction,
@@ -152,8 +152,8 @@ export class EtcdServer {
       electionTicks: ticks,
       heartbeatTicks: 1,
       tickMs: config.heartbeatIntervalMs,
-      maxSizePerMsg: 1024 * 1024,
-      maxInflightMsgs: 256,
+      maxSizePerMsg: RAFT_MESSAGE_BYTES_MAX,
+      maxInflightMsgs: RAFT_INFLIGHT_MESSAGES_MAX,
       random: Math.random,
       hooks: {
         apply: (entries, confChanges) => this.applyEntries(entries, confChanges),

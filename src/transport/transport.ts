@@ -7,34 +7,12 @@ import net from 'node:net';
 import { FrameDecoder, FRAME_HEADER_BYTES } from '../proto/frame.js';
 import type { Message, NodeId } from '../raft/index.js';
 import { MessageType } from '../raft/index.js';
+import { DEFAULT_TRANSPORT_LIMITS, type TransportLimits } from '../config/limits.js';
+
+export { DEFAULT_TRANSPORT_LIMITS, type TransportLimits };
 import { decodeMessage, encodeMessage, isPeerFrameKind, peerPackr, peerUnpackr, PeerFrameKind } from './codec.js';
 
 const RESERVE_START_SPACE = 2048;
-
-export interface TransportLimits {
-  /** messages queued for one peer while its connection is down or slow */
-  peerQueueMessagesMax: number;
-  /** bytes queued for one peer */
-  peerQueueBytesMax: number;
-  /** largest peer frame accepted (an append message or one snapshot chunk) */
-  peerFrameBytesMax: number;
-  /** bytes of snapshot data per chunk frame */
-  snapshotChunkBytes: number;
-  /** largest snapshot a member accepts */
-  snapshotBytesMax: number;
-  reconnectBackoffMinMs: number;
-  reconnectBackoffMaxMs: number;
-}
-
-export const DEFAULT_TRANSPORT_LIMITS: TransportLimits = Object.freeze({
-  peerQueueMessagesMax: 4096,
-  peerQueueBytesMax: 64 * 1024 * 1024,
-  peerFrameBytesMax: 64 * 1024 * 1024,
-  snapshotChunkBytes: 1024 * 1024,
-  snapshotBytesMax: 8 * 1024 * 1024 * 1024,
-  reconnectBackoffMinMs: 50,
-  reconnectBackoffMaxMs: 2000,
-});
 
 export interface TransportOptions {
   memberId: NodeId;
