@@ -53,6 +53,26 @@ export function toBytes(v: string | Bytes): Bytes {
 
 const RESPONSE_BYTES_MAX_DEFAULT = 1 << 30;
 
+/** A request lost with its connection (sent = it may have reached the member) or never sent. */
+class RetryableError extends Error {
+  constructor(
+    override readonly cause: Error,
+    readonly sent: boolean,
+  ) {
+    super(cause.message);
+  }
+}
+
+function txnIsReadOnly(t: RequestOf<'Txn'>): boolean {
+  return [...(t.success ?? []), ...(t.failure ?? [])].every((op) => !op.request_put && !op.request_delete_range && (!op.request_txn || txnIsReadOnly(op.request_txn)));
+}
+
+/** Requests that change nothing, so resending one whose answer was lost is harmless. */
+function isSafeToRetry(method: MethodName, request: unknown): boolean {
+  if (method === 'Range' || method === 'Status') return true;
+  return method === 'Txn' && txnIsReadOnly(request as RequestOf<'Txn'>);
+}
+
 function toBigInt(v: unknown): unknown {
   return typeof v === 'number' ? BigInt(v) : v;
 }
@@ -113,15 +133,23 @@ export class Client {
     return this.connecting;
   }
 
+  /** Index of the endpoint to try first: the last one that worked, or the one after the last that failed. */
+  private preferred = 0;
+  private connectedTo = -1;
+
   private async dialAny(): Promise<net.Socket> {
     let lastError: Error = new Error('no endpoints');
-    for (const endpoint of this.options.endpoints) {
+    const n = this.options.endpoints.length;
+    for (let k = 0; k < n; k++) {
+      const i = (this.preferred + k) % n;
       try {
-        const socket = await this.dial(endpoint);
+        const socket = await this.dial(this.options.endpoints[i]!);
+        this.preferred = i;
+        this.connectedTo = i;
         this.attach(socket);
         return socket;
       } catch (err) {
-        lastError = err as Error;
+        lastError = new EtcdError(GrpcCode.Unavailable, (err as Error).message);
       }
     }
     throw lastError;
@@ -167,7 +195,11 @@ export class Client {
     });
     socket.on('error', () => {});
     socket.on('close', () => {
-      if (this.socket === socket) this.socket = null;
+      if (this.socket === socket) {
+        this.socket = null;
+        // fail over: the next connection starts with the next endpoint
+        this.preferred = (this.connectedTo + 1) % this.options.endpoints.length;
+      }
       this.failAll(new EtcdError(GrpcCode.Unavailable, 'connection closed'));
     });
   }
@@ -204,10 +236,31 @@ export class Client {
     }
   }
 
-  /** Sends one request by etcd's RPC name. */
+  /**
+   * Sends one request by etcd's RPC name. With several endpoints it fails over: a request that could not be sent
+   * (no endpoint reachable at that moment) is retried on the next endpoints; one whose connection broke after it was
+   * sent is retried only if it cannot have changed anything (reads, status), since a write's outcome is then unknown.
+   */
   async call<M extends MethodName>(method: M, request: RequestOf<M>): Promise<ResponseOf<M>> {
+    const attempts = Math.max(1, this.options.endpoints.length);
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.callOnce(method, request);
+      } catch (err) {
+        if (attempt >= attempts || this.closed || !(err instanceof RetryableError)) throw err instanceof RetryableError ? err.cause : err;
+        if (err.sent && !isSafeToRetry(method, request)) throw err.cause;
+      }
+    }
+  }
+
+  private async callOnce<M extends MethodName>(method: M, request: RequestOf<M>): Promise<ResponseOf<M>> {
     if (this.closed) throw new Error('client is closed');
-    const socket = this.socket ?? (await this.ensureSocket());
+    let socket: net.Socket;
+    try {
+      socket = this.socket ?? (await this.ensureSocket());
+    } catch (err) {
+      throw new RetryableError(err as Error, false);
+    }
     const id = this.nextId;
     this.nextId = this.nextId >= 0xffff_fffe ? 1 : this.nextId + 1;
     return new Promise<ResponseOf<M>>((resolve, reject) => {
@@ -216,7 +269,9 @@ export class Client {
         timeoutMs === undefined
           ? null
           : setTimeout(() => this.settle(id, new EtcdError(GrpcCode.DeadlineExceeded, 'context deadline exceeded')), timeoutMs);
-      this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject, timer });
+      const rejectConnectionLoss = (err: Error): void =>
+        reject(err instanceof EtcdError && err.message === 'connection closed' ? new RetryableError(err, true) : err);
+      this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject: rejectConnectionLoss, timer });
       this.corkForThisTick(socket);
       socket.write(encodeFrame(FrameKind.Request, id, { method, request }));
     });

@@ -74,14 +74,22 @@ test('3 members: SIGKILL of the leader loses no acknowledged write; the member c
   cluster.restart(leader);
   await cluster.waitForLeader();
   await cluster.waitForConvergence();
-  const digests = await Promise.all(cluster.members.map(async (m) => {
-    const c = cluster.client(m);
-    try {
-      return await keyspaceDigest(c);
-    } finally {
-      c.destroy();
-    }
-  }));
+  // Every member must come to hold the same key space at the same revision (a member may still be applying the
+  // last entries when convergence of applied indexes is first seen, so poll for a while before judging).
+  const digestsOf = (): Promise<{ revision: number; count: number; digest: string }[]> =>
+    Promise.all(cluster.members.map(async (m) => {
+      const c = cluster.client(m);
+      try {
+        return await keyspaceDigest(c);
+      } finally {
+        c.destroy();
+      }
+    }));
+  let digests = await digestsOf();
+  for (let i = 0; i < 100 && digests.some((d) => JSON.stringify(d) !== JSON.stringify(digests[0])); i++) {
+    await new Promise((r) => setTimeout(r, 200));
+    digests = await digestsOf();
+  }
   const statuses = await cluster.statuses();
   digests.forEach((d, i) =>
     assert.deepEqual(d, digests[0], `member ${cluster.members[i]!.name} (restarted: ${leader.name}) holds a different key space: ${JSON.stringify(digests)} ${JSON.stringify([...statuses].map(([k, v]) => [k, v.applied, v.revision]))}`),
@@ -160,4 +168,33 @@ test('3 members: concurrent linearizable reads and writes through different memb
   }
   assert.ok(checkedReads > 100, `only ${checkedReads} reads were checked`);
   t.diagnostic(`${history.length} operations, ${checkedReads} reads checked`);
+});
+
+test('the client fails over between endpoints: reads retry on another member, writes are never resent blindly', { timeout: 60_000 }, async (t) => {
+  const cluster = await TestCluster.start(3);
+  t.after(() => cluster.stop());
+  await cluster.waitForLeader();
+  const { Client } = await import('../../src/client/index.js');
+  const { freePort } = await import('../helpers/etcd.js');
+  const dead = `127.0.0.1:${await freePort()}`; // nothing listens there
+  const client = new Client({ endpoints: [dead, ...cluster.members.map((m) => m.endpoint)], dialTimeoutMs: 500, requestTimeoutMs: 10_000 });
+  t.after(() => client.destroy());
+  // the first endpoint is down: the client connects to the next one
+  await client.put({ key: b('f/1'), value: b('one') }).catch((e: Error) => assert.fail(`first put: ${e.message}`));
+  const connected = cluster.members.find((m) => m.endpoint === (client as unknown as { options: { endpoints: string[] } }).options.endpoints[(client as unknown as { connectedTo: number }).connectedTo])!;
+  assert.ok(connected !== undefined);
+  // kill the member the client is talking to while reads are in flight: every read still gets its answer
+  const reads = Array.from({ length: 50 }, () => client.range({ key: b('f/1') }).catch((e: Error) => assert.fail(`read during failover: ${e.message}`)));
+  await cluster.kill(connected);
+  const results = await Promise.all(reads);
+  for (const r of results) assert.equal(Buffer.from(r.kvs[0]!.value).toString(), 'one');
+  // a write whose connection breaks after it was sent is reported, not resent (its outcome is unknown)
+  cluster.restart(connected);
+  await cluster.waitForLeader();
+  await cluster.waitForConvergence();
+  const survivor = cluster.members.find((m) => m.endpoint === (client as unknown as { options: { endpoints: string[] } }).options.endpoints[(client as unknown as { connectedTo: number }).connectedTo])!;
+  const write = client.put({ key: b('f/2'), value: b('two') }).then(() => 'acknowledged', (e: Error) => e.message);
+  await cluster.kill(survivor);
+  const outcome = await write;
+  assert.ok(outcome === 'acknowledged' || outcome === 'connection closed', outcome);
 });
