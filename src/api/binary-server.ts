@@ -51,6 +51,12 @@ function dispatch(server: EtcdServer, method: MethodName, request: unknown, limi
     case 'Txn': return server.txn(req as never);
     case 'Compact': return server.compact(req as never);
     case 'Status': return server.status();
+    case 'MemberList': return server.memberListResponse();
+    case 'MemberAdd': return server.memberAdd(req as never);
+    case 'MemberRemove': return server.memberRemove(req as never);
+    case 'MemberUpdate': return server.memberUpdate(req as never);
+    case 'MemberPromote': return server.memberPromote(req as never);
+    case 'MoveLeader': return server.moveLeader(req as never);
   }
 }
 

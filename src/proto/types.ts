@@ -133,6 +133,57 @@ export interface StatusResponse {
   isLearner: boolean;
 }
 
+export interface Member {
+  ID: bigint;
+  name: string;
+  peerURLs: string[];
+  clientURLs: string[];
+  isLearner: boolean;
+}
+
+export interface MemberListRequest {}
+export interface MemberListResponse {
+  header: ResponseHeader;
+  members: Member[];
+}
+export interface MemberAddRequest {
+  peerURLs: string[];
+  isLearner?: boolean;
+}
+export interface MemberAddResponse {
+  header: ResponseHeader;
+  member: Member;
+  members: Member[];
+}
+export interface MemberRemoveRequest {
+  ID: bigint;
+}
+export interface MemberRemoveResponse {
+  header: ResponseHeader;
+  members: Member[];
+}
+export interface MemberUpdateRequest {
+  ID: bigint;
+  peerURLs: string[];
+}
+export interface MemberUpdateResponse {
+  header: ResponseHeader;
+  members: Member[];
+}
+export interface MemberPromoteRequest {
+  ID: bigint;
+}
+export interface MemberPromoteResponse {
+  header: ResponseHeader;
+  members: Member[];
+}
+export interface MoveLeaderRequest {
+  targetID: bigint;
+}
+export interface MoveLeaderResponse {
+  header: ResponseHeader;
+}
+
 /** Methods the binary protocol serves, by etcd's RPC name. */
 export interface Methods {
   Range: [RangeRequest, RangeResponse];
@@ -141,8 +192,17 @@ export interface Methods {
   Txn: [TxnRequest, TxnResponse];
   Compact: [CompactionRequest, CompactionResponse];
   Status: [StatusRequest, StatusResponse];
+  MemberList: [MemberListRequest, MemberListResponse];
+  MemberAdd: [MemberAddRequest, MemberAddResponse];
+  MemberRemove: [MemberRemoveRequest, MemberRemoveResponse];
+  MemberUpdate: [MemberUpdateRequest, MemberUpdateResponse];
+  MemberPromote: [MemberPromoteRequest, MemberPromoteResponse];
+  MoveLeader: [MoveLeaderRequest, MoveLeaderResponse];
 }
 export type MethodName = keyof Methods;
 export type RequestOf<M extends MethodName> = Methods[M][0];
 export type ResponseOf<M extends MethodName> = Methods[M][1];
-export const METHOD_NAMES: readonly MethodName[] = ['Range', 'Put', 'DeleteRange', 'Txn', 'Compact', 'Status'];
+export const METHOD_NAMES: readonly MethodName[] = [
+  'Range', 'Put', 'DeleteRange', 'Txn', 'Compact', 'Status',
+  'MemberList', 'MemberAdd', 'MemberRemove', 'MemberUpdate', 'MemberPromote', 'MoveLeader',
+];

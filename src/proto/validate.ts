@@ -81,6 +81,13 @@ function id64(o: Obj, field: string): bigint {
   return BigInt.asIntN(64, b);
 }
 
+function stringList(o: Obj, field: string): string[] {
+  return list(o, field).map((v) => {
+    if (typeof v !== 'string') throw invalidArgument(`etcdserver: invalid request: field "${field}" must be a list of strings`);
+    return v;
+  });
+}
+
 function bool(o: Obj, field: string): boolean {
   const v = o[field];
   if (v === undefined || v === null) return false;
@@ -340,6 +347,26 @@ export function decodeRequest<M extends MethodName>(method: M, body: unknown, ma
     case 'Status':
       asObject(body, 'StatusRequest');
       return {} as RequestOf<M>;
+    case 'MemberList':
+      asObject(body, 'MemberListRequest');
+      return {} as RequestOf<M>;
+    case 'MemberAdd': {
+      const o = asObject(body, 'MemberAddRequest');
+      return { peerURLs: stringList(o, 'peerURLs'), isLearner: bool(o, 'isLearner') } as RequestOf<M>;
+    }
+    case 'MemberUpdate': {
+      const o = asObject(body, 'MemberUpdateRequest');
+      return { ID: BigInt.asUintN(64, id64(o, 'ID')), peerURLs: stringList(o, 'peerURLs') } as RequestOf<M>;
+    }
+    case 'MemberRemove':
+    case 'MemberPromote': {
+      const o = asObject(body, `${method}Request`);
+      return { ID: BigInt.asUintN(64, id64(o, 'ID')) } as RequestOf<M>;
+    }
+    case 'MoveLeader': {
+      const o = asObject(body, 'MoveLeaderRequest');
+      return { targetID: BigInt.asUintN(64, id64(o, 'targetID')) } as RequestOf<M>;
+    }
     default:
       throw invalidArgument(`etcdserver: unknown method "${String(method)}"`);
   }

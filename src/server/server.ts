@@ -18,6 +18,17 @@ import {
   type CompactionResponse,
   type DeleteRangeRequest,
   type DeleteRangeResponse,
+  type MemberAddRequest,
+  type MemberAddResponse,
+  type MemberListResponse,
+  type MemberPromoteRequest,
+  type MemberPromoteResponse,
+  type MemberRemoveRequest,
+  type MemberRemoveResponse,
+  type MemberUpdateRequest,
+  type MemberUpdateResponse,
+  type MoveLeaderRequest,
+  type MoveLeaderResponse,
   type PutRequest,
   type PutResponse,
   type RangeRequest,
@@ -313,6 +324,103 @@ export class EtcdServer {
     return sortedMembers(this.members);
   }
 
+  // ---- membership (etcd's Cluster service) ------------------------------------------------------------------
+
+  memberListResponse(): MemberListResponse {
+    this.assertServing();
+    return { header: this.header(), members: sortedMembers(this.members).map(toApiMember) };
+  }
+
+  memberAdd(req: MemberAddRequest): Promise<MemberAddResponse> {
+    const urls = [...req.peerURLs].sort();
+    if (urls.length === 0 || !urls.every(isValidPeerUrl)) return Promise.reject(etcdError('MemberBadURLs'));
+    const inUse = new Set(Object.values(this.members).flatMap((m) => m.peerURLs));
+    if (urls.some((u) => inUse.has(u))) return Promise.reject(etcdError('PeerURLExist'));
+    if (req.isLearner && this.confState.learners.length >= LEARNERS_MAX) return Promise.reject(etcdError('TooManyLearners'));
+    if (!req.isLearner && !this.enoughStartedAfter(this.confState.voters.length + 1, null)) return Promise.reject(etcdError('MemberNotEnoughStarted'));
+    // As a bootstrap member's: sha1(peer URLs + cluster token), so the new member started with
+    // --initial-cluster-state existing computes the same ID from its own flags. (etcd adds the current time and the
+    // joining member looks its ID up from the cluster; etcd-ts has no such peer API yet.)
+    const id = computeMemberId(urls, this.config.initialClusterToken);
+    if (this.members[id.toString()] !== undefined) return Promise.reject(etcdError('MemberExist'));
+    return this.proposeMembership(req.isLearner ? ConfChangeType.AddLearnerNode : ConfChangeType.AddNode, id, {
+      name: '', peerURLs: urls, clientURLs: [], binaryURLs: [], isLearner: req.isLearner === true,
+    }) as Promise<MemberAddResponse>;
+  }
+
+  memberRemove(req: MemberRemoveRequest): Promise<MemberRemoveResponse> {
+    const m = this.members[req.ID.toString()];
+    if (m === undefined) return Promise.reject(etcdError('MemberNotFound'));
+    if (!m.isLearner && !this.enoughStartedAfter(this.confState.voters.length - 1, req.ID)) return Promise.reject(etcdError('MemberNotEnoughStarted'));
+    return this.proposeMembership(ConfChangeType.RemoveNode, req.ID) as Promise<MemberRemoveResponse>;
+  }
+
+  memberUpdate(req: MemberUpdateRequest): Promise<MemberUpdateResponse> {
+    const m = this.members[req.ID.toString()];
+    if (m === undefined) return Promise.reject(etcdError('MemberNotFound'));
+    const urls = [...req.peerURLs].sort();
+    if (urls.length === 0 || !urls.every(isValidPeerUrl)) return Promise.reject(etcdError('MemberBadURLs'));
+    const inUse = new Set(Object.values(this.members).filter((x) => x.id !== m.id).flatMap((x) => x.peerURLs));
+    if (urls.some((u) => inUse.has(u))) return Promise.reject(etcdError('PeerURLExist'));
+    return this.proposeMembership(ConfChangeType.UpdateNode, req.ID, { ...m, peerURLs: urls }) as Promise<MemberUpdateResponse>;
+  }
+
+  memberPromote(req: MemberPromoteRequest): Promise<MemberPromoteResponse> {
+    const m = this.members[req.ID.toString()];
+    if (m === undefined) return Promise.reject(etcdError('MemberNotFound'));
+    if (!m.isLearner) return Promise.reject(etcdError('MemberNotLearner'));
+    const r = this.driver.node.raft;
+    if (r.state === StateType.Leader) {
+      // etcd's isLearnerReady: the learner has at least 90% of the leader's log
+      const pr = r.trk.progress.get(req.ID);
+      if (pr === undefined || pr.match < r.raftLog.committed * 0.9) return Promise.reject(etcdError('LearnerNotReady'));
+    }
+    if (!this.enoughStartedAfter(this.confState.voters.length + 1, null)) return Promise.reject(etcdError('MemberNotEnoughStarted'));
+    return this.proposeMembership(ConfChangeType.AddNode, req.ID, { ...m, isLearner: false }) as Promise<MemberPromoteResponse>;
+  }
+
+  /** etcd's MoveLeader: only the leader may hand over, to a voting member; waits until the transfer happened. */
+  async moveLeader(req: MoveLeaderRequest): Promise<MoveLeaderResponse> {
+    this.assertServing();
+    const r = this.driver.node.raft;
+    if (r.state !== StateType.Leader) throw etcdError('NotLeader');
+    if (!r.trk.voters.has(req.targetID) || req.targetID === this.memberId) throw etcdError('BadLeaderTransferee');
+    this.driver.transferLeader(req.targetID);
+    const deadline = monotonicNow() + this.config.limits.requestTimeoutMs;
+    while (this.softState.lead !== req.targetID) {
+      if (monotonicNow() > deadline) throw etcdError('Timeout');
+      await new Promise((resolve) => setTimeout(resolve, this.config.heartbeatIntervalMs));
+    }
+    return { header: this.header() };
+  }
+
+  /**
+   * etcd's strict reconfiguration check, from the leader's view: after the change, the members known to be up
+   * (recently heard from) must still form a quorum of the new voter count. Followers cannot tell, and let it pass.
+   */
+  private enoughStartedAfter(voters: number, removed: bigint | null): boolean {
+    const r = this.driver.node.raft;
+    if (r.state !== StateType.Leader) return true;
+    let started = 0;
+    for (const id of r.trk.voters) {
+      if (id === removed) continue;
+      if (id === this.memberId || r.trk.progress.get(id)?.recentActive) started++;
+    }
+    return started >= Math.floor(voters / 2) + 1;
+  }
+
+  private proposeMembership(type: ConfChange['type'], id: bigint, member?: Omit<MemberRecord, 'id'>): Promise<unknown> {
+    try {
+      this.assertServing();
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    const { id: waiter, promise } = this.newWaiter();
+    const cc = { type, nodeId: id, context: encodeConfContext({ member, proposer: [this.memberId.toString(), RUN_ID, waiter] }) };
+    this.submit(waiter, () => this.driver.proposeConfChange(cc));
+    return promise;
+  }
+
   // ---- reads ------------------------------------------------------------------------------------------------
 
   /** Serializable reads answer from local state; linearizable ones wait for a ReadIndex round and the apply. */
@@ -453,12 +561,30 @@ export class EtcdServer {
       this.rejectWaiter(id, etcdError('RequestTooLarge'));
       return promise;
     }
-    try {
-      this.driver.propose(data);
-    } catch (err) {
-      this.rejectWaiter(id, err instanceof ProposalDroppedError ? etcdError('NoLeader') : (err as Error));
-    }
+    this.submit(id, () => this.driver.propose(data));
     return promise;
+  }
+
+  /**
+   * Hands a proposal to Raft. Without a known leader it waits, as etcd does, until one is elected or the request
+   * times out, instead of failing at once during an election.
+   */
+  private submit(waiter: number, proposeToRaft: () => void): void {
+    try {
+      proposeToRaft();
+    } catch (err) {
+      if (!(err instanceof ProposalDroppedError)) return this.rejectWaiter(waiter, err as Error);
+      if (this.softState.lead === NONE) this.awaitingLeader.push({ waiter, proposeToRaft });
+      else this.rejectWaiter(waiter, etcdError('Unhealthy'));
+    }
+  }
+
+  private awaitingLeader: { waiter: number; proposeToRaft: () => void }[] = [];
+
+  private resubmitAwaitingLeader(): void {
+    const queued = this.awaitingLeader;
+    this.awaitingLeader = [];
+    for (const q of queued) if (this.waiters.has(q.waiter)) this.submit(q.waiter, q.proposeToRaft);
   }
 
   // ---- apply ------------------------------------------------------------------------------------------------
@@ -673,6 +799,7 @@ export class EtcdServer {
       }
     }
     if (ss.lead !== NONE) {
+      this.resubmitAwaitingLeader();
       this.startReadRound();
       this.publishAttributes();
     }
@@ -814,6 +941,18 @@ export class EtcdServer {
     for (const w of this.physicalWaiters) w.resolve();
     this.physicalWaiters = [];
     await this.storage.env.flushed;
+  }
+}
+
+/** etcd allows one learner at a time. */
+const LEARNERS_MAX = 1;
+
+function isValidPeerUrl(u: string): boolean {
+  try {
+    const url = new URL(u);
+    return (url.protocol === 'http:' || url.protocol === 'https:') && url.port !== '' && url.pathname === '/';
+  } catch {
+    return false;
   }
 }
 

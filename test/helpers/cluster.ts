@@ -38,7 +38,19 @@ export class TestCluster {
     return cluster;
   }
 
-  private spawn(m: ClusterMember): void {
+  /** A new member process for a cluster that already exists (after MemberAdd), as etcd's runtime reconfiguration. */
+  async addMember(name: string): Promise<ClusterMember> {
+    const m: ClusterMember = { name, dataDir: path.join(this.root, name), peerPort: await freePort(), clientPort: await freePort(), endpoint: '', child: null, log: '' };
+    m.endpoint = `127.0.0.1:${m.clientPort}`;
+    return m;
+  }
+
+  startJoining(m: ClusterMember): void {
+    this.members.push(m);
+    this.spawn(m, ['--initial-cluster-state', 'existing']);
+  }
+
+  private spawn(m: ClusterMember, flags: string[] = []): void {
     const initialCluster = this.members.map((x) => `${x.name}=http://127.0.0.1:${x.peerPort}`).join(',');
     const child = spawn(
       process.execPath,
@@ -53,6 +65,7 @@ export class TestCluster {
         '--heartbeat-interval', '50',
         '--election-timeout', '500',
         ...this.extraFlags,
+        ...flags,
       ],
       { stdio: ['ignore', 'ignore', 'pipe'] },
     );

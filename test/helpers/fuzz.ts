@@ -122,7 +122,8 @@ function txnRequest(rng: Rng, depth = 2): Record<string, unknown> {
 }
 
 export function validBody(rng: Rng): { method: string; request: Record<string, unknown> } {
-  const method = rng.pick(METHOD_NAMES);
+  // the KV methods and Status: membership changes are exercised by the cluster tests
+  const method = rng.pick(['Range', 'Put', 'DeleteRange', 'Txn', 'Compact', 'Status'] as const);
   switch (method) {
     case 'Range': return { method, request: rangeRequest(rng) };
     case 'Put': return { method, request: putRequest(rng) };

@@ -1,0 +1,72 @@
+// Runtime reconfiguration of a real cluster: member list, add a learner that joins with
+// --initial-cluster-state existing and catches up, promote it, move leadership to it, remove a member; and
+// etcd's refusals (unknown member, promoting a voter, a second learner, moving leadership from a follower).
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { TestCluster } from '../helpers/cluster.js';
+import { EtcdError } from '../../src/errors/index.js';
+
+const b = (s: string): Buffer => Buffer.from(s);
+
+test('member list, add learner, join, promote, move-leader and remove in a running cluster', { timeout: 120_000 }, async (t) => {
+  const cluster = await TestCluster.start(3);
+  t.after(() => cluster.stop());
+  const leader = await cluster.waitForLeader();
+  const follower = cluster.members.find((m) => m !== leader)!;
+  const lc = cluster.client(leader);
+  const fc = cluster.client(follower);
+  t.after(() => {
+    lc.destroy();
+    fc.destroy();
+  });
+  for (let i = 0; i < 200; i++) await lc.put({ key: b(`pre/${i}`), value: b(String(i)) });
+
+  const listed = await fc.call('MemberList', {});
+  assert.deepEqual(listed.members.map((m) => m.name).sort(), ['m1', 'm2', 'm3']);
+  assert.deepEqual((await lc.call('MemberList', {})).members, listed.members, 'every member lists the same members');
+
+  const joiner = await cluster.addMember('m4');
+  const peerURL = `http://127.0.0.1:${joiner.peerPort}`;
+  const added = await fc.call('MemberAdd', { peerURLs: [peerURL], isLearner: true });
+  assert.equal(added.member.isLearner, true);
+  assert.deepEqual(added.member.peerURLs, [peerURL]);
+  assert.equal(added.members.length, 4);
+  await assert.rejects(fc.call('MemberAdd', { peerURLs: ['http://127.0.0.1:1'], isLearner: true }), (e: EtcdError) => e.message === 'etcdserver: too many learner members in cluster');
+  await assert.rejects(fc.call('MemberAdd', { peerURLs: [peerURL] }), (e: EtcdError) => e.message === 'etcdserver: Peer URLs already exists');
+  await assert.rejects(fc.call('MemberPromote', { ID: listed.members[0]!.ID }), (e: EtcdError) => e.message === 'etcdserver: can only promote a learner member');
+  await assert.rejects(fc.call('MemberRemove', { ID: 12345n }), (e: EtcdError) => e.message === 'etcdserver: member not found');
+
+  cluster.startJoining(joiner);
+  await cluster.waitForConvergence(60_000);
+  const jc = cluster.client(joiner);
+  t.after(() => jc.destroy());
+  const got = await jc.range({ key: b('pre/'), range_end: b('pre0'), serializable: true });
+  assert.equal(got.count, 200, 'the learner replicated the key space');
+  const joinerStatus = await jc.status();
+  assert.equal(joinerStatus.isLearner, true);
+  assert.equal(joinerStatus.header.member_id, added.member.ID);
+
+  // promote (retry while the learner is not yet in sync, as etcdctl users do)
+  let promoted = null;
+  for (let i = 0; i < 50 && promoted === null; i++) {
+    promoted = await lc.call('MemberPromote', { ID: added.member.ID }).catch((e: EtcdError) => {
+      if (e.message.includes('in sync')) return null;
+      throw e;
+    });
+    if (promoted === null) await new Promise((r) => setTimeout(r, 100));
+  }
+  assert.ok(promoted !== null);
+  assert.equal(promoted.members.find((m) => m.ID === added.member.ID)!.isLearner, false);
+
+  await assert.rejects(fc.call('MoveLeader', { targetID: added.member.ID }), (e: EtcdError) => e.message === 'etcdserver: not leader');
+  await lc.call('MoveLeader', { targetID: added.member.ID });
+  assert.equal((await jc.status()).leader, added.member.ID, 'leadership moved to the new member');
+
+  const removedId = (await lc.status()).header.member_id;
+  const removed = await jc.call('MemberRemove', { ID: removedId });
+  assert.equal(removed.members.length, 3);
+  assert.ok(!removed.members.some((m) => m.ID === removedId));
+  await jc.put({ key: b('after-remove'), value: b('ok') });
+  assert.equal((await fc.range({ key: b('after-remove') })).kvs.length, 1);
+});
