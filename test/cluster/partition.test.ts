@@ -1,0 +1,113 @@
+// Partitions through the transport's fault hooks, on a 3-member cluster running in this process (each member with
+// its own LMDB environment, Raft driver and peer transport on loopback): an isolated leader steps down and serves
+// no stale linearizable read, the majority elects a new leader and keeps accepting writes, and after healing the
+// old leader catches up; an asymmetric partition (the leader hears nobody) also makes it step down.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { parseFlags } from '../../src/config/index.js';
+import { startMember, type Member } from '../../src/cli/member.js';
+import { Client } from '../../src/client/index.js';
+import { StateType } from '../../src/raft/index.js';
+import { freePort } from '../helpers/etcd.js';
+import { tempDir } from '../helpers/member.js';
+
+const b = (s: string): Buffer => Buffer.from(s);
+
+interface Running {
+  member: Member;
+  endpoint: string;
+  client: Client;
+}
+
+async function startCluster(t: { after(fn: () => unknown): void }): Promise<Running[]> {
+  const root = tempDir('etcd-ts-partition-');
+  const peers = [await freePort(), await freePort(), await freePort()];
+  const initialCluster = peers.map((p, i) => `p${i + 1}=http://127.0.0.1:${p}`).join(',');
+  const members = await Promise.all(
+    peers.map(async (peer, i) => {
+      const { config } = parseFlags(
+        [
+          '--name', `p${i + 1}`,
+          '--data-dir', path.join(root, `p${i + 1}`),
+          '--listen-client-binary-urls', 'http://127.0.0.1:0',
+          '--listen-peer-urls', `http://127.0.0.1:${peer}`,
+          '--initial-advertise-peer-urls', `http://127.0.0.1:${peer}`,
+          '--initial-cluster', initialCluster,
+          '--heartbeat-interval', '20',
+          '--election-timeout', '200',
+        ],
+        {},
+      );
+      const member = await startMember(config);
+      const endpoint = `127.0.0.1:${member.binaryAddresses[0]!.port}`;
+      return { member, endpoint, client: new Client({ endpoints: [endpoint], requestTimeoutMs: 1500 }) };
+    }),
+  );
+  t.after(async () => {
+    for (const m of members) m.client.destroy();
+    await Promise.all(members.map((m) => m.member.close()));
+    fs.rmSync(root, { recursive: true, force: true });
+  });
+  return members;
+}
+
+async function until(what: string, check: () => boolean, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for: ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+const isLeader = (r: Running): boolean => r.member.server.raft.node.raft.state === StateType.Leader;
+const leaderOf = (ms: Running[]): Running | undefined => ms.find(isLeader);
+
+test('an isolated leader steps down and serves no stale read; the majority goes on; healing catches it up', { timeout: 60_000 }, async (t) => {
+  const ms = await startCluster(t);
+  await until('a leader', () => leaderOf(ms) !== undefined);
+  const old = leaderOf(ms)!;
+  const others = ms.filter((m) => m !== old);
+  for (let i = 0; i < 50; i++) await old.client.put({ key: b(`k${i}`), value: b('before') });
+  const oldTerm = old.member.server.raft.node.raft.term;
+
+  // isolate the leader in both directions
+  old.member.server.transport!.faults.isolate(others.map((m) => m.member.server.memberId));
+  for (const m of others) m.member.server.transport!.faults.isolate([old.member.server.memberId]);
+  await until('the isolated leader steps down (check-quorum)', () => !isLeader(old));
+  await until('the majority elects a new leader', () => others.some(isLeader));
+  const fresh = leaderOf(others)!;
+  assert.ok(fresh.member.server.raft.node.raft.term > oldTerm);
+
+  await fresh.client.put({ key: b('k0'), value: b('after') });
+  const stale = await old.client.range({ key: b('k0') }).then(
+    (r) => Buffer.from(r.kvs[0]!.value).toString(),
+    (e: Error) => `failed: ${e.message}`,
+  );
+  assert.notEqual(stale, 'before', 'a linearizable read on the isolated member must not return the overwritten value');
+  for (let i = 0; i < 50; i++) await others[i % 2]!.client.put({ key: b(`m${i}`), value: b('majority') });
+
+  // heal: the old leader rejoins as a follower and catches up
+  for (const m of ms) m.member.server.transport!.faults.clear();
+  await until('the old leader caught up', () => old.member.server.revision === fresh.member.server.revision, 20_000);
+  const read = await old.client.range({ key: b('k0') });
+  assert.equal(Buffer.from(read.kvs[0]!.value).toString(), 'after');
+  assert.equal((await old.client.range({ key: b('m'), range_end: b('n') })).count, 50);
+});
+
+test('an asymmetric partition where the leader hears nobody makes it step down', { timeout: 60_000 }, async (t) => {
+  const ms = await startCluster(t);
+  await until('a leader', () => leaderOf(ms) !== undefined);
+  const old = leaderOf(ms)!;
+  const others = ms.filter((m) => m !== old);
+  // the leader's messages still reach the others, but nothing reaches the leader
+  for (const m of others) old.member.server.transport!.faults.blockIn.add(m.member.server.memberId);
+  await until('the deaf leader steps down', () => !isLeader(old));
+  for (const m of ms) m.member.server.transport!.faults.clear();
+  await until('one leader again', () => ms.filter(isLeader).length === 1 && ms.every((m) => m.member.server.leader !== 0n));
+  const leader = leaderOf(ms)!;
+  await leader.client.put({ key: b('healed'), value: b('yes') });
+  for (const m of ms) assert.equal((await m.client.range({ key: b('healed') })).kvs.length, 1);
+});
