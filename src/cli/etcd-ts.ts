@@ -35,7 +35,13 @@ async function main(): Promise<number> {
   const config = parsed.config;
   let member;
   try {
-    member = await startMember(config);
+    member = await startMember(config, {
+      // a member that cannot go on (removed from the cluster, storage failure) exits, as etcd does
+      onFatal: (err) => {
+        log('fatal', 'member stopped', { error: err.message });
+        process.exit(1);
+      },
+    });
   } catch (err) {
     if (err instanceof StorageError) {
       log('fatal', 'failed to open data directory', { 'data-dir': config.dataDir, error: err.message });

@@ -2,7 +2,7 @@
 
 import type { Config } from '../config/index.js';
 import { openStorage, type Storage } from '../storage/index.js';
-import { EtcdServer } from '../server/index.js';
+import { EtcdServer, type ServerEvents } from '../server/index.js';
 import { BinaryServer, type ListeningAddress } from '../api/index.js';
 
 export interface Member {
@@ -12,12 +12,12 @@ export interface Member {
   close(): Promise<void>;
 }
 
-export async function startMember(config: Config): Promise<Member> {
+export async function startMember(config: Config, events: ServerEvents = {}): Promise<Member> {
   const storage = await openStorage(config.dataDir);
   let server: EtcdServer | null = null;
   let binary: BinaryServer | null = null;
   try {
-    server = await EtcdServer.start(config, storage);
+    server = await EtcdServer.start(config, storage, events);
     binary = new BinaryServer({ server, limits: config.limits, urls: config.listenClientBinaryUrls });
     const binaryAddresses = await binary.listen();
     server.setBinaryURLs(binaryAddresses.map((a) => `http://${a.host.includes(':') ? `[${a.host}]` : a.host}:${a.port}`));

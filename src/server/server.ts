@@ -436,6 +436,7 @@ export class EtcdServer {
   }
 
   private linearizable<T>(read: () => T): Promise<T> {
+    if (this.isLearner) return Promise.reject(etcdError('LearnerNotSupported'));
     return new Promise<T>((resolve, reject) => {
       this.readBatch.push({
         run: () => {
@@ -546,6 +547,8 @@ export class EtcdServer {
   private propose(method: WriteMethod, request: unknown, physical = false): Promise<unknown> {
     try {
       this.assertServing();
+      // etcd's learners serve serializable reads and status only
+      if (this.isLearner && method !== 'MemberAttributes') throw etcdError('LearnerNotSupported');
     } catch (err) {
       return Promise.reject(err);
     }
