@@ -225,6 +225,8 @@ export class EtcdServer {
     }
     void fresh;
     const persisted: PersistedState = { ...readPersistedState(storage.meta) };
+    const removed = (storage.meta.get('removed') as string[] | undefined) ?? [];
+    if (removed.includes(identity.member_id)) throw new Error('the member has been permanently removed from the cluster');
     const server = new EtcdServer(config, storage, identity, persisted, events);
     await server.startTransport();
     server.driver.start();
@@ -257,6 +259,8 @@ export class EtcdServer {
       reportUnreachable: (id) => this.driver.reportUnreachable(id),
       reportSnapshot: (id, failed) => this.driver.reportSnapshot(id, failed),
       onClusterId: (id) => this.adoptClusterId(id),
+      isRemoved: (id) => this.removedMembers().has(id.toString()),
+      onRemoved: () => this.fail(new Error('the member has been permanently removed from the cluster')),
       warn: (msg) => process.emitWarning(`etcd-ts transport: ${msg}`),
     });
     await transport.listen();
@@ -268,6 +272,13 @@ export class EtcdServer {
       if (!known.has(id.toString())) transport.addPeer(id, m.peerUrls);
     }
     for (const m of Object.values(this.members)) transport.addPeer(BigInt(m.id), m.peerURLs);
+  }
+
+  private removedCache: Set<string> | null = null;
+  /** IDs removed from the cluster (etcd keeps them too): they may never come back. */
+  private removedMembers(): Set<string> {
+    this.removedCache ??= new Set((this.storage.meta.get('removed') as string[] | undefined) ?? []);
+    return this.removedCache;
   }
 
   private adoptClusterId(id: bigint): void {
@@ -726,6 +737,8 @@ export class EtcdServer {
       }
       case ConfChangeType.RemoveNode:
         delete members[key];
+        this.removedMembers().add(key);
+        this.storage.meta.putSync('removed', [...this.removedMembers()]);
         if (cc.nodeId !== this.memberId) this.transport?.removePeer(cc.nodeId);
         break;
       case ConfChangeType.UpdateNode: {

@@ -23,6 +23,10 @@ export interface TransportOptions {
   deliver(m: Message): void;
   reportUnreachable(id: NodeId): void;
   reportSnapshot(id: NodeId, failed: boolean): void;
+  /** whether a member ID was removed from the cluster: its connections are refused with REMOVED_REASON */
+  isRemoved?(id: NodeId): boolean;
+  /** a peer refused us because this member was removed from the cluster */
+  onRemoved?(): void;
   /** a member joining an existing cluster (cluster ID 0) learns the ID from the first peer that reaches it */
   onClusterId?(id: bigint): void;
   /** diagnostics (refused connections, errors) */
@@ -156,6 +160,9 @@ class Peer {
   }
 }
 
+/** What a member says to a peer that was removed from the cluster (etcd's words). */
+export const REMOVED_REASON = 'the member has been permanently removed from the cluster';
+
 export class Transport {
   readonly limits: TransportLimits;
   readonly faults = new Faults();
@@ -285,6 +292,7 @@ export class Transport {
         frame: (_k, _id, body) => {
           const [, reason] = peerUnpackr.unpack(body) as [unknown, string];
           this.options.warn?.(`peer ${peer.id.toString(16)} refused our connection: ${reason}`);
+          if (reason === REMOVED_REASON) this.options.onRemoved?.();
         },
         oversize: () => {},
       }, (k) => k === PeerFrameKind.Refuse);
@@ -328,6 +336,7 @@ export class Transport {
             const to = BigInt(decoded[2] as number | bigint);
             if (to !== this.memberId) return refuse(`addressed to member ${to.toString(16)}, this is ${this.memberId.toString(16)}`);
             from = BigInt(decoded[1] as number | bigint);
+            if (this.options.isRemoved?.(from)) return refuse(REMOVED_REASON);
             return;
           }
           if (from === null) return refuse('no hello');
@@ -342,6 +351,7 @@ export class Transport {
             return;
           }
           if (kind === PeerFrameKind.Raft) {
+            if (this.options.isRemoved?.(from)) return refuse(REMOVED_REASON);
             if (this.faults.blockIn.has(from)) return;
             const snapshotId = decoded[2] as number | undefined;
             let data: Uint8Array | undefined;

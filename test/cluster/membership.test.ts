@@ -69,4 +69,15 @@ test('member list, add learner, join, promote, move-leader and remove in a runni
   assert.ok(!removed.members.some((m) => m.ID === removedId));
   await jc.put({ key: b('after-remove'), value: b('ok') });
   assert.equal((await fc.range({ key: b('after-remove') })).kvs.length, 1);
+
+  // the removed member stops itself; restarted on its old data it is refused by its former peers and exits
+  const gone = cluster.members.find((m) => m === leader)!;
+  const exited = (child: import('node:child_process').ChildProcess): Promise<number | null> =>
+    child.exitCode !== null ? Promise.resolve(child.exitCode) : new Promise((r) => child.once('exit', (code) => r(code)));
+  assert.equal(await exited(gone.child!), 1, 'a removed member exits');
+  gone.child = null;
+  cluster.restart(gone);
+  assert.equal(await exited(gone.child!), 1, 'a removed member cannot rejoin');
+  assert.match(gone.log, /permanently removed from the cluster/);
+  gone.child = null;
 });

@@ -1,6 +1,6 @@
 // endpoint health and endpoint status: each endpoint of --endpoints on its own connection.
 
-import type { StatusResponse } from '../../client/index.js';
+import type { Member, StatusResponse } from '../../client/index.js';
 import { Command } from './command.js';
 import { clientErrorText } from './connection.js';
 import { setFlagsFromEnv } from './env.js';
@@ -12,23 +12,39 @@ import {
   commandDeadline,
   connect,
   currentDisplay,
+  endpointsFromCmd,
   getBool,
   getDuration,
   getStringSlice,
   initDisplayFromCmd,
 } from './global.js';
 import { formatDuration } from './go-time.js';
-import type { ByteString } from './go-text.js';
+import { utf8ToByteString, type ByteString } from './go-text.js';
 import { CliExit, ExitCode, exitWithError, stderr } from './output.js';
 import type { EndpointHealth, EndpointStatus } from './printer.js';
 
-/** endpointsFromCluster: --endpoints as given (untrimmed), or the member list with --cluster. */
-function endpointsFromCluster(cmd: Command): ByteString[] {
+/**
+ * endpointsFromCluster: --endpoints as given (untrimmed), or with --cluster every member's client URLs from MemberList,
+ * asked of --endpoints without authentication. etcd-ts members advertise --advertise-client-urls there, so --cluster
+ * reaches them only when those URLs are their binary protocol URLs.
+ */
+async function endpointsFromCluster(cmd: Command): Promise<ByteString[]> {
   if (!getBool(cmd, 'cluster')) return getStringSlice(cmd, 'endpoints');
-  exitWithError(
-    ExitCode.Error,
-    'failed to fetch endpoints from etcd cluster member list: etcdctl-ts cannot list members (the etcd-ts binary protocol has no MemberList)',
-  );
+  checkTlsFlags(cmd);
+  const dialTimeoutNs = getDuration(cmd, 'dial-timeout');
+  const eps = endpointsFromCmd(cmd);
+  if (eps.length === 0) exitWithError(ExitCode.Error, 'etcdclient: no available endpoints');
+  const conn = connect(eps, dialTimeoutNs, cmd);
+  const deadline = commandDeadline(cmd);
+  let members: Member[];
+  try {
+    members = (await conn.request((c) => c.call('MemberList', {}), deadline, true)).members ?? [];
+  } catch (err) {
+    return exitWithError(ExitCode.Error, `failed to fetch endpoints from etcd cluster member list: ${clientErrorText(err)}`);
+  } finally {
+    conn.close();
+  }
+  return members.flatMap((m) => (m.clientURLs ?? []).map(utf8ToByteString));
 }
 
 async function health(cmd: Command): Promise<void> {
@@ -37,7 +53,7 @@ async function health(cmd: Command): Promise<void> {
   checkTlsFlags(cmd);
   const dialTimeoutNs = getDuration(cmd, 'dial-timeout');
   checkAuthFlags(cmd);
-  const endpoints = endpointsFromCluster(cmd);
+  const endpoints = await endpointsFromCluster(cmd);
   const results: EndpointHealth[] = [];
   await Promise.all(
     endpoints.map(async (endpoint) => {
@@ -65,7 +81,7 @@ async function status(cmd: Command): Promise<void> {
   const cfg = clientConfigFromCmd(cmd);
   const list: EndpointStatus[] = [];
   let failed = false;
-  for (const endpoint of endpointsFromCluster(cmd)) {
+  for (const endpoint of await endpointsFromCluster(cmd)) {
     const conn = connect([endpoint], cfg.dialTimeoutNs, cmd);
     const deadline = commandDeadline(cmd);
     try {

@@ -1,6 +1,13 @@
 // NewPrinter: the printer for a `-w` value (null for an unknown one).
 
-import { encodeDeleteRangeResponse, encodePutResponse, encodeRangeResponse, encodeTxnResponse } from './protobuf.js';
+import {
+  encodeDeleteRangeResponse,
+  encodeMemberResponse,
+  encodeMoveLeaderResponse,
+  encodePutResponse,
+  encodeRangeResponse,
+  encodeTxnResponse,
+} from './protobuf.js';
 import { stdout } from './output.js';
 import { unsupported, type Printer } from './printer.js';
 import { FieldsPrinter } from './printer-fields.js';
@@ -15,6 +22,11 @@ function protobufPrinter(): Printer {
     put: (r) => stdout(encodePutResponse(r)),
     del: (r) => stdout(encodeDeleteRangeResponse(r)),
     txn: (r) => stdout(encodeTxnResponse(r)),
+    memberAdd: (r) => stdout(encodeMemberResponse(r, true)),
+    memberRemove: (_id, r) => stdout(encodeMemberResponse(r, false)),
+    memberUpdate: (_id, r) => stdout(encodeMemberResponse(r, false)),
+    memberList: (r) => stdout(encodeMemberResponse(r, false)),
+    moveLeader: (_leader, _target, r) => stdout(encodeMoveLeaderResponse(r)),
   };
 }
 

@@ -110,7 +110,7 @@ export function commandDeadline(cmd: Command): Deadline {
 }
 
 /** endpointsFromCmd (without DNS discovery, which etcdctl-ts does not do). */
-function endpointsFromCmd(cmd: Command): ByteString[] {
+export function endpointsFromCmd(cmd: Command): ByteString[] {
   if (getString(cmd, 'discovery-srv') !== '') {
     exitWithError(ExitCode.Error, 'etcdctl-ts does not support DNS discovery (--discovery-srv)');
   }

@@ -2,9 +2,12 @@
 
 import type { DeleteRangeResponse, KeyValue, PutResponse, RangeResponse, ResponseHeader, TxnResponse } from '../../client/index.js';
 import { int64String, quote, uint64String } from './go-strconv.js';
-import { bytesToByteString } from './go-text.js';
+import { bytesToByteString, utf8ToByteString } from './go-text.js';
 import { stdout } from './output.js';
-import type { EndpointHealth, EndpointStatus, Printer } from './printer.js';
+import { nilPrinterPanic, unsupported, type EndpointHealth, type EndpointStatus, type Printer } from './printer.js';
+import type { MemberListResponse } from '../../proto/types.js';
+
+const fieldsUnsupported = unsupported('fields');
 
 function hdr(h: ResponseHeader | undefined): void {
   stdout(
@@ -77,4 +80,22 @@ export class FieldsPrinter implements Printer {
       );
     }
   }
+
+  memberList(r: MemberListResponse): void {
+    hdr(r.header);
+    for (const m of r.members ?? []) {
+      let out = `"ID" : ${uint64String(m.ID ?? 0)}\n"Name" : ${quote(utf8ToByteString(m.name ?? ''))}\n`;
+      for (const u of m.peerURLs ?? []) out += `"PeerURL" : ${quote(utf8ToByteString(u))}\n`;
+      for (const u of m.clientURLs ?? []) out += `"ClientURL" : ${quote(utf8ToByteString(u))}\n`;
+      out += `"IsLearner" : ${String(m.isLearner ?? false)}\n\n`;
+      stdout(out);
+    }
+  }
+
+  // fieldsPrinter has no member add/remove/update or move-leader printing: "fields not supported as output format"
+  memberAdd = fieldsUnsupported.memberAdd;
+  memberRemove = fieldsUnsupported.memberRemove;
+  memberUpdate = fieldsUnsupported.memberUpdate;
+  memberPromote = nilPrinterPanic;
+  moveLeader = fieldsUnsupported.moveLeader;
 }

@@ -14,8 +14,17 @@ import type {
 } from '../../client/index.js';
 import { base64, jsonArray, jsonObject, jsonString } from './go-json.js';
 import { int64String, uint64String } from './go-strconv.js';
+import { utf8ToByteString } from './go-text.js';
 import { stdout } from './output.js';
-import type { EndpointHealth, EndpointStatus, Printer } from './printer.js';
+import { nilPrinterPanic, type EndpointHealth, type EndpointStatus, type Printer } from './printer.js';
+import type { Member, MoveLeaderResponse } from '../../proto/types.js';
+
+/** The member responses' shape: a header, the added member (MemberAdd only) and the member list. */
+export interface MemberResponse {
+  header?: ResponseHeader;
+  member?: Member;
+  members?: Member[];
+}
 
 type Int = bigint | number | undefined;
 
@@ -119,6 +128,33 @@ function statusJson(s: StatusResponse): string {
   ]);
 }
 
+function strings(list: string[] | undefined): string | undefined {
+  return list === undefined || list.length === 0 ? undefined : jsonArray(list.map((u) => jsonString(utf8ToByteString(u))));
+}
+
+function memberJson(m: Member): string {
+  return jsonObject([
+    ['ID', uint64(m.ID)],
+    ['name', m.name === undefined || m.name === '' ? undefined : jsonString(utf8ToByteString(m.name))],
+    ['peerURLs', strings(m.peerURLs)],
+    ['clientURLs', strings(m.clientURLs)],
+    ['isLearner', bool(m.isLearner)],
+  ]);
+}
+
+/** MemberAddResponse (with `member`), or MemberList/Remove/Update/PromoteResponse */
+export function memberResponseJson(r: MemberResponse, withMember: boolean): string {
+  const members = r.members ?? [];
+  const fields: [string, string | undefined][] = [['header', header(r.header)]];
+  if (withMember) fields.push(['member', r.member === undefined || r.member === null ? undefined : memberJson(r.member)]);
+  fields.push(['members', members.length === 0 ? undefined : jsonArray(members.map(memberJson))]);
+  return jsonObject(fields);
+}
+
+export function moveLeaderJson(r: MoveLeaderResponse): string {
+  return jsonObject([['header', header(r.header)]]);
+}
+
 export class JsonPrinter implements Printer {
   get(r: RangeResponse): void {
     stdout(rangeJson(r) + '\n');
@@ -151,5 +187,21 @@ export class JsonPrinter implements Printer {
       ]),
     );
     stdout(jsonArray(items) + '\n');
+  }
+  memberAdd(r: MemberResponse): void {
+    stdout(memberResponseJson(r, true) + '\n');
+  }
+  memberRemove(_id: bigint, r: MemberResponse): void {
+    stdout(memberResponseJson(r, false) + '\n');
+  }
+  memberUpdate(_id: bigint, r: MemberResponse): void {
+    stdout(memberResponseJson(r, false) + '\n');
+  }
+  memberPromote = nilPrinterPanic;
+  memberList(r: MemberResponse): void {
+    stdout(memberResponseJson(r, false) + '\n');
+  }
+  moveLeader(_leader: bigint, _target: bigint, r: MoveLeaderResponse): void {
+    stdout(moveLeaderJson(r) + '\n');
   }
 }

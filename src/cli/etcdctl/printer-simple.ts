@@ -4,7 +4,25 @@ import type { DeleteRangeResponse, KeyValue, PutResponse, RangeResponse, TxnResp
 import { bytesToByteString, type ByteString } from './go-text.js';
 import { stderr, stdout } from './output.js';
 import type { EndpointHealth, EndpointStatus, Printer } from './printer.js';
-import { endpointStatusRows } from './printer-table.js';
+import { endpointStatusRows, memberListRows } from './printer-table.js';
+import type {
+  MemberAddResponse,
+  MemberListResponse,
+  MemberPromoteResponse,
+  MemberRemoveResponse,
+  MemberUpdateResponse,
+  MoveLeaderResponse,
+} from '../../proto/types.js';
+
+/** fmt's %16x of a uint64 */
+export function hex16(v: bigint | number | undefined): string {
+  return BigInt.asUintN(64, BigInt(v ?? 0)).toString(16).padStart(16, ' ');
+}
+
+/** types.ID's String(): the uint64 in hex, unpadded */
+export function idString(v: bigint | number | undefined): string {
+  return BigInt.asUintN(64, BigInt(v ?? 0)).toString(16);
+}
 
 function hexEscaped(bytes: Uint8Array | undefined): ByteString {
   if (bytes === undefined) return '';
@@ -58,5 +76,29 @@ export class SimplePrinter implements Printer {
 
   endpointStatus(list: EndpointStatus[]): void {
     for (const row of endpointStatusRows(list)) stdout(row.join(', ') + '\n');
+  }
+
+  memberAdd(r: MemberAddResponse): void {
+    stdout(`Member ${hex16(r.member?.ID)} added to cluster ${hex16(r.header?.cluster_id)}\n`);
+  }
+
+  memberRemove(id: bigint, r: MemberRemoveResponse): void {
+    stdout(`Member ${hex16(id)} removed from cluster ${hex16(r.header?.cluster_id)}\n`);
+  }
+
+  memberUpdate(id: bigint, r: MemberUpdateResponse): void {
+    stdout(`Member ${hex16(id)} updated in cluster ${hex16(r.header?.cluster_id)}\n`);
+  }
+
+  memberPromote(id: bigint, r: MemberPromoteResponse): void {
+    stdout(`Member ${hex16(id)} promoted in cluster ${hex16(r.header?.cluster_id)}\n`);
+  }
+
+  memberList(r: MemberListResponse): void {
+    for (const row of memberListRows(r)) stdout(row.join(', ') + '\n');
+  }
+
+  moveLeader(leader: bigint, target: bigint, _r: MoveLeaderResponse): void {
+    stdout(`Leadership transferred from ${idString(leader)} to ${idString(target)}\n`);
   }
 }

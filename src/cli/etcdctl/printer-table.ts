@@ -4,9 +4,11 @@ import { uint64String } from './go-strconv.js';
 import { stdout } from './output.js';
 import { unsupported, type EndpointHealth, type EndpointStatus, type Printer } from './printer.js';
 import { humanizeBytes, renderTable } from './tablewriter.js';
-import type { ByteString } from './go-text.js';
+import { utf8ToByteString, type ByteString } from './go-text.js';
+import type { MemberListResponse } from '../../proto/types.js';
 
 const STATUS_HEADER = ['endpoint', 'ID', 'version', 'db size', 'is leader', 'is learner', 'raft term', 'raft index', 'raft applied index', 'errors'];
+const MEMBER_HEADER = ['ID', 'Status', 'Name', 'Peer Addrs', 'Client Addrs', 'Is Learner'];
 const HEALTH_HEADER = ['endpoint', 'health', 'took', 'error'];
 
 /** makeEndpointStatusTable's rows (also the simple format's comma-separated lines). */
@@ -25,6 +27,18 @@ export function endpointStatusRows(list: EndpointStatus[]): ByteString[][] {
   ]);
 }
 
+/** makeMemberListTable's rows (also the simple format's comma-separated lines). */
+export function memberListRows(r: MemberListResponse): ByteString[][] {
+  return (r.members ?? []).map((m) => [
+    BigInt.asUintN(64, BigInt(m.ID ?? 0)).toString(16),
+    (m.name ?? '') === '' ? 'unstarted' : 'started',
+    utf8ToByteString(m.name ?? ''),
+    utf8ToByteString((m.peerURLs ?? []).join(',')),
+    utf8ToByteString((m.clientURLs ?? []).join(',')),
+    m.isLearner === true ? 'true' : 'false',
+  ]);
+}
+
 export function endpointHealthRows(list: EndpointHealth[]): ByteString[][] {
   return list.map((h) => [h.endpoint, String(h.health), h.took, h.error]);
 }
@@ -37,6 +51,9 @@ export function tablePrinter(): Printer {
     },
     endpointStatus(list: EndpointStatus[]): void {
       stdout(renderTable(STATUS_HEADER, endpointStatusRows(list)));
+    },
+    memberList(r: MemberListResponse): void {
+      stdout(renderTable(MEMBER_HEADER, memberListRows(r)));
     },
   };
 }

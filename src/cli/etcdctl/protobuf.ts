@@ -16,6 +16,7 @@ import type {
   TxnRequest,
   TxnResponse,
 } from '../../client/index.js';
+import type { Member, MoveLeaderResponse } from '../../proto/types.js';
 
 class Writer {
   private readonly parts: Buffer[] = [];
@@ -60,6 +61,14 @@ class Writer {
     this.tag(field, 2);
     this.varint(BigInt(v.length));
     this.push(Buffer.from(v.buffer, v.byteOffset, v.length));
+  }
+
+  /** a repeated string element: written even when empty */
+  string(field: number, v: string): void {
+    const b = Buffer.from(v, 'utf8');
+    this.tag(field, 2);
+    this.varint(BigInt(b.length));
+    this.push(b);
   }
 
   message(field: number, body: Buffer | undefined): void {
@@ -133,6 +142,31 @@ export function encodeTxnResponse(r: TxnResponse): Buffer {
   w.message(1, header(r.header));
   w.int(2, r.succeeded);
   for (const op of r.responses ?? []) w.message(3, responseOp(op));
+  return w.finish();
+}
+
+function member(m: Member): Buffer {
+  const w = new Writer();
+  w.int(1, m.ID);
+  w.bytes(2, m.name === undefined ? undefined : Buffer.from(m.name, 'utf8'));
+  for (const u of m.peerURLs ?? []) w.string(3, u);
+  for (const u of m.clientURLs ?? []) w.string(4, u);
+  w.int(5, m.isLearner);
+  return w.finish();
+}
+
+/** MemberAddResponse (header 1, member 2, members 3) or MemberList/Remove/Update/PromoteResponse (header 1, members 2) */
+export function encodeMemberResponse(r: { header?: ResponseHeader; member?: Member; members?: Member[] }, withMember: boolean): Buffer {
+  const w = new Writer();
+  w.message(1, header(r.header));
+  if (withMember && r.member !== undefined && r.member !== null) w.message(2, member(r.member));
+  for (const m of r.members ?? []) w.message(withMember ? 3 : 2, member(m));
+  return w.finish();
+}
+
+export function encodeMoveLeaderResponse(r: MoveLeaderResponse): Buffer {
+  const w = new Writer();
+  w.message(1, header(r.header));
   return w.finish();
 }
 

@@ -4,6 +4,7 @@
 import { Command, newHelpCommand, type ExecuteIo } from './command.js';
 import { compactionCommand, delCommand, getCommand, putCommand } from './cmd-kv.js';
 import { endpointCommand } from './cmd-endpoint.js';
+import { memberCommand, moveLeaderCommand } from './cmd-member.js';
 import { txnCommand } from './cmd-txn.js';
 import { globalFlags } from './global.js';
 import { ExitCode, exitWithError, println } from './output.js';
@@ -20,7 +21,7 @@ function versionCommand(): Command {
   });
 }
 
-/** An etcdctl command that etcdctl-ts does not implement (the binary protocol serves only the KV and Status RPCs). */
+/** An etcdctl command that etcdctl-ts does not implement (the binary protocol serves only the KV, Status, Cluster and MoveLeader RPCs). */
 function notImplemented(name: string, short: string): Command {
   return new Command({
     use: name,
@@ -47,11 +48,11 @@ export function newRootCommand(io: ExecuteIo): Command {
     notImplemented('alarm', 'Alarm related commands'),
     notImplemented('defrag', 'Defragments the storage of the etcd members with given endpoints'),
     endpointCommand(),
-    notImplemented('move-leader', 'Transfers leadership to another etcd cluster member.'),
+    moveLeaderCommand(),
     notImplemented('watch', 'Watches events stream on keys or prefixes'),
     versionCommand(),
     notImplemented('lease', 'Lease related commands'),
-    notImplemented('member', 'Membership related commands'),
+    memberCommand(),
     notImplemented('snapshot', 'Manages etcd node snapshots'),
     notImplemented('make-mirror', 'Makes a mirror at the destination etcd cluster'),
     notImplemented('migrate', 'Migrates keys in a v2 store to a mvcc store'),
