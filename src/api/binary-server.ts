@@ -10,6 +10,7 @@ import type { Limits } from '../config/index.js';
 import { EtcdError, invalidArgument, toEtcdError, etcdError } from '../errors/index.js';
 import { encodeFrame, FrameDecoder, FrameKind, unpackr, decodeRequest, METHOD_NAMES, type MethodName } from '../proto/index.js';
 import type { EtcdServer } from '../server/index.js';
+import { listenTcp } from '../transport/listen.js';
 
 const methods = new Set<string>(METHOD_NAMES);
 
@@ -214,18 +215,8 @@ export class BinaryServer {
     const addresses: ListeningAddress[] = [];
     for (const url of this.options.urls) {
       const { host, port } = parseListenUrl(url);
-      const srv = net.createServer((socket) => this.accept(socket));
-      srv.maxConnections = this.options.limits.connectionsMax;
-      await new Promise<void>((resolve, reject) => {
-        srv.once('error', reject);
-        srv.listen(port, host, () => {
-          srv.removeListener('error', reject);
-          resolve();
-        });
-      });
-      srv.on('error', () => {});
-      const addr = srv.address() as net.AddressInfo;
-      addresses.push({ host: addr.address, port: addr.port });
+      const { server: srv, address } = await listenTcp(host, port, (socket) => this.accept(socket), this.options.limits.connectionsMax);
+      addresses.push(address);
       this.servers.push(srv);
     }
     return addresses;

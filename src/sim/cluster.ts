@@ -28,6 +28,7 @@ import {
   type Ready,
 } from '../raft/index.js';
 
+/** mulberry32: small, fast and good enough for simulation and test inputs; one seed replays a whole run. */
 export class Rng {
   private s: number;
   constructor(seed: number) {
@@ -48,6 +49,11 @@ export class Rng {
   }
   pick<T>(items: readonly T[]): T {
     return items[this.int(items.length)]!;
+  }
+  bytes(n: number): Buffer {
+    const b = Buffer.allocUnsafe(n);
+    for (let i = 0; i < n; i++) b[i] = this.int(256);
+    return b;
   }
 }
 

@@ -1,2 +1,3 @@
 export * from './codec.js';
 export * from './transport.js';
+export * from './listen.js';

@@ -10,6 +10,7 @@ import { MessageType } from '../raft/index.js';
 import { DEFAULT_TRANSPORT_LIMITS, type TransportLimits } from '../config/limits.js';
 
 export { DEFAULT_TRANSPORT_LIMITS, type TransportLimits };
+import { listenTcp } from './listen.js';
 import { decodeMessage, encodeMessage, isPeerFrameKind, peerPackr, peerUnpackr, PeerFrameKind } from './codec.js';
 
 const RESERVE_START_SPACE = 2048;
@@ -183,17 +184,8 @@ export class Transport {
     const out: { host: string; port: number }[] = [];
     for (const url of this.options.listenUrls) {
       const { host, port } = parseUrl(url);
-      const srv = net.createServer((socket) => this.accept(socket));
-      await new Promise<void>((resolve, reject) => {
-        srv.once('error', reject);
-        srv.listen(port, host, () => {
-          srv.removeListener('error', reject);
-          resolve();
-        });
-      });
-      srv.on('error', () => {});
-      const a = srv.address() as net.AddressInfo;
-      out.push({ host: a.address, port: a.port });
+      const { server: srv, address } = await listenTcp(host, port, (socket) => this.accept(socket));
+      out.push(address);
       this.servers.push(srv);
     }
     return out;
