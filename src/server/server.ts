@@ -294,6 +294,11 @@ export class EtcdServer {
     return { cluster_id: this.clusterId, member_id: this.memberId, revision, raft_term: this.driver.node.raft.term };
   }
 
+  /** etcd's Cluster service leaves the header's revision at 0. */
+  private memberHeader(): ResponseHeader {
+    return { ...this.header(), revision: 0 };
+  }
+
   get revision(): number {
     return this.state.revision;
   }
@@ -339,7 +344,7 @@ export class EtcdServer {
 
   memberListResponse(): MemberListResponse {
     this.assertServing();
-    return { header: this.header(), members: sortedMembers(this.members).map(toApiMember) };
+    return { header: this.memberHeader(), members: sortedMembers(this.members).map(toApiMember) };
   }
 
   memberAdd(req: MemberAddRequest): Promise<MemberAddResponse> {
@@ -395,7 +400,8 @@ export class EtcdServer {
     this.assertServing();
     const r = this.driver.node.raft;
     if (r.state !== StateType.Leader) throw etcdError('NotLeader');
-    if (!r.trk.voters.has(req.targetID) || req.targetID === this.memberId) throw etcdError('BadLeaderTransferee');
+    if (req.targetID === this.memberId) return { header: this.header() }; // already the leader: etcd answers OK
+    if (!r.trk.voters.has(req.targetID)) throw etcdError('BadLeaderTransferee');
     this.driver.transferLeader(req.targetID);
     const deadline = monotonicNow() + this.config.limits.requestTimeoutMs;
     while (this.softState.lead !== req.targetID) {
@@ -759,7 +765,7 @@ export class EtcdServer {
     return {
       waiter: mine ? id : 0,
       ok: true,
-      value: { header: this.header(), members: sortedMembers(members).map(toApiMember), member: members[key] ? toApiMember(members[key]!) : undefined },
+      value: { header: this.memberHeader(), members: sortedMembers(members).map(toApiMember), member: members[key] ? toApiMember(members[key]!) : undefined },
       removedSelf: cc.type === ConfChangeType.RemoveNode && cc.nodeId === this.memberId,
     };
   }

@@ -7,7 +7,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import assert from 'node:assert/strict';
-import { startRealEtcd, type RealEtcd } from './etcd.js';
+import { freePort, startRealEtcd, type RealEtcd } from './etcd.js';
 import { ETCDCTL_TS_BIN, startChild, type ChildMember } from './member.js';
 import { Client } from '../../src/client/index.js';
 
@@ -89,10 +89,29 @@ export interface Normalise {
   defaultEndpoint?: boolean;
   /** a help's command list: only the commands etcdctl-ts implements, tab alignment ignored */
   commandList?: boolean;
+  /**
+   * member and cluster IDs (hex and decimal), the padding of %16x, the order of ETCD_INITIAL_CLUSTER (members sort by
+   * ID), and the revision of member responses' headers (etcd 3.4 leaves it 0 there, etcd-ts fills it in)
+   */
+  ids?: boolean;
+}
+
+function normaliseIds(s: string): string {
+  return s
+    .replace(/\b[0-9a-f]{12,16}\b/g, '<id>')
+    .replace(/\b\d{15,20}\b/g, '<n>')
+    .replace(/ +<id>/g, ' <id>')
+    .replace(/"revision":\d+,/g, '')
+    .replace(/"Revision" : \d+/g, '"Revision" : <rev>')
+    .replace(/^ETCD_INITIAL_CLUSTER="([^"]*)"$/gm, (_m, list: string) => `ETCD_INITIAL_CLUSTER="${list.split(',').sort().join(',')}"`);
 }
 
 /** The commands (as help lists them, from the root or from "endpoint") that etcdctl-ts implements. */
-const IMPLEMENTED = new Set(['compaction', 'del', 'endpoint health', 'endpoint status', 'get', 'help', 'put', 'txn', 'version', 'health', 'status']);
+const IMPLEMENTED = new Set([
+  'compaction', 'del', 'endpoint health', 'endpoint status', 'get', 'help', 'put', 'txn', 'version', 'health', 'status',
+  'member add', 'member list', 'member promote', 'member remove', 'member update', 'move-leader',
+  'add', 'list', 'promote', 'remove', 'update',
+]);
 
 function normaliseCommandList(s: string): string {
   const lines = s.split('\n');
@@ -114,8 +133,8 @@ function normaliseStatus(s: string): string {
     .replace(/"(dbSize|dbSizeInUse|raftIndex|raftAppliedIndex)":\d+/g, '"$1":<n>')
     .replace(/"Version" : "[^"]*"/g, '"Version" : "<v>"')
     .replace(/"(DBSize|RaftIndex|RaftAppliedIndex)" : \d+/g, '"$1" : <n>')
-    .replace(/^(<endpoint>, [0-9a-f]+), [^,]+, [^,]+, (\w+, \w+, \d+), \d+, \d+, /gm, '$1, <v>, <size>, $2, <n>, <n>, ')
-    .replace(/^(\| <endpoint> \| [0-9a-f]+ \|)\s*[^|]+\|\s*[^|]+\|(\s*\w+ \|\s*\w+ \|\s*\d+ \|)\s*\d+ \|\s*\d+ \|/gm, '$1 <v> | <size> |$2 <n> | <n> |');
+    .replace(/^((?:http:\/\/)?<endpoint>, [0-9a-f]+), [^,]+, [^,]+, (\w+, \w+, \d+), \d+, \d+, /gm, '$1, <v>, <size>, $2, <n>, <n>, ')
+    .replace(/^(\| (?:http:\/\/)?<endpoint> \| [0-9a-f]+ \|)\s*[^|]+\|\s*[^|]+\|(\s*\w+ \|\s*\w+ \|\s*\d+ \|)\s*\d+ \|\s*\d+ \|/gm, '$1 <v> | <size> |$2 <n> | <n> |');
 }
 
 export function normalise(text: string, n: Normalise): string {
@@ -136,6 +155,7 @@ export function normalise(text: string, n: Normalise): string {
   if (n.debug === true) s = s.replace(/^(INFO|WARNING): \d{4}\/.*\n/gm, '');
   if (n.defaultEndpoint !== false) s = s.split('127.0.0.1:2378').join('127.0.0.1:2379');
   if (n.commandList === true) s = normaliseCommandList(s);
+  if (n.ids === true) s = normaliseIds(s);
   return s;
 }
 
@@ -215,9 +235,22 @@ async function stopAndRemove(server: RealEtcd | ChildMember): Promise<void> {
   fs.rmSync(path.dirname(server.dataDir), { recursive: true, force: true });
 }
 
+export interface PairOptions {
+  /**
+   * the etcd-ts member advertises its binary endpoint as its client URL (--advertise-client-urls), as the real etcd
+   * advertises its gRPC endpoint, so that member lists and `endpoint --cluster` agree
+   */
+  advertiseBinary?: boolean;
+}
+
 /** Starts a real etcd and an etcd-ts member; if either fails to come up, the other is stopped again. */
-export async function startPair(): Promise<Pair> {
-  const [realStarted, tsStarted] = await Promise.allSettled([startRealEtcd(), startChild()]);
+export async function startPair(opts: PairOptions = {}): Promise<Pair> {
+  let tsFlags: string[] = [];
+  if (opts.advertiseBinary === true) {
+    const url = `http://127.0.0.1:${await freePort()}`;
+    tsFlags = ['--listen-client-binary-urls', url, '--advertise-client-urls', url];
+  }
+  const [realStarted, tsStarted] = await Promise.allSettled([startRealEtcd(), startChild(tsFlags)]);
   if (realStarted.status === 'rejected' || tsStarted.status === 'rejected') {
     if (realStarted.status === 'fulfilled') await stopAndRemove(realStarted.value);
     if (tsStarted.status === 'fulfilled') await stopAndRemove(tsStarted.value);

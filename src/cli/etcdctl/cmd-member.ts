@@ -10,6 +10,7 @@ import { NumError, parseInt64, quote } from './go-strconv.js';
 import { byteStringToUtf8, utf8ToByteString, type ByteString } from './go-text.js';
 import { ExitCode, exitWithError, stdout } from './output.js';
 import { SimplePrinter } from './printer-simple.js';
+import { newUrlsError } from './go-url.js';
 
 /**
  * strconv.ParseUint(s, 16, 64), with Go's error text: ParseInt over 65 bits accepts every uint64, and its errors are
@@ -66,6 +67,12 @@ async function memberAdd(cmd: Command, args: ByteString[]): Promise<void> {
   const deadline = commandDeadline(cmd);
   const conn = mustClientFromCmd(cmd);
   const isLearner = getBool(cmd, 'learner');
+  // clientv3 checks the URLs (types.NewURLs) before sending the request
+  const urlError = newUrlsError(peerUrls.split(','));
+  if (urlError !== null) {
+    conn.close();
+    exitWithError(ExitCode.Error, urlError);
+  }
   const resp = await requestOrExit(conn, (c) => c.call('MemberAdd', { peerURLs: urls, isLearner }), deadline, false);
   const newId = BigInt(resp.member?.ID ?? 0);
   const display = currentDisplay();
@@ -101,7 +108,13 @@ async function memberUpdate(cmd: Command, args: ByteString[]): Promise<void> {
   const urls = splitUrls(peerUrls);
   const deadline = commandDeadline(cmd);
   const conn = mustClientFromCmd(cmd);
-  const resp = await requestOrExit(conn, (c) => c.call('MemberUpdate', { ID: id, peerURLs: urls }), deadline, false);
+  const urlError = newUrlsError(peerUrls.split(','));
+  if (urlError !== null) {
+    conn.close();
+    exitWithError(ExitCode.Error, urlError);
+  }
+  // clientv3 retries MemberUpdate ("it is safe to retry on update")
+  const resp = await requestOrExit(conn, (c) => c.call('MemberUpdate', { ID: id, peerURLs: urls }), deadline, true);
   currentDisplay().memberUpdate(id, resp);
 }
 
