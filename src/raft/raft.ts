@@ -301,13 +301,13 @@ export class Raft {
   }
 
   private appendEntry(es: Entry[]): boolean {
-    let li = this.raftLog.lastIndex();
+    const li = this.raftLog.lastIndex();
     for (let i = 0; i < es.length; i++) {
       es[i]!.term = this.term;
       es[i]!.index = li + 1 + i;
     }
     if (!this.increaseUncommittedSize(es)) return false;
-    li = this.raftLog.append(es);
+    this.raftLog.append(es);
     return true;
   }
 

@@ -7,6 +7,7 @@ import { Raft, ProposalDroppedError, type RaftConfig } from './raft.js';
 import {
   EntryType,
   isHardStateEqual,
+  isResponseMessage,
   message,
   MessageType,
   NONE,
@@ -86,7 +87,7 @@ export class RawNode {
     if (m.type === MessageType.Hup || m.type === MessageType.Beat || m.type === MessageType.CheckQuorum) {
       throw new Error('raft: cannot step raft local message');
     }
-    if (this.raft.trk.progress.get(m.from) === undefined && isResponse(m.type)) {
+    if (this.raft.trk.progress.get(m.from) === undefined && isResponseMessage(m.type)) {
       return; // a response from a node no longer in the configuration
     }
     this.raft.step(m);
@@ -177,8 +178,4 @@ export class RawNode {
   get isLeader(): boolean {
     return this.raft.lead === this.raft.id && this.raft.lead !== NONE;
   }
-}
-
-function isResponse(t: number): boolean {
-  return t === MessageType.AppResp || t === MessageType.VoteResp || t === MessageType.HeartbeatResp || t === MessageType.PreVoteResp;
 }

@@ -104,6 +104,24 @@ function bytesOrUndefined(s: ByteString | undefined): Uint8Array | undefined {
 }
 
 /** getGetOp */
+/** The key and range_end of get/del, as clientv3's WithPrefix and WithFromKey set them (empty key: whole keyspace). */
+function keyRange(key: ByteString, end: ByteString | undefined, prefix: boolean, fromKey: boolean): { key: Uint8Array; range_end?: Uint8Array } {
+  if (prefix) {
+    if (key.length === 0) {
+      key = '\x00';
+      end = '\x00';
+    } else end = prefixEnd(key);
+  }
+  if (fromKey) {
+    if (key.length === 0) key = '\x00';
+    end = '\x00';
+  }
+  const range: { key: Uint8Array; range_end?: Uint8Array } = { key: byteStringToBytes(key) };
+  const rangeEnd = bytesOrUndefined(end);
+  if (rangeEnd !== undefined) range.range_end = rangeEnd;
+  return range;
+}
+
 export function getGetOp(cmd: Command, args: ByteString[]): RangeRequest {
   if (args.length === 0) {
     exitWithError(ExitCode.BadArgs, 'get command needs one argument as key and an optional argument as range_end');
@@ -151,19 +169,7 @@ export function getGetOp(cmd: Command, args: ByteString[]): RangeRequest {
   // clientv3.WithSort: ascending by key is the server's natural order, so it is sent as "no sort"
   if (target === SortTarget.KEY && order === SortOrder.ASCEND) order = SortOrder.NONE;
 
-  if (prefix) {
-    if (key.length === 0) {
-      key = '\x00';
-      end = '\x00';
-    } else end = prefixEnd(key);
-  }
-  if (fromKey) {
-    if (key.length === 0) key = '\x00';
-    end = '\x00';
-  }
-  const req: RangeRequest = { key: byteStringToBytes(key) };
-  const rangeEnd = bytesOrUndefined(end);
-  if (rangeEnd !== undefined) req.range_end = rangeEnd;
+  const req: RangeRequest = keyRange(key, end, prefix, fromKey);
   if (limit !== 0n) req.limit = toNumber(limit);
   if (rev > 0n) req.revision = toNumber(rev);
   if (order !== SortOrder.NONE) req.sort_order = order;
@@ -228,19 +234,7 @@ export function getDelOp(cmd: Command, args: ByteString[]): DeleteRangeRequest {
     }
     end = args[1]!;
   }
-  if (prefix) {
-    if (key.length === 0) {
-      key = '\x00';
-      end = '\x00';
-    } else end = prefixEnd(key);
-  }
-  if (fromKey) {
-    if (key.length === 0) key = '\x00';
-    end = '\x00';
-  }
-  const req: DeleteRangeRequest = { key: byteStringToBytes(key) };
-  const rangeEnd = bytesOrUndefined(end);
-  if (rangeEnd !== undefined) req.range_end = rangeEnd;
+  const req: DeleteRangeRequest = keyRange(key, end, prefix, fromKey);
   if (getBool(cmd, 'prev-kv')) req.prev_kv = true;
   return req;
 }
