@@ -182,7 +182,6 @@ export class EtcdServer {
   /** Opens a member on its storage: identity, bootstrap of a new cluster, peer transport, then Raft. */
   static async start(config: Config, storage: Storage, events: ServerEvents = {}): Promise<EtcdServer> {
     let identity = storage.meta.get('identity') as Identity | undefined;
-    const fresh = identity === undefined;
     if (identity === undefined) {
       const initial = parseInitialCluster(config.initialCluster);
       const self = initial.find((m) => m.name === config.name);
@@ -223,7 +222,6 @@ export class EtcdServer {
       });
       await storage.meta.flushed;
     }
-    void fresh;
     const persisted: PersistedState = { ...readPersistedState(storage.meta) };
     const removed = (storage.meta.get('removed') as string[] | undefined) ?? [];
     if (removed.includes(identity.member_id)) throw new Error('the member has been permanently removed from the cluster');
@@ -255,7 +253,10 @@ export class EtcdServer {
       memberId: this.memberId,
       clusterId: this.clusterId,
       listenUrls: this.config.listenPeerUrls,
-      deliver: (m: Message) => this.driver.step(m),
+      deliver: (m: Message) => {
+        this.lastHeard.set(m.from, monotonicNow());
+        this.driver.step(m);
+      },
       reportUnreachable: (id) => this.driver.reportUnreachable(id),
       reportSnapshot: (id, failed) => this.driver.reportSnapshot(id, failed),
       onClusterId: (id) => this.adoptClusterId(id),
@@ -411,17 +412,22 @@ export class EtcdServer {
     return { header: this.header() };
   }
 
+  /** When each peer was last heard from (etcd's transport keeps the same, as ActiveSince). */
+  private readonly lastHeard = new Map<bigint, number>();
+
   /**
-   * etcd's strict reconfiguration check, from the leader's view: after the change, the members known to be up
-   * (recently heard from) must still form a quorum of the new voter count. Followers cannot tell, and let it pass.
+   * etcd's strict reconfiguration check, from the leader's view: after the change, the voters known to be up (heard
+   * from within two election timeouts) must still form a quorum of the new voter count. Raft's own check-quorum flags are not used:
+   * they are cleared every election timeout and would refuse changes at random right after each reset.
    */
   private enoughStartedAfter(voters: number, removed: bigint | null): boolean {
-    const r = this.driver.node.raft;
-    if (r.state !== StateType.Leader) return true;
+    // Only the leader hears from every voter; a follower cannot tell, and lets the change through.
+    if (this.driver.node.raft.state !== StateType.Leader) return true;
+    const since = monotonicNow() - 2 * this.config.electionTimeoutMs;
     let started = 0;
-    for (const id of r.trk.voters) {
+    for (const id of this.confState.voters) {
       if (id === removed) continue;
-      if (id === this.memberId || r.trk.progress.get(id)?.recentActive) started++;
+      if (id === this.memberId || (this.lastHeard.get(id) ?? -Infinity) >= since) started++;
     }
     return started >= Math.floor(voters / 2) + 1;
   }
