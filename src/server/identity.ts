@@ -23,11 +23,16 @@ export function parseInitialCluster(spec: string): InitialMember[] {
   return [...byName].map(([name, peerUrls]) => ({ name, peerUrls }));
 }
 
-/** etcd's NewMember: sha1(sorted peer URLs + cluster token), first 8 bytes big-endian. */
-export function computeMemberId(peerUrls: readonly string[], clusterToken: string): bigint {
+/**
+ * etcd's NewMember: sha1(sorted peer URLs + cluster token [+ unix seconds]), first 8 bytes big-endian. Bootstrap
+ * members leave the time out (so the same flags give the same IDs); members added at runtime include it (so a member
+ * removed and added again with the same URLs gets a new ID).
+ */
+export function computeMemberId(peerUrls: readonly string[], clusterToken: string, unixSeconds?: number): bigint {
   const h = createHash('sha1');
   for (const u of [...peerUrls].sort()) h.update(u);
   h.update(clusterToken);
+  if (unixSeconds !== undefined) h.update(String(unixSeconds));
   return h.digest().readBigUInt64BE(0);
 }
 

@@ -69,7 +69,7 @@ import {
 import { encodeConfChange } from '../raft/rawnode.js';
 import { databaseSize, readPersistedState, type PersistedState, type Storage } from '../storage/index.js';
 import { confStateFromStored, confStateToStored, LmdbRaftStorage } from '../storage/raft-storage.js';
-import { Transport } from '../transport/index.js';
+import { clusterFromRemotePeers, Transport, type PeerMemberInfo, type RemoteCluster } from '../transport/index.js';
 import { monotonicNow } from './clock.js';
 import { computeClusterId, computeMemberId, parseInitialCluster } from './identity.js';
 import { decodeConfContext, encodeConfContext, readMembers, sortedMembers, toApiMember, type MemberRecord, type Members } from './membership.js';
@@ -182,6 +182,7 @@ export class EtcdServer {
   /** Opens a member on its storage: identity, bootstrap of a new cluster, peer transport, then Raft. */
   static async start(config: Config, storage: Storage, events: ServerEvents = {}): Promise<EtcdServer> {
     let identity = storage.meta.get('identity') as Identity | undefined;
+    let remote: RemoteCluster | null = null;
     if (identity === undefined) {
       const initial = parseInitialCluster(config.initialCluster);
       const self = initial.find((m) => m.name === config.name);
@@ -193,9 +194,22 @@ export class EtcdServer {
         );
       }
       const ids = initial.map((m) => computeMemberId(m.peerUrls, config.initialClusterToken));
-      const memberId = computeMemberId(self.peerUrls, config.initialClusterToken);
+      let memberId = computeMemberId(self.peerUrls, config.initialClusterToken);
+      let clusterId = computeClusterId(ids);
+      const peerUrls = initial.filter((m) => m.name !== config.name).flatMap((m) => m.peerUrls);
+      if (config.initialClusterState === 'existing') {
+        remote = await clusterFromRemotePeers(peerUrls, Math.max(1000, config.electionTimeoutMs));
+        if (remote === null) throw new Error('cannot fetch cluster info from peer urls: could not retrieve cluster information from the given URLs');
+        memberId = validateAgainstCluster(initial, config.name, remote);
+        clusterId = remote.clusterId;
+      } else if (peerUrls.length > 0) {
+        // etcd's isMemberBootstrapped: a started member that lost its data must not bootstrap a second time
+        const bootstrapped = await clusterFromRemotePeers(peerUrls, 1000);
+        const known = bootstrapped?.members.find((m) => m.id === memberId.toString());
+        if (known !== undefined && known.clientURLs.length > 0) throw new Error(`member ${memberId.toString(16)} has already been bootstrapped`);
+      }
       identity = {
-        cluster_id: config.initialClusterState === 'new' ? computeClusterId(ids).toString() : '0',
+        cluster_id: clusterId.toString(),
         member_id: memberId.toString(),
         name: config.name,
       };
@@ -226,7 +240,7 @@ export class EtcdServer {
     const removed = (storage.meta.get('removed') as string[] | undefined) ?? [];
     if (removed.includes(identity.member_id)) throw new Error('the member has been permanently removed from the cluster');
     const server = new EtcdServer(config, storage, identity, persisted, events);
-    await server.startTransport();
+    await server.startTransport(remote);
     server.driver.start();
     server.driver.campaignIfAlone();
     await server.waitForLeaderIfAlone();
@@ -245,7 +259,7 @@ export class EtcdServer {
   }
 
   /** Peers are reached only when the cluster has (or may get) more than one member. */
-  private async startTransport(): Promise<void> {
+  private async startTransport(remote: RemoteCluster | null): Promise<void> {
     const initial = parseInitialCluster(this.config.initialCluster);
     const multi = Object.keys(this.members).length > 1 || initial.length > 1 || this.config.initialClusterState === 'existing';
     if (!multi || this.transport !== null) return;
@@ -261,6 +275,8 @@ export class EtcdServer {
       reportSnapshot: (id, failed) => this.driver.reportSnapshot(id, failed),
       onClusterId: (id) => this.adoptClusterId(id),
       isRemoved: (id) => this.removedMembers().has(id.toString()),
+      clusterMembers: (): PeerMemberInfo[] =>
+        sortedMembers(this.members).map((m) => ({ id: m.id, name: m.name, peerURLs: m.peerURLs, clientURLs: m.clientURLs })),
       onRemoved: () => this.fail(new Error('the member has been permanently removed from the cluster')),
       warn: (msg) => process.emitWarning(`etcd-ts transport: ${msg}`),
     });
@@ -268,10 +284,9 @@ export class EtcdServer {
     this.transport = transport;
     // Before the configuration is applied, reach the peers named on the command line.
     const known = new Set(Object.keys(this.members));
-    for (const m of initial) {
-      const id = computeMemberId(m.peerUrls, this.config.initialClusterToken);
-      if (!known.has(id.toString())) transport.addPeer(id, m.peerUrls);
-    }
+    const named = remote?.members.map((m) => ({ id: BigInt(m.id), urls: m.peerURLs })) ??
+      initial.map((m) => ({ id: computeMemberId(m.peerUrls, this.config.initialClusterToken), urls: m.peerUrls }));
+    for (const m of named) if (!known.has(m.id.toString())) transport.addPeer(m.id, m.urls);
     for (const m of Object.values(this.members)) transport.addPeer(BigInt(m.id), m.peerURLs);
   }
 
@@ -355,10 +370,9 @@ export class EtcdServer {
     if (urls.some((u) => inUse.has(u))) return Promise.reject(etcdError('PeerURLExist'));
     if (req.isLearner && this.confState.learners.length >= LEARNERS_MAX) return Promise.reject(etcdError('TooManyLearners'));
     if (!req.isLearner && !this.enoughStartedAfter(this.confState.voters.length + 1, null)) return Promise.reject(etcdError('MemberNotEnoughStarted'));
-    // As a bootstrap member's: sha1(peer URLs + cluster token), so the new member started with
-    // --initial-cluster-state existing computes the same ID from its own flags. (etcd adds the current time and the
-    // joining member looks its ID up from the cluster; etcd-ts has no such peer API yet.)
-    const id = computeMemberId(urls, this.config.initialClusterToken);
+    // etcd's NewMember with the current time; the new member, started with --initial-cluster-state existing, looks
+    // its ID up from the cluster by its peer URLs.
+    const id = computeMemberId(urls, this.config.initialClusterToken, Math.floor(Date.now() / 1000));
     if (this.members[id.toString()] !== undefined) return Promise.reject(etcdError('MemberExist'));
     return this.proposeMembership(req.isLearner ? ConfChangeType.AddLearnerNode : ConfChangeType.AddNode, id, {
       name: '', peerURLs: urls, clientURLs: [], binaryURLs: [], isLearner: req.isLearner === true,
@@ -795,6 +809,7 @@ export class EtcdServer {
       this.compactedPhysically = installed.state.compactedPhysically;
       this.applied = snapshot.metadata.index;
       this.members = installed.members;
+      this.removedCache = null;
       this.confState = snapshot.metadata.confState;
       this.storage.meta.putSync('confstate', confStateToStored(this.confState));
       this.persistState();
@@ -993,3 +1008,22 @@ function txnHasPut(req: TxnRequest): boolean {
 }
 
 export type { NodeId };
+
+/**
+ * etcd's ValidateClusterAndAssignIDs: the --initial-cluster of a member joining an existing cluster must name exactly
+ * the cluster's members by peer URLs; the joining member takes its ID from the cluster's record of its peer URLs.
+ */
+function validateAgainstCluster(initial: { name: string; peerUrls: string[] }[], selfName: string, remote: RemoteCluster): bigint {
+  const describe = (): string =>
+    `{ClusterID:${remote.clusterId.toString(16)} Members:[${remote.members.map((m) => `&{ID:${BigInt(m.id).toString(16)} Name:${m.name} PeerURLs:[${m.peerURLs.join(' ')}]}`).join(' ')}]}`;
+  if (initial.length !== remote.members.length) throw new Error(`error validating peerURLs ${describe()}: member count is unequal`);
+  const key = (urls: readonly string[]): string => [...urls].sort().join(',');
+  const local = [...initial].sort((a, b) => key(a.peerUrls).localeCompare(key(b.peerUrls)));
+  const theirs = [...remote.members].sort((a, b) => key(a.peerURLs).localeCompare(key(b.peerURLs)));
+  for (let i = 0; i < local.length; i++) {
+    const l = key(local[i]!.peerUrls);
+    const r = key(theirs[i]!.peerURLs);
+    if (l !== r) throw new Error(`error validating peerURLs ${describe()}: unmatched member while checking PeerURLs ("${l}"(resolved from "${l}") != "${r}"(resolved from "${r}"))`);
+  }
+  return BigInt(theirs[local.findIndex((m) => m.name === selfName)]!.id);
+}

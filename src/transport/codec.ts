@@ -13,10 +13,22 @@ export const PeerFrameKind = {
   SnapshotChunk: 12,
   /** body [clusterId, reason]: the receiver refuses this connection */
   Refuse: 13,
+  /** body [0]: a member about to join asks for the cluster's ID and member list (etcd's GET /members on peers) */
+  MembersQuery: 14,
+  /** body [clusterId, members]: the answer to MembersQuery */
+  MembersReply: 15,
 } as const;
 
 export function isPeerFrameKind(kind: number): boolean {
-  return kind >= 10 && kind <= 13;
+  return kind >= 10 && kind <= 15;
+}
+
+/** One member as a peer describes the cluster to a member about to start. */
+export interface PeerMemberInfo {
+  id: string;
+  name: string;
+  peerURLs: string[];
+  clientURLs: string[];
 }
 
 export const peerPackr = new Packr({ useRecords: false, variableMapSize: true });

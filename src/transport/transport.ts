@@ -11,7 +11,7 @@ import { DEFAULT_TRANSPORT_LIMITS, type TransportLimits } from '../config/limits
 
 export { DEFAULT_TRANSPORT_LIMITS, type TransportLimits };
 import { listenTcp } from './listen.js';
-import { decodeMessage, encodeMessage, isPeerFrameKind, peerPackr, peerUnpackr, PeerFrameKind } from './codec.js';
+import { decodeMessage, encodeMessage, isPeerFrameKind, peerPackr, peerUnpackr, PeerFrameKind, type PeerMemberInfo } from './codec.js';
 
 const RESERVE_START_SPACE = 2048;
 
@@ -30,6 +30,8 @@ export interface TransportOptions {
   onRemoved?(): void;
   /** a member joining an existing cluster (cluster ID 0) learns the ID from the first peer that reaches it */
   onClusterId?(id: bigint): void;
+  /** the cluster's members as this member knows them, for a member about to start (MembersQuery) */
+  clusterMembers?(): PeerMemberInfo[];
   /** diagnostics (refused connections, errors) */
   warn?(message: string): void;
 }
@@ -59,7 +61,7 @@ export class Faults {
   }
 }
 
-function frame(kind: number, body: unknown): Buffer {
+export function frame(kind: number, body: unknown): Buffer {
   const buf = peerPackr.pack(body, RESERVE_START_SPACE | FRAME_HEADER_BYTES) as Buffer;
   buf.writeUInt16BE(0xe7cd, 0);
   buf[2] = 1;
@@ -316,6 +318,10 @@ export class Transport {
             return refuse('malformed frame');
           }
           if (!Array.isArray(decoded)) return refuse('malformed frame');
+          if (kind === PeerFrameKind.MembersQuery && from === null) {
+            socket.end(frame(PeerFrameKind.MembersReply, [this.clusterId, this.options.clusterMembers?.() ?? []]));
+            return;
+          }
           const clusterId = BigInt(decoded[0] as number | bigint);
           if (this.clusterId === 0n && kind === PeerFrameKind.Hello && clusterId !== 0n) {
             this.clusterId = clusterId;

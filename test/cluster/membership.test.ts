@@ -4,7 +4,10 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { TestCluster } from '../helpers/cluster.js';
+import fs from 'node:fs';
+import { TestCluster, type ClusterMember } from '../helpers/cluster.js';
+import { runEtcdTs } from '../helpers/member.js';
+import { startEtcdTsWith } from '../helpers/process.js';
 import { EtcdError } from '../../src/errors/index.js';
 
 const b = (s: string): Buffer => Buffer.from(s);
@@ -80,4 +83,58 @@ test('member list, add learner, join, promote, move-leader and remove in a runni
   assert.equal(await exited(gone.child!), 1, 'a removed member cannot rejoin');
   assert.match(gone.log, /permanently removed from the cluster/);
   gone.child = null;
+});
+
+test("wrong configuration is refused: a joining member whose --initial-cluster disagrees, a member bootstrapping twice, another cluster's traffic", { timeout: 90_000 }, async (t) => {
+  const cluster = await TestCluster.start(3);
+  t.after(() => cluster.stop());
+  const leader = await cluster.waitForLeader();
+  const [m1, m2, m3] = cluster.members as [ClusterMember, ClusterMember, ClusterMember];
+  const stranger = await cluster.addMember('m9');
+  const strangerFlags = (initialCluster: string, state: string): string[] => [
+    '--name', 'm9', '--data-dir', stranger.dataDir,
+    '--listen-client-binary-urls', `http://127.0.0.1:${stranger.clientPort}`,
+    '--listen-peer-urls', `http://127.0.0.1:${stranger.peerPort}`,
+    '--initial-advertise-peer-urls', `http://127.0.0.1:${stranger.peerPort}`,
+    '--initial-cluster', initialCluster, '--initial-cluster-state', state,
+    '--heartbeat-interval', '50', '--election-timeout', '500',
+  ];
+  const peer = (m: ClusterMember): string => `${m.name}=http://127.0.0.1:${m.peerPort}`;
+  const self = `m9=http://127.0.0.1:${stranger.peerPort}`;
+
+  // existing: the cluster has 3 members and was never told about m9
+  let r = await runEtcdTs(strangerFlags([peer(m1), peer(m2), peer(m3), self].join(','), 'existing'));
+  assert.equal(r.code, 1, r.stderr);
+  assert.match(r.stderr, /error validating peerURLs \{ClusterID:[0-9a-f]+ Members:\[.*\]\}: member count is unequal/);
+
+  // existing, right count, one URL wrong (m3 named at m9's address); same data dir: the refusal above stored nothing
+
+  r = await runEtcdTs(strangerFlags([peer(m1), peer(m2), self].join(','), 'existing'));
+  assert.equal(r.code, 1, r.stderr);
+  assert.match(r.stderr, /unmatched member while checking PeerURLs/);
+
+  // no peer answers at all
+  r = await runEtcdTs(strangerFlags(`m8=http://127.0.0.1:1,${self}`, 'existing'));
+  assert.equal(r.code, 1, r.stderr);
+  assert.match(r.stderr, /could not retrieve cluster information from the given URLs/);
+
+  // a started member that lost its data directory must not bootstrap a second cluster
+  const victim = cluster.members.find((m) => m !== leader)!;
+  await cluster.kill(victim);
+  fs.rmSync(victim.dataDir, { recursive: true, force: true });
+  r = await runEtcdTs(cluster.argsFor(victim));
+  assert.equal(r.code, 1, r.stderr);
+  assert.match(r.stderr, /member [0-9a-f]+ has already been bootstrapped/);
+
+  // new, with a disagreeing --initial-cluster: another cluster ID, so every peer refuses its traffic
+  const bogus = await startEtcdTsWith(strangerFlags([peer(m1), peer(m2), self].join(','), 'new'));
+  t.after(() => bogus.stop());
+  const deadline = Date.now() + 15_000;
+  while (!/cluster ID mismatch/.test(bogus.stderr()) && Date.now() < deadline) await new Promise((res) => setTimeout(res, 100));
+  assert.match(bogus.stderr(), /refused our connection: cluster ID mismatch/);
+  const lc = cluster.client(leader);
+  t.after(() => lc.destroy());
+  await lc.put({ key: b('still'), value: b('serving') });
+  const listed = await lc.call('MemberList', {});
+  assert.deepEqual(listed.members.map((m) => m.name).sort(), ['m1', 'm2', 'm3']);
 });

@@ -50,23 +50,27 @@ export class TestCluster {
     this.spawn(m, ['--initial-cluster-state', 'existing']);
   }
 
-  private spawn(m: ClusterMember, flags: string[] = []): void {
+  /** The flags of a member, as spawn uses them (tests start variants of it by hand). */
+  argsFor(m: ClusterMember, flags: string[] = []): string[] {
     const initialCluster = this.members.map((x) => `${x.name}=http://127.0.0.1:${x.peerPort}`).join(',');
+    return [
+      '--name', m.name,
+      '--data-dir', m.dataDir,
+      '--listen-client-binary-urls', `http://127.0.0.1:${m.clientPort}`,
+      '--listen-peer-urls', `http://127.0.0.1:${m.peerPort}`,
+      '--initial-advertise-peer-urls', `http://127.0.0.1:${m.peerPort}`,
+      '--initial-cluster', initialCluster,
+      '--heartbeat-interval', '50',
+      '--election-timeout', '500',
+      ...this.extraFlags,
+      ...flags,
+    ];
+  }
+
+  private spawn(m: ClusterMember, flags: string[] = []): void {
     const child = spawn(
       process.execPath,
-      [
-        ETCD_TS_BIN,
-        '--name', m.name,
-        '--data-dir', m.dataDir,
-        '--listen-client-binary-urls', `http://127.0.0.1:${m.clientPort}`,
-        '--listen-peer-urls', `http://127.0.0.1:${m.peerPort}`,
-        '--initial-advertise-peer-urls', `http://127.0.0.1:${m.peerPort}`,
-        '--initial-cluster', initialCluster,
-        '--heartbeat-interval', '50',
-        '--election-timeout', '500',
-        ...this.extraFlags,
-        ...flags,
-      ],
+      [ETCD_TS_BIN, ...this.argsFor(m, flags)],
       { stdio: ['ignore', 'ignore', 'pipe'] },
     );
     child.stderr!.on('data', (c: Buffer) => {
