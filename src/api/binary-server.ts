@@ -8,11 +8,54 @@
 import net from 'node:net';
 import type { Limits } from '../config/index.js';
 import { EtcdError, invalidArgument, toEtcdError, etcdError } from '../errors/index.js';
-import { encodeFrame, FrameDecoder, FrameKind, unpackr, decodeRequest, METHOD_NAMES, type MethodName } from '../proto/index.js';
+import {
+  decodeRequest,
+  decodeStreamRequest,
+  encodeFrame,
+  FrameDecoder,
+  FrameKind,
+  METHOD_NAMES,
+  STREAM_METHOD_NAMES,
+  unpackr,
+  type MethodName,
+  type StreamMethodName,
+} from '../proto/index.js';
 import type { EtcdServer } from '../server/index.js';
 import { listenTcp } from '../transport/listen.js';
 
 const methods = new Set<string>(METHOD_NAMES);
+const streamMethods = new Set<string>(STREAM_METHOD_NAMES);
+
+/** What a connection needs from an open stream on the member's side. */
+export interface StreamHandler {
+  /** one client message, already decoded and validated */
+  handle(request: unknown): void;
+  /** the client ended the stream or the connection closed */
+  close(): void;
+  /** the socket drained: a stream that held back may send again */
+  drained?(): void;
+}
+
+/** How a stream handler talks back to its client. */
+export interface StreamSink {
+  send(response: unknown): void;
+  /** ends the stream (with an etcd error, or normally) */
+  end(err?: EtcdError): void;
+  pendingBytes(): number;
+}
+
+function openStream(server: EtcdServer, method: StreamMethodName, sink: StreamSink): StreamHandler {
+  switch (method) {
+    case 'Watch': {
+      const ws = server.openWatchStream({ send: (r) => sink.send(r), pendingBytes: () => sink.pendingBytes() });
+      return { handle: (r) => ws.handle(r as never), close: () => ws.close(), drained: () => ws.drained() };
+    }
+    case 'LeaseKeepAlive':
+      return server.openKeepAliveStream(sink);
+    case 'Observe':
+      return server.openObserveStream(sink);
+  }
+}
 
 export interface BinaryServerOptions {
   server: EtcdServer;
@@ -33,6 +76,10 @@ function parseListenUrl(url: string): { host: string; port: number } {
   // URL drops a scheme's default port: http://host:80 has port ''
   const port = u.port === '' ? 80 : Number(u.port);
   return { host: u.hostname.replace(/^\[|\]$/g, ''), port };
+}
+
+function errorBody(err: EtcdError): { code: number; message: string } {
+  return { code: err.code, message: err.message };
 }
 
 function describeType(v: unknown): string {
@@ -58,6 +105,16 @@ function dispatch(server: EtcdServer, method: MethodName, request: unknown, limi
     case 'MemberUpdate': return server.memberUpdate(req as never);
     case 'MemberPromote': return server.memberPromote(req as never);
     case 'MoveLeader': return server.moveLeader(req as never);
+    case 'LeaseGrant': return server.leaseGrant(req as never);
+    case 'LeaseRevoke': return server.leaseRevoke(req as never);
+    case 'LeaseTimeToLive': return server.leaseTimeToLive(req as never);
+    case 'LeaseLeases': return server.leaseLeases();
+    case 'Lock': return server.lock(req as never);
+    case 'Unlock': return server.unlock(req as never);
+    case 'Campaign': return server.campaign(req as never);
+    case 'Proclaim': return server.proclaim(req as never);
+    case 'Leader': return server.electionLeader(req as never);
+    case 'Resign': return server.resign(req as never);
   }
 }
 
@@ -71,6 +128,7 @@ class Connection {
   /** expected bytes of one response on this connection: the largest recent one, decaying (see updateFlow) */
   private responseBytesEstimate: number;
   private readonly decoder: FrameDecoder;
+  private readonly streams = new Map<number, StreamHandler>();
 
   constructor(
     private readonly socket: net.Socket,
@@ -81,13 +139,17 @@ class Connection {
     this.decoder = new FrameDecoder(
       limits.requestBytesMax,
       {
-        frame: (kind, requestId, body) => this.onRequest(requestId, body),
+        frame: (kind, requestId, body) => {
+          if (kind === FrameKind.Request) this.onRequest(requestId, body);
+          else if (kind === FrameKind.StreamMessage) this.onStreamMessage(requestId, body);
+          else this.closeStream(requestId);
+        },
         oversize: (_kind, requestId) => {
           this.sendError(requestId, etcdError('RequestTooLarge'));
           this.updateFlow();
         },
       },
-      (kind) => kind === FrameKind.Request,
+      (kind) => kind === FrameKind.Request || kind === FrameKind.StreamMessage || kind === FrameKind.StreamEnd,
     );
     socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => {
@@ -97,8 +159,70 @@ class Connection {
         socket.destroy(); // corrupt header: the stream cannot be resynchronised
       }
     });
-    socket.on('drain', () => this.updateFlow());
+    socket.on('drain', () => {
+      this.updateFlow();
+      for (const h of this.streams.values()) h.drained?.();
+    });
     socket.on('error', () => {});
+    socket.on('close', () => {
+      for (const h of this.streams.values()) h.close();
+      this.streams.clear();
+    });
+  }
+
+  /** A message on a stream: the first one with a new id opens it ({method, request}), later ones carry {request}. */
+  private onStreamMessage(streamId: number, body: Buffer): void {
+    let handler = this.streams.get(streamId);
+    let decoded: { method?: unknown; request?: unknown };
+    try {
+      try {
+        decoded = unpackr.unpack(body) as typeof decoded;
+      } catch {
+        throw invalidArgument('etcdserver: invalid request: malformed msgpack body');
+      }
+      if (typeof decoded !== 'object' || decoded === null || Array.isArray(decoded)) {
+        throw invalidArgument('etcdserver: invalid request: body must be a map {method, request}');
+      }
+      if (handler === undefined) {
+        const method = decoded.method;
+        if (typeof method !== 'string' || !streamMethods.has(method)) {
+          throw invalidArgument(`etcdserver: unknown stream method ${typeof method === 'string' ? JSON.stringify(method) : describeType(method)}`);
+        }
+        handler = this.open(streamId, method as StreamMethodName);
+      }
+      const method = (handler as StreamHandler & { method: StreamMethodName }).method;
+      if (decoded.request !== undefined) handler.handle(decodeStreamRequest(method, decoded.request));
+    } catch (err) {
+      if (handler !== undefined) {
+        handler.close();
+        this.streams.delete(streamId);
+      }
+      this.enqueue(encodeFrame(FrameKind.StreamEnd, streamId, errorBody(toEtcdError(err))));
+    }
+    this.updateFlow();
+  }
+
+  private open(streamId: number, method: StreamMethodName): StreamHandler {
+    const sink: StreamSink = {
+      send: (response) => {
+        if (this.streams.has(streamId)) this.sendFrame(FrameKind.StreamMessage, streamId, response);
+      },
+      end: (err) => {
+        if (!this.streams.delete(streamId)) return;
+        this.enqueue(encodeFrame(FrameKind.StreamEnd, streamId, err === undefined ? {} : errorBody(err)));
+      },
+      pendingBytes: () => this.socket.writableLength + this.outBytes,
+    };
+    const handler = Object.assign(openStream(this.server, method, sink), { method });
+    this.streams.set(streamId, handler);
+    return handler;
+  }
+
+  private closeStream(streamId: number): void {
+    const h = this.streams.get(streamId);
+    if (h === undefined) return;
+    this.streams.delete(streamId);
+    h.close();
   }
 
   private onRequest(requestId: number, body: Buffer): void {
@@ -142,11 +266,15 @@ class Connection {
   }
 
   private sendResponse(requestId: number, value: unknown): void {
+    this.sendFrame(FrameKind.Response, requestId, value);
+  }
+
+  private sendFrame(kind: number, requestId: number, value: unknown): void {
     let frame: Buffer;
     try {
-      frame = encodeFrame(FrameKind.Response, requestId, value);
+      frame = encodeFrame(kind, requestId, value);
     } catch (err) {
-      frame = encodeFrame(FrameKind.Error, requestId, { code: 13, message: `cannot encode response: ${(err as Error).message}` });
+      frame = encodeFrame(kind === FrameKind.Response ? FrameKind.Error : FrameKind.StreamEnd, requestId, { code: 13, message: `cannot encode response: ${(err as Error).message}` });
     }
     this.enqueue(frame);
   }

@@ -14,7 +14,10 @@ import {
   type MethodName,
   type RequestOf,
   type ResponseOf,
+  type StreamMethodName,
+  type StreamMethods,
 } from '../proto/index.js';
+import { normalizeStreamResponse } from './normalize.js';
 
 export * from '../proto/types.js';
 export { prefixRangeEnd } from '../proto/index.js';
@@ -97,12 +100,27 @@ function normalizeIds(v: unknown): unknown {
   if (Array.isArray(r.prev_kvs)) r.prev_kvs.forEach(normalizeKv);
   if (r.prev_kv !== undefined) normalizeKv(r.prev_kv);
   if (r.leader !== undefined) r.leader = toBigInt(r.leader);
+  if (r.leader !== null && typeof r.leader === 'object') normalizeKv(r.leader); // an election's LeaderKey
+  if (r.kv !== undefined) normalizeKv(r.kv);
+  if (r.ID !== undefined) r.ID = toBigInt(r.ID);
+  if (Array.isArray(r.leases)) for (const l of r.leases as { ID: unknown }[]) l.ID = toBigInt(l.ID);
   if (Array.isArray(r.responses)) {
     for (const op of r.responses as Record<string, unknown>[]) {
       for (const inner of Object.values(op)) normalizeIds(inner);
     }
   }
   return v;
+}
+
+export interface StreamHandlers<Resp> {
+  message(response: Resp): void;
+  end(err: Error | null): void;
+}
+
+export interface ClientStream<Req> {
+  /** false when the stream has already ended */
+  send(request: Req): boolean;
+  close(): void;
 }
 
 export class Client {
@@ -184,7 +202,7 @@ export class Client {
         oversize: (_kind, requestId, length) =>
           this.settle(requestId, new EtcdError(GrpcCode.ResourceExhausted, `response of ${length} bytes is larger than the client accepts`)),
       },
-      (kind) => kind === FrameKind.Response || kind === FrameKind.Error,
+      (kind) => kind === FrameKind.Response || kind === FrameKind.Error || kind === FrameKind.StreamMessage || kind === FrameKind.StreamEnd,
     );
     socket.on('data', (chunk: Buffer) => {
       try {
@@ -201,6 +219,11 @@ export class Client {
         this.preferred = (this.connectedTo + 1) % this.options.endpoints.length;
       }
       this.failAll(new EtcdError(GrpcCode.Unavailable, 'connection closed'));
+      for (const [id, st] of this.streams) {
+        if (st.socket !== socket) continue;
+        this.streams.delete(id);
+        st.handlers.end(new EtcdError(GrpcCode.Unavailable, 'connection closed'));
+      }
     });
   }
 
@@ -210,6 +233,15 @@ export class Client {
       decoded = unpackr.unpack(body);
     } catch (err) {
       this.settle(requestId, new EtcdError(GrpcCode.Internal, `malformed response: ${(err as Error).message}`));
+      return;
+    }
+    if (kind === FrameKind.StreamMessage || kind === FrameKind.StreamEnd) {
+      const st = this.streams.get(requestId);
+      if (st === undefined) return;
+      if (kind === FrameKind.StreamMessage) return st.handlers.message(normalizeStreamResponse(decoded));
+      this.streams.delete(requestId);
+      const e = decoded as { code?: number; message?: string };
+      st.handlers.end(e.code === undefined ? null : new EtcdError(e.code, e.message ?? 'unknown error'));
       return;
     }
     if (kind === FrameKind.Error) {
@@ -275,6 +307,39 @@ export class Client {
       this.corkForThisTick(socket);
       socket.write(encodeFrame(FrameKind.Request, id, { method, request }));
     });
+  }
+
+  private readonly streams = new Map<number, { socket: net.Socket; handlers: StreamHandlers<unknown> }>();
+
+  /**
+   * Opens a stream (Watch, LeaseKeepAlive, Observe) on the current connection (connecting, with failover, if there
+   * is none). `end` is called once: null when the member ended it normally, else the error (a lost connection
+   * included); the caller decides whether to reopen it.
+   */
+  async openStream<M extends StreamMethodName>(
+    method: M,
+    first: StreamMethods[M][0] | undefined,
+    handlers: StreamHandlers<StreamMethods[M][1]>,
+  ): Promise<ClientStream<StreamMethods[M][0]>> {
+    if (this.closed) throw new Error('client is closed');
+    const socket = this.socket ?? (await this.ensureSocket());
+    const id = this.nextId;
+    this.nextId = this.nextId >= 0xffff_fffe ? 1 : this.nextId + 1;
+    this.streams.set(id, { socket, handlers: handlers as StreamHandlers<unknown> });
+    this.corkForThisTick(socket);
+    socket.write(encodeFrame(FrameKind.StreamMessage, id, first === undefined ? { method } : { method, request: first }));
+    return {
+      send: (request) => {
+        if (!this.streams.has(id) || socket.destroyed) return false;
+        this.corkForThisTick(socket);
+        socket.write(encodeFrame(FrameKind.StreamMessage, id, { method, request }));
+        return true;
+      },
+      close: () => {
+        if (!this.streams.delete(id) || socket.destroyed) return;
+        socket.write(encodeFrame(FrameKind.StreamEnd, id, {}));
+      },
+    };
   }
 
   private corked = false;

@@ -20,6 +20,10 @@ export interface Config {
   readonly autoCompactionMode: 'periodic' | 'revision';
   readonly autoCompactionRetention: string;
   readonly logLevel: string;
+  /** --experimental-watch-progress-notify-interval: idle progress_notify watchers hear the revision this often */
+  readonly watchProgressNotifyIntervalMs: number;
+  /** --lease-checkpoint-interval: the leader replicates remaining lease TTLs this often (etcd-ts; etcd: 5 min, opt-in) */
+  readonly leaseCheckpointIntervalMs: number;
   readonly limits: Limits;
 }
 
@@ -53,6 +57,8 @@ export const FLAGS: Record<string, FlagSpec> = {
   'quota-backend-bytes': { kind: 'int', default: '0', help: 'Raise alarms when backend size exceeds the given quota (0 defaults to low space quota).' },
   'auto-compaction-mode': { kind: 'string', default: 'periodic', help: "Interpret 'auto-compaction-retention' one of: 'periodic', 'revision'." },
   'auto-compaction-retention': { kind: 'string', default: '0', help: 'Auto compaction retention (0 = off).' },
+  'experimental-watch-progress-notify-interval': { kind: 'string', default: '10m0s', help: 'Duration of periodic watch progress notifications.' },
+  'lease-checkpoint-interval': { kind: 'string', default: '5s', help: 'How often the leader checkpoints remaining lease TTLs through Raft, so leader changes and restarts keep them (0s = never).' },
   'log-level': { kind: 'string', default: 'info', help: "Configures log level. Only supports debug, info, warn, error, panic, or fatal." },
 };
 
@@ -294,6 +300,14 @@ export function parseFlags(argv: readonly string[], env: Readonly<Record<string,
   } catch (err) {
     throw new ConfigError((err as Error).message);
   }
+  const duration = (flag: string, min: number): number => {
+    const ms = parseGoDuration(str(flag));
+    if (ms === null) throw new ConfigError(`invalid value "${str(flag)}" for flag -${flag}: parse error`, 2);
+    if (ms < min) throw new ConfigError(`--${flag} must be at least ${min}ms`);
+    return ms;
+  };
+  const watchProgressNotifyIntervalMs = duration('experimental-watch-progress-notify-interval', 100);
+  const leaseCheckpointIntervalMs = duration('lease-checkpoint-interval', 0);
   const snapshotCount = int('snapshot-count');
   if (snapshotCount <= 0) throw new ConfigError('--snapshot-count must be > 0');
   const config: Config = Object.freeze({
@@ -313,6 +327,8 @@ export function parseFlags(argv: readonly string[], env: Readonly<Record<string,
     autoCompactionMode: mode,
     autoCompactionRetention: str('auto-compaction-retention'),
     logLevel: str('log-level'),
+    watchProgressNotifyIntervalMs,
+    leaseCheckpointIntervalMs,
     limits,
   });
   return { config, warnings, help: false, version: false };
@@ -324,4 +340,18 @@ export function usage(): string {
     lines.push(`  --${name} '${spec.default}'`, `      ${spec.help}`);
   }
   return lines.join('\n') + '\n';
+}
+
+const DURATION_UNITS: Record<string, number> = { ns: 1e-6, us: 1e-3, 'µs': 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+
+/** Go's time.ParseDuration, in milliseconds ("10m0s", "1.5s", "100ms", "0"); null when it does not parse. */
+export function parseGoDuration(text: string): number | null {
+  if (text === '0') return 0;
+  const m = /^([+-]?)((?:\d+(?:\.\d*)?|\.\d+)(?:ns|us|µs|ms|s|m|h))+$/.exec(text);
+  if (m === null) return null;
+  let total = 0;
+  for (const part of text.replace(/^[+-]/, '').matchAll(/(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)/g)) {
+    total += Number(part[1]) * DURATION_UNITS[part[2]!]!;
+  }
+  return m[1] === '-' ? -total : total;
 }

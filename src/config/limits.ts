@@ -127,3 +127,35 @@ export const DEFAULT_TRANSPORT_LIMITS: TransportLimits = Object.freeze({
   reconnectBackoffMaxMs: 2000,
 });
 
+
+// ---- Watch -------------------------------------------------------------------------------------------------
+
+/**
+ * Bytes a watch stream's connection may hold unsent. Past it the stream's watchers stop taking live events (nothing
+ * more is buffered for them) and are caught up from the history in LMDB once the client reads again, so a consumer
+ * that stops reading costs the member a bounded amount of memory and delays no one else (etcd issue 17529).
+ */
+export const WATCH_PENDING_BYTES_MAX = 8 * MiB;
+/** Watchers caught up from history per sync round (etcd: 512). */
+export const WATCH_SYNC_WATCHERS_MAX = 512;
+/** Revisions read from history per catch-up round (etcd: 1000). */
+export const WATCH_CATCHUP_REVISIONS_MAX = 1000;
+/** Events read from history per catch-up round; a revision is never split, so one huge revision can exceed it. */
+export const WATCH_CATCHUP_EVENTS_MAX = 10_000;
+/** How often unsynced watchers are caught up when nothing else prompts it (etcd: 100 ms). */
+export const WATCH_SYNC_INTERVAL_MS = 100;
+/** Watchers one member holds across all its streams; past it a create is refused with a cancel. */
+export const WATCHERS_MAX = 1_000_000;
+/** A watch response is fragmented (when asked) above --max-request-bytes plus this, as etcd does. */
+export const WATCH_FRAGMENT_SLACK_BYTES = 512 * 1024;
+
+// ---- Lease -------------------------------------------------------------------------------------------------
+
+/** How often the leader looks for expired leases (etcd: 500 ms). */
+export const LEASE_EXPIRY_CHECK_MS = 500;
+/** Revocations of expired leases in flight at once (etcd: 16 pending, 1000/s). */
+export const LEASE_REVOKES_INFLIGHT_MAX = 16;
+/** Remaining-TTL checkpoints per Raft entry (etcd: 1000 per batch). */
+export const LEASE_CHECKPOINTS_PER_ENTRY = 1000;
+/** Keep-alives per Raft entry: one event-loop turn's renewals share entries of this size. */
+export const LEASE_KEEPALIVES_PER_ENTRY = 10_000;

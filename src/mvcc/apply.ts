@@ -17,7 +17,7 @@ import {
   type ResponseOp,
   type TxnRequest,
 } from '../proto/index.js';
-import { decodeRecord, encodeRecord, historyKey, recordToKeyValue, type StoredRecord } from './encoding.js';
+import { decodeRecord, encodeRecord, eventKey, historyKey, recordToKeyValue, type StoredRecord } from './encoding.js';
 import { getLatest, range, type MvccState, type MvccTables, type RangeResult } from './read.js';
 
 /** Key-space mutations a txn made, in order (for the watch hub of a later release, and for tests). */
@@ -27,10 +27,13 @@ export interface MvccEvent {
   prev_kv?: KeyValue;
 }
 
-/** Leases are not served yet: every lease ID is unknown, as on a member with no leases granted. */
+/** What the key space needs from the lessor: whether a lease exists, and keeping each lease's key list. */
 export interface LeaseLookup {
   exists(id: bigint): boolean;
+  attach?(id: bigint, key: Uint8Array): void;
+  detach?(id: bigint, key: Uint8Array): void;
 }
+/** No leases granted (read-only evaluation, tests of the key space alone). */
 export const NO_LEASES: LeaseLookup = { exists: () => false };
 
 function header(revision: number): ResponseHeader {
@@ -111,8 +114,11 @@ export class MvccTxn {
       value,
     });
     const prevKv = prevRecord === undefined ? undefined : recordToKeyValue(key, Buffer.from(prevRecord));
+    if (prev !== undefined && prev.lease !== 0n && prev.lease !== lease) this.leases.detach?.(prev.lease, key);
+    if (lease !== 0n && (prev === undefined || prev.lease !== lease)) this.leases.attach?.(lease, key);
     this.tables.latest.putSync(key, record);
     this.tables.history.putSync(historyKey(key, revision), record);
+    this.tables.events.putSync(eventKey(revision, this.events.length), key);
     this.events.push({ type: 'PUT', kv: recordToKeyValue(key, record), prev_kv: prevKv });
     const response: { header: ResponseHeader; prev_kv?: KeyValue } = { header: header(revision) };
     if (req.prev_kv && prevKv !== undefined) response.prev_kv = prevKv;
@@ -126,7 +132,9 @@ export class MvccTxn {
     for (const kv of found.kvs) {
       const tombstone = encodeRecord({ tombstone: true, create_revision: 0, mod_revision: revision, version: 0, lease: 0n, value: EMPTY });
       this.tables.latest.removeSync(Buffer.from(kv.key));
+      if (kv.lease !== 0n) this.leases.detach?.(kv.lease, kv.key);
       this.tables.history.putSync(historyKey(kv.key, revision), tombstone);
+      this.tables.events.putSync(eventKey(revision, this.events.length), Buffer.from(kv.key));
       this.events.push({
         type: 'DELETE',
         kv: { key: kv.key, create_revision: 0, mod_revision: revision, version: 0, value: EMPTY, lease: 0n },

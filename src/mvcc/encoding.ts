@@ -5,6 +5,8 @@
 //   continuation, so the encoding is order-preserving and prefix-free over user keys; the inverted revision puts the
 //   newest version of each key first.
 // record = flags u8 | create_revision u64 | mod_revision u64 | version u64 | lease i64 | value bytes
+// event key = revision u64 | index of the event within its revision u32 (value: the user key); the revision-ordered
+//   index that watch catch-up reads, the record itself stays in history.
 
 import type { KeyValue } from '../proto/index.js';
 
@@ -144,3 +146,17 @@ export function recordToKeyValue(key: Uint8Array, record: Buffer, keysOnly = fal
   };
 }
 const EMPTY_VALUE = Buffer.alloc(0);
+
+export const EVENT_KEY_BYTES = 12;
+
+/** Events-table key of the `index`-th event of a revision. */
+export function eventKey(revision: number, index: number): Buffer {
+  const out = Buffer.allocUnsafe(EVENT_KEY_BYTES);
+  writeU64(out, revision, 0);
+  out.writeUInt32BE(index, 8);
+  return out;
+}
+
+export function revisionOfEventKey(key: Buffer): number {
+  return readU64(key, 0);
+}

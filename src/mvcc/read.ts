@@ -19,6 +19,8 @@ import {
 export interface MvccTables {
   readonly latest: Database<Buffer, Buffer>;
   readonly history: Database<Buffer, Buffer>;
+  /** revision-ordered index of events: eventKey(revision, i) -> user key */
+  readonly events: Database<Buffer, Buffer>;
 }
 
 /** The revisions a read is judged against. */

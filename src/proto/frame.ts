@@ -23,6 +23,13 @@ export const FrameKind = {
   Response: 2,
   /** server -> client: body {code, message} */
   Error: 3,
+  /**
+   * both ways, on a stream (Watch, LeaseKeepAlive, Observe): client -> server {method, request}, the first one with a
+   * new id opens the stream; server -> client: one stream response
+   */
+  StreamMessage: 4,
+  /** both ways: the stream ends (client: cancel it; server: body {} when done, or {code, message} on error) */
+  StreamEnd: 5,
 } as const;
 export type FrameKindNumber = (typeof FrameKind)[keyof typeof FrameKind];
 

@@ -184,6 +184,141 @@ export interface MoveLeaderResponse {
   header: ResponseHeader;
 }
 
+// ---- Watch (a stream) -----------------------------------------------------------------------------------------
+
+export const WatchFilterType = { NOPUT: 0, NODELETE: 1 } as const;
+export const EventType = { PUT: 0, DELETE: 1 } as const;
+
+export interface WatchCreateRequest {
+  key: Bytes;
+  range_end?: Bytes;
+  start_revision?: number;
+  progress_notify?: boolean;
+  filters?: number[];
+  prev_kv?: boolean;
+  watch_id?: number;
+  fragment?: boolean;
+}
+export interface WatchCancelRequest {
+  watch_id: number;
+}
+export interface WatchRequest {
+  create_request?: WatchCreateRequest;
+  cancel_request?: WatchCancelRequest;
+  progress_request?: Record<string, never>;
+}
+export interface Event {
+  /** PUT = 0, DELETE = 1 */
+  type: number;
+  kv: KeyValue;
+  prev_kv?: KeyValue;
+}
+export interface WatchResponse {
+  header: ResponseHeader;
+  watch_id: number;
+  created?: boolean;
+  canceled?: boolean;
+  compact_revision?: number;
+  cancel_reason?: string;
+  fragment?: boolean;
+  events: Event[];
+}
+
+// ---- Lease --------------------------------------------------------------------------------------------------
+
+export interface LeaseGrantRequest {
+  TTL: number;
+  ID?: bigint;
+}
+export interface LeaseGrantResponse {
+  header: ResponseHeader;
+  ID: bigint;
+  TTL: number;
+  error?: string;
+}
+export interface LeaseRevokeRequest {
+  ID: bigint;
+}
+export interface LeaseRevokeResponse {
+  header: ResponseHeader;
+}
+export interface LeaseKeepAliveRequest {
+  ID: bigint;
+}
+export interface LeaseKeepAliveResponse {
+  header: ResponseHeader;
+  ID: bigint;
+  TTL: number;
+}
+export interface LeaseTimeToLiveRequest {
+  ID: bigint;
+  keys?: boolean;
+}
+export interface LeaseTimeToLiveResponse {
+  header: ResponseHeader;
+  ID: bigint;
+  TTL: number;
+  grantedTTL: number;
+  keys: Bytes[];
+}
+export type LeaseLeasesRequest = Record<string, never>;
+export interface LeaseLeasesResponse {
+  header: ResponseHeader;
+  leases: { ID: bigint }[];
+}
+
+// ---- Lock and Election (etcd's v3lock / v3election) --------------------------------------------------------
+
+export interface LockRequest {
+  name: Bytes;
+  lease: bigint;
+}
+export interface LockResponse {
+  header: ResponseHeader;
+  key: Bytes;
+}
+export interface UnlockRequest {
+  key: Bytes;
+}
+export interface UnlockResponse {
+  header: ResponseHeader;
+}
+export interface LeaderKey {
+  name: Bytes;
+  key: Bytes;
+  rev: number;
+  lease: bigint;
+}
+export interface CampaignRequest {
+  name: Bytes;
+  lease: bigint;
+  value?: Bytes;
+}
+export interface CampaignResponse {
+  header: ResponseHeader;
+  leader: LeaderKey;
+}
+export interface ProclaimRequest {
+  leader?: LeaderKey;
+  value?: Bytes;
+}
+export interface ProclaimResponse {
+  header: ResponseHeader;
+}
+export interface LeaderRequest {
+  name: Bytes;
+}
+export interface LeaderResponse {
+  header: ResponseHeader;
+  kv?: KeyValue;
+}
+export interface ResignRequest {
+  leader?: LeaderKey;
+}
+export interface ResignResponse {
+  header: ResponseHeader;
+}
+
 /** Methods the binary protocol serves, by etcd's RPC name. */
 export interface Methods {
   Range: [RangeRequest, RangeResponse];
@@ -198,6 +333,16 @@ export interface Methods {
   MemberUpdate: [MemberUpdateRequest, MemberUpdateResponse];
   MemberPromote: [MemberPromoteRequest, MemberPromoteResponse];
   MoveLeader: [MoveLeaderRequest, MoveLeaderResponse];
+  LeaseGrant: [LeaseGrantRequest, LeaseGrantResponse];
+  LeaseRevoke: [LeaseRevokeRequest, LeaseRevokeResponse];
+  LeaseTimeToLive: [LeaseTimeToLiveRequest, LeaseTimeToLiveResponse];
+  LeaseLeases: [LeaseLeasesRequest, LeaseLeasesResponse];
+  Lock: [LockRequest, LockResponse];
+  Unlock: [UnlockRequest, UnlockResponse];
+  Campaign: [CampaignRequest, CampaignResponse];
+  Proclaim: [ProclaimRequest, ProclaimResponse];
+  Leader: [LeaderRequest, LeaderResponse];
+  Resign: [ResignRequest, ResignResponse];
 }
 export type MethodName = keyof Methods;
 export type RequestOf<M extends MethodName> = Methods[M][0];
@@ -205,4 +350,18 @@ export type ResponseOf<M extends MethodName> = Methods[M][1];
 export const METHOD_NAMES: readonly MethodName[] = [
   'Range', 'Put', 'DeleteRange', 'Txn', 'Compact', 'Status',
   'MemberList', 'MemberAdd', 'MemberRemove', 'MemberUpdate', 'MemberPromote', 'MoveLeader',
+  'LeaseGrant', 'LeaseRevoke', 'LeaseTimeToLive', 'LeaseLeases',
+  'Lock', 'Unlock', 'Campaign', 'Proclaim', 'Leader', 'Resign',
 ];
+
+/**
+ * Streams (etcd's bidirectional or server-streaming RPCs): the first StreamMessage frame with a new id opens one,
+ * further client messages go on the same id; the server answers with StreamMessage frames and ends with StreamEnd.
+ */
+export interface StreamMethods {
+  Watch: [WatchRequest, WatchResponse];
+  LeaseKeepAlive: [LeaseKeepAliveRequest, LeaseKeepAliveResponse];
+  Observe: [LeaderRequest, LeaderResponse];
+}
+export type StreamMethodName = keyof StreamMethods;
+export const STREAM_METHOD_NAMES: readonly StreamMethodName[] = ['Watch', 'LeaseKeepAlive', 'Observe'];

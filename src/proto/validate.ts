@@ -21,6 +21,10 @@ import {
   type RequestOf,
   type RequestOp,
   type TxnRequest,
+  type LeaderKey,
+  type StreamMethodName,
+  type StreamMethods,
+  type WatchRequest,
 } from './types.js';
 
 type Obj = Record<string, unknown>;
@@ -367,7 +371,99 @@ export function decodeRequest<M extends MethodName>(method: M, body: unknown, ma
       const o = asObject(body, 'MoveLeaderRequest');
       return { targetID: BigInt.asUintN(64, id64(o, 'targetID')) } as RequestOf<M>;
     }
+    case 'LeaseGrant': {
+      const o = asObject(body, 'LeaseGrantRequest');
+      return { TTL: int64(o, 'TTL'), ID: id64(o, 'ID') } as RequestOf<M>;
+    }
+    case 'LeaseRevoke':
+      return { ID: id64(asObject(body, 'LeaseRevokeRequest'), 'ID') } as RequestOf<M>;
+    case 'LeaseTimeToLive': {
+      const o = asObject(body, 'LeaseTimeToLiveRequest');
+      return { ID: id64(o, 'ID'), keys: bool(o, 'keys') } as RequestOf<M>;
+    }
+    case 'LeaseLeases':
+      asObject(body, 'LeaseLeasesRequest');
+      return {} as RequestOf<M>;
+    case 'Lock': {
+      const o = asObject(body, 'LockRequest');
+      const name = bytes(o, 'name');
+      checkKeySize(name);
+      return { name, lease: id64(o, 'lease') } as RequestOf<M>;
+    }
+    case 'Unlock': {
+      const o = asObject(body, 'UnlockRequest');
+      return { key: bytes(o, 'key') } as RequestOf<M>;
+    }
+    case 'Campaign': {
+      const o = asObject(body, 'CampaignRequest');
+      const name = bytes(o, 'name');
+      checkKeySize(name);
+      return { name, lease: id64(o, 'lease'), value: bytes(o, 'value') } as RequestOf<M>;
+    }
+    case 'Proclaim': {
+      const o = asObject(body, 'ProclaimRequest');
+      return { leader: leaderKey(o), value: bytes(o, 'value') } as RequestOf<M>;
+    }
+    case 'Leader':
+      return { name: bytes(asObject(body, 'LeaderRequest'), 'name') } as RequestOf<M>;
+    case 'Resign':
+      return { leader: leaderKey(asObject(body, 'ResignRequest')) } as RequestOf<M>;
     default:
       throw invalidArgument(`etcdserver: unknown method "${String(method)}"`);
   }
+}
+
+function leaderKey(o: Obj): LeaderKey | undefined {
+  const v = o['leader'];
+  if (v === undefined || v === null) return undefined;
+  const l = asObject(v, 'LeaderKey');
+  return { name: bytes(l, 'name'), key: bytes(l, 'key'), rev: int64(l, 'rev'), lease: id64(l, 'lease') };
+}
+
+/** One client message on a stream, by the stream's method. */
+export function decodeStreamRequest<M extends StreamMethodName>(method: M, body: unknown): StreamMethods[M][0] {
+  switch (method) {
+    case 'Watch':
+      return decodeWatchRequest(body) as StreamMethods[M][0];
+    case 'LeaseKeepAlive':
+      return { ID: id64(asObject(body, 'LeaseKeepAliveRequest'), 'ID') } as StreamMethods[M][0];
+    case 'Observe':
+      return { name: bytes(asObject(body, 'LeaderRequest'), 'name') } as StreamMethods[M][0];
+    default:
+      throw invalidArgument(`etcdserver: unknown stream method "${String(method)}"`);
+  }
+}
+
+const FILTER_NAMES = { NOPUT: 0, NODELETE: 1 };
+
+export function decodeWatchRequest(v: unknown): WatchRequest {
+  const o = asObject(v, 'WatchRequest');
+  if (o['create_request'] !== undefined && o['create_request'] !== null) {
+    const c = asObject(o['create_request'], 'WatchCreateRequest');
+    const key = bytes(c, 'key');
+    const rangeEnd = optionalBytes(c, 'range_end');
+    checkKeySize(key);
+    checkKeySize(rangeEnd);
+    const filters = list(c, 'filters').map((f) => enumField({ f }, 'f', FILTER_NAMES));
+    return {
+      create_request: {
+        key,
+        range_end: rangeEnd,
+        start_revision: int64(c, 'start_revision'),
+        progress_notify: bool(c, 'progress_notify'),
+        filters,
+        prev_kv: bool(c, 'prev_kv'),
+        watch_id: int64(c, 'watch_id'),
+        fragment: bool(c, 'fragment'),
+      },
+    };
+  }
+  if (o['cancel_request'] !== undefined && o['cancel_request'] !== null) {
+    return { cancel_request: { watch_id: int64(asObject(o['cancel_request'], 'WatchCancelRequest'), 'watch_id') } };
+  }
+  if (o['progress_request'] !== undefined && o['progress_request'] !== null) {
+    asObject(o['progress_request'], 'WatchProgressRequest');
+    return { progress_request: {} };
+  }
+  return {};
 }

@@ -7,7 +7,7 @@
 // an acknowledged write nor applies one twice. Waiters resolve only after that transaction.
 
 import { Packr, Unpackr } from 'msgpackr';
-import { RAFT_INFLIGHT_MESSAGES_MAX, RAFT_MESSAGE_BYTES_MAX, type Config } from '../config/index.js';
+import { RAFT_INFLIGHT_MESSAGES_MAX, RAFT_MESSAGE_BYTES_MAX, WATCH_FRAGMENT_SLACK_BYTES, type Config } from '../config/index.js';
 import { etcdError, EtcdError } from '../errors/index.js';
 import {
   decodeCompaction,
@@ -37,6 +37,25 @@ import {
   type StatusResponse,
   type TxnRequest,
   type TxnResponse,
+  type LeaseGrantRequest,
+  type LeaseGrantResponse,
+  type LeaseRevokeRequest,
+  type LeaseRevokeResponse,
+  type LeaseTimeToLiveRequest,
+  type LeaseTimeToLiveResponse,
+  type LeaseLeasesResponse,
+  type LockRequest,
+  type LockResponse,
+  type UnlockRequest,
+  type UnlockResponse,
+  type CampaignRequest,
+  type CampaignResponse,
+  type ProclaimRequest,
+  type ProclaimResponse,
+  type LeaderRequest,
+  type LeaderResponse,
+  type ResignRequest,
+  type ResignResponse,
 } from '../proto/index.js';
 import {
   COMPACTION_START,
@@ -45,6 +64,8 @@ import {
   isSerializableTxn,
   MvccTxn,
   planCompactionChunk,
+  eventKey,
+  readEvents,
   range,
   type CompactionCursor,
   type MvccEvent,
@@ -75,10 +96,21 @@ import { computeClusterId, computeMemberId, parseInitialCluster } from './identi
 import { decodeConfContext, encodeConfContext, readMembers, sortedMembers, toApiMember, type MemberRecord, type Members } from './membership.js';
 import { RaftDriver } from './raft-driver.js';
 import { produceSnapshotData, installSnapshotData } from './snapshot.js';
+import { WatchHub, type WatchSink, type WatchStream } from '../watch/index.js';
+import { Lessor, type LeaseCheckpoint } from '../lease/index.js';
+import { LeaseService } from './lease-service.js';
+import { ConcurrencyService } from './concurrency.js';
 
 export const SERVER_VERSION = '3.4.0';
 
-type WriteMethod = 'Put' | 'DeleteRange' | 'Txn' | 'Compact' | 'MemberAttributes';
+/** How a stream handler answers its client (the binary protocol's StreamSink, a WebSocket later). */
+export interface StreamSinkLike {
+  send(response: unknown): void;
+  end(err?: EtcdError): void;
+  pendingBytes(): number;
+}
+
+type WriteMethod = 'Put' | 'DeleteRange' | 'Txn' | 'Compact' | 'MemberAttributes' | 'LeaseGrant' | 'LeaseRevoke' | 'LeaseKeepAlive' | 'LeaseCheckpoint';
 
 interface Waiter {
   resolve(response: unknown): void;
@@ -129,6 +161,10 @@ export class EtcdServer {
   private physicalWaiters: { revision: number; resolve: () => void }[] = [];
   private readonly timeoutSweep: NodeJS.Timeout;
   private readonly raftStorage: LmdbRaftStorage;
+  readonly watchHub: WatchHub;
+  readonly lessor: Lessor;
+  private readonly leases: LeaseService;
+  private readonly concurrency: ConcurrencyService;
   private readonly driver: RaftDriver;
   transport: Transport | null = null;
   private softState: SoftState = { lead: NONE, raftState: StateType.Follower };
@@ -175,6 +211,18 @@ export class EtcdServer {
         fatal: (err) => this.fail(err),
       },
     });
+    this.watchHub = new WatchHub(
+      {
+        revision: () => this.state.revision,
+        compactRevision: () => this.state.compactRevision,
+        header: (rev) => this.header(rev),
+        readEvents: (from, to, max, keep, withPrev) => readEvents(this.storage, from, to, max, keep, withPrev),
+      },
+      { fragmentBytes: config.limits.requestBytesMax + WATCH_FRAGMENT_SLACK_BYTES, progressNotifyIntervalMs: config.watchProgressNotifyIntervalMs },
+    );
+    this.lessor = new Lessor(storage.leases, monotonicNow, Math.ceil((1.5 * config.electionTimeoutMs) / 1000));
+    this.leases = new LeaseService(this, this.lessor, config);
+    this.concurrency = new ConcurrencyService(this);
     this.timeoutSweep = setInterval(() => this.expireWaiters(), 250);
     this.timeoutSweep.unref();
   }
@@ -581,6 +629,25 @@ export class EtcdServer {
     w.reject(err);
   }
 
+  /** A write through Raft, for the lease and concurrency services. */
+  proposeInternal(method: 'LeaseGrant' | 'LeaseRevoke' | 'LeaseKeepAlive' | 'LeaseCheckpoint', request: unknown): Promise<unknown> {
+    return this.propose(method, request);
+  }
+
+  /** A read after a ReadIndex round (a serializable read when asked), for the lease and concurrency services. */
+  readInternal<T>(read: () => T, serializable = false): Promise<T> {
+    try {
+      this.assertServing();
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return serializable ? Promise.resolve().then(read) : this.linearizable(read);
+  }
+
+  get isLeader(): boolean {
+    return this.softState.raftState === StateType.Leader;
+  }
+
   private propose(method: WriteMethod, request: unknown, physical = false): Promise<unknown> {
     try {
       this.assertServing();
@@ -592,7 +659,7 @@ export class EtcdServer {
     if (this.waiters.size >= this.config.limits.proposalsPendingMax) return Promise.reject(etcdError('TooManyRequests'));
     // etcd's quota applier: once the backend is over quota, requests that add data fail; deletes and compaction
     // still go through so an operator can free space.
-    if ((method === 'Put' || (method === 'Txn' && txnHasPut(request as TxnRequest))) && this.backendBytes() > this.config.limits.backendQuotaBytes) {
+    if ((method === 'Put' || method === 'LeaseGrant' || (method === 'Txn' && txnHasPut(request as TxnRequest))) && this.backendBytes() > this.config.limits.backendQuotaBytes) {
       return Promise.reject(etcdError('NoSpace'));
     }
     const { id, promise } = this.newWaiter(physical);
@@ -667,7 +734,10 @@ export class EtcdServer {
       throw err;
     }
     this.maybeCompactLog();
-    if (events.length > 0) this.events.onApplied?.(events, this.state.revision);
+    if (events.length > 0) {
+      this.watchHub.onApplied(events.map((e) => (e.prev_kv === undefined ? { type: e.type === 'PUT' ? 0 : 1, kv: e.kv } : { type: e.type === 'PUT' ? 0 : 1, kv: e.kv, prev_kv: e.prev_kv })));
+      this.events.onApplied?.(events, this.state.revision);
+    }
     for (const r of results) {
       const waiter = this.waiters.get(r.id);
       if (waiter === undefined) continue; // proposed by another member or run, or timed out
@@ -699,7 +769,7 @@ export class EtcdServer {
   }
 
   private applyEntry(method: WriteMethod, request: unknown, events: MvccEvent[]): { ok: boolean; value: unknown; physical?: number } {
-    const txn = new MvccTxn(this.storage, this.state);
+    const txn = new MvccTxn(this.storage, this.state, this.lessor);
     try {
       let response: unknown;
       switch (method) {
@@ -732,6 +802,27 @@ export class EtcdServer {
             this.members = { ...this.members, [m.id]: { ...existing, name: m.name ?? existing.name, clientURLs: m.clientURLs ?? existing.clientURLs, binaryURLs: m.binaryURLs ?? existing.binaryURLs } };
             this.storage.meta.putSync('members', this.members);
           }
+          return { ok: true, value: { header: this.header() } };
+        }
+        case 'LeaseGrant': {
+          const { ID, TTL } = request as { ID: number | bigint; TTL: number };
+          const ttl = this.lessor.grant(BigInt(ID), TTL);
+          return { ok: true, value: { header: this.header(), ID: BigInt(ID), TTL: ttl } };
+        }
+        case 'LeaseRevoke': {
+          // every attached key goes in one revision, one DELETE event each
+          const keys = this.lessor.revoke(BigInt((request as { ID: number | bigint }).ID));
+          for (const key of keys) txn.deleteRange({ key });
+          response = { header: this.header(txn.changed ? txn.beginRevision + 1 : txn.beginRevision) };
+          break;
+        }
+        case 'LeaseKeepAlive': {
+          const ids = (request as { IDs: (number | bigint)[] }).IDs;
+          return { ok: true, value: ids.map((id) => this.lessor.keepAlive(BigInt(id))) };
+        }
+        case 'LeaseCheckpoint': {
+          const cps = (request as { checkpoints: { ID: number | bigint; remaining_TTL: number }[] }).checkpoints;
+          this.lessor.checkpoint(cps.map((c): LeaseCheckpoint => ({ ID: BigInt(c.ID), remaining_TTL: c.remaining_TTL })));
           return { ok: true, value: { header: this.header() } };
         }
         default:
@@ -802,6 +893,7 @@ export class EtcdServer {
   }
 
   private installSnapshot(snapshot: Snapshot): void {
+    const revisionBefore = this.state.revision;
     this.storage.env.transactionSync(() => {
       const installed = installSnapshotData(this.storage, snapshot.data, snapshot.metadata.index);
       this.state.revision = installed.state.revision;
@@ -816,6 +908,61 @@ export class EtcdServer {
     });
     this.raftStorage.resetToSnapshot({ index: snapshot.metadata.index, term: snapshot.metadata.term, confState: confStateToStored(snapshot.metadata.confState) });
     for (const m of Object.values(this.members)) if (BigInt(m.id) !== this.memberId) this.transport?.addPeer(BigInt(m.id), m.peerURLs);
+    this.lessor.reload();
+    if (this.lessor.isPrimary) this.lessor.promote(this.config.electionTimeoutMs);
+    this.watchHub.resyncAll(revisionBefore + 1);
+  }
+
+  // ---- lease, lock and election services ---------------------------------------------------------------------
+
+  leaseGrant(req: LeaseGrantRequest): Promise<LeaseGrantResponse> {
+    return this.leases.grant(req);
+  }
+  leaseRevoke(req: LeaseRevokeRequest): Promise<LeaseRevokeResponse> {
+    return this.leases.revoke(req);
+  }
+  leaseTimeToLive(req: LeaseTimeToLiveRequest): Promise<LeaseTimeToLiveResponse> {
+    return this.leases.timeToLive(req);
+  }
+  leaseLeases(): Promise<LeaseLeasesResponse> {
+    return this.leases.list();
+  }
+  openKeepAliveStream(sink: StreamSinkLike): { handle(r: unknown): void; close(): void } {
+    this.assertServing();
+    if (this.isLearner) throw etcdError('LearnerNotSupported');
+    return this.leases.openKeepAliveStream(sink);
+  }
+  lock(req: LockRequest): Promise<LockResponse> {
+    return this.concurrency.lock(req);
+  }
+  unlock(req: UnlockRequest): Promise<UnlockResponse> {
+    return this.concurrency.unlock(req);
+  }
+  campaign(req: CampaignRequest): Promise<CampaignResponse> {
+    return this.concurrency.campaign(req);
+  }
+  proclaim(req: ProclaimRequest): Promise<ProclaimResponse> {
+    return this.concurrency.proclaim(req);
+  }
+  electionLeader(req: LeaderRequest): Promise<LeaderResponse> {
+    return this.concurrency.leader(req);
+  }
+  resign(req: ResignRequest): Promise<ResignResponse> {
+    return this.concurrency.resign(req);
+  }
+  openObserveStream(sink: StreamSinkLike): { handle(r: unknown): void; close(): void } {
+    this.assertServing();
+    if (this.isLearner) throw etcdError('LearnerNotSupported');
+    return this.concurrency.openObserveStream(sink);
+  }
+
+  // ---- watch ------------------------------------------------------------------------------------------------
+
+  /** A client watch stream (etcd's Watch RPC); learners refuse it as etcd's do. */
+  openWatchStream(sink: WatchSink): WatchStream {
+    this.assertServing();
+    if (this.isLearner) throw etcdError('LearnerNotSupported');
+    return this.watchHub.openStream(sink);
   }
 
   /** Every --snapshot-count applied entries, the log before (applied - retained entries) is discarded. */
@@ -834,6 +981,8 @@ export class EtcdServer {
   private onSoftState(ss: SoftState): void {
     const wasLeader = this.softState.raftState === StateType.Leader;
     this.softState = ss;
+    if (!wasLeader && ss.raftState === StateType.Leader) this.lessor.promote(this.config.electionTimeoutMs);
+    else if (wasLeader && ss.raftState !== StateType.Leader) this.lessor.demote();
     if (ss.lead === NONE || (wasLeader && ss.raftState !== StateType.Leader)) {
       // Reads waiting on a ReadIndex round of a deposed or unknown leader never get an answer: retry them.
       if (this.readInFlight !== null) {
@@ -907,6 +1056,15 @@ export class EtcdServer {
         setImmediate(() => this.compactionStep());
         return;
       }
+      // then the events index below the compacted revision (watchers may start at the compacted revision itself)
+      const stale = [...this.storage.events.getKeys({ end: eventKey(job.revision, 0), limit: this.config.limits.compactionBatchKeysMax })];
+      if (stale.length > 0) {
+        this.storage.env.transactionSync(() => {
+          for (const key of stale) this.storage.events.removeSync(key);
+        });
+        setImmediate(() => this.compactionStep());
+        return;
+      }
       this.compactedPhysically = job.revision;
       this.storage.env.transactionSync(() => this.persistState());
       this.compaction = null;
@@ -976,6 +1134,9 @@ export class EtcdServer {
     if (this.stopped) return;
     this.stopped = true;
     clearInterval(this.timeoutSweep);
+    this.watchHub.close();
+    this.leases.close();
+    this.concurrency.close();
     await this.driver.stop();
     await this.transport?.close();
     for (const w of this.waiters.values()) w.reject(etcdError('Stopped'));

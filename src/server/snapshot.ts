@@ -1,7 +1,7 @@
 // Snapshot data: the whole key space of a member at its applied index, produced from one LMDB read snapshot and
 // installed in one write transaction on a member that fell behind the leader's log.
 // Format: msgpack [version, persisted state, members, latest [[key, record]...], history [[key, record]...],
-// removed member IDs].
+// removed member IDs, events [[key, user key]...], leases [[key, lease record]...]].
 
 import { Packr, Unpackr } from 'msgpackr';
 import { readPersistedState, type PersistedState, type Storage } from '../storage/index.js';
@@ -20,17 +20,28 @@ export function produceSnapshotData(storage: Storage): Uint8Array {
   const history: [Buffer, Buffer][] = [];
   for (const { key, value } of storage.history.getRange({})) history.push([Buffer.from(key), Buffer.from(value)]);
   const removed = (storage.meta.get('removed') as string[] | undefined) ?? [];
-  return packr.pack([FORMAT, state, members, latest, history, removed]);
+  const events: [Buffer, Buffer][] = [];
+  for (const { key, value } of storage.events.getRange({})) events.push([Buffer.from(key), Buffer.from(value)]);
+  const leases: [Buffer, unknown][] = [];
+  for (const { key, value } of storage.leases.getRange({})) leases.push([Buffer.from(key), value]);
+  return packr.pack([FORMAT, state, members, latest, history, removed, events, leases]);
 }
 
 /** Replaces the key space with the snapshot's (call inside a write transaction). */
 export function installSnapshotData(storage: Storage, data: Uint8Array, appliedIndex: number): { state: PersistedState; members: Members } {
-  const [format, state, members, latest, history, removed] = unpackr.unpack(data) as [number, PersistedState, Members, [Uint8Array, Uint8Array][], [Uint8Array, Uint8Array][], string[] | undefined];
+  const [format, state, members, latest, history, removed, events, leases] = unpackr.unpack(data) as [
+    number, PersistedState, Members, [Uint8Array, Uint8Array][], [Uint8Array, Uint8Array][], string[] | undefined,
+    [Uint8Array, Uint8Array][] | undefined, [Uint8Array, unknown][] | undefined,
+  ];
   if (format !== FORMAT) throw new Error(`unsupported snapshot format ${format}`);
   for (const key of storage.latest.getKeys({})) storage.latest.removeSync(key);
   for (const key of storage.history.getKeys({})) storage.history.removeSync(key);
   for (const [k, v] of latest) storage.latest.putSync(Buffer.from(k), Buffer.from(v));
   for (const [k, v] of history) storage.history.putSync(Buffer.from(k), Buffer.from(v));
+  for (const key of storage.events.getKeys({})) storage.events.removeSync(key);
+  for (const [k, v] of events ?? []) storage.events.putSync(Buffer.from(k), Buffer.from(v));
+  for (const key of storage.leases.getKeys({})) storage.leases.removeSync(key);
+  for (const [k, v] of leases ?? []) storage.leases.putSync(Buffer.from(k), v);
   storage.meta.putSync('members', members);
   // the removed IDs travel with the snapshot: a member that caught up this way must refuse them too
   const known = new Set((storage.meta.get('removed') as string[] | undefined) ?? []);

@@ -17,8 +17,11 @@ import path from 'node:path';
 import { createHash } from 'node:crypto';
 import { open, type Database, type RootDatabase } from 'lmdb';
 
-/** Version 2: the log holds Raft entries (term, type, data) and the meta table Raft's hard state and configuration. */
-export const STORAGE_FORMAT = 'etcd-ts/2';
+/**
+ * Version 2: the log holds Raft entries (term, type, data) and the meta table Raft's hard state and configuration.
+ * Version 3: the events table (revision-ordered index for watch catch-up) and the leases table.
+ */
+export const STORAGE_FORMAT = 'etcd-ts/3';
 const DB_FILE = 'etcd-ts.mdb';
 
 export interface Storage {
@@ -29,6 +32,8 @@ export interface Storage {
   readonly log: Database<Buffer, Buffer>;
   readonly latest: Database<Buffer, Buffer>;
   readonly history: Database<Buffer, Buffer>;
+  readonly events: Database<Buffer, Buffer>;
+  readonly leases: Database<any, Buffer>;
   close(): Promise<void>;
 }
 
@@ -44,6 +49,8 @@ export function openTables(dbPath: string, readOnly = false): Omit<Storage, 'dat
     log: env.openDB<Buffer, Buffer>({ name: 'log', ...binary }),
     latest: env.openDB<Buffer, Buffer>({ name: 'latest', ...binary }),
     history: env.openDB<Buffer, Buffer>({ name: 'history', ...binary }),
+    events: env.openDB<Buffer, Buffer>({ name: 'events', ...binary }),
+    leases: env.openDB<any, Buffer>({ name: 'leases', keyEncoding: 'binary', encoding: 'msgpack', compression: false }),
   };
 }
 

@@ -1,0 +1,225 @@
+// etcd's v3lock and v3election services, built as etcd builds them: on leases, txns and watches of the member's
+// own key space. A lock or candidacy is the key <name>/<lease ID in hex> attached to the lease; the holder is the key
+// with the lowest create revision under <name>/; waiting means watching for the deletion of the key just ahead.
+
+import { EtcdError, GrpcCode } from '../errors/index.js';
+import {
+  CompareResult,
+  CompareTarget,
+  EventType,
+  prefixRangeEnd,
+  SortOrder,
+  SortTarget,
+  WatchFilterType,
+  type CampaignRequest,
+  type CampaignResponse,
+  type KeyValue,
+  type LeaderKey,
+  type LeaderRequest,
+  type LeaderResponse,
+  type LockRequest,
+  type LockResponse,
+  type ProclaimRequest,
+  type ProclaimResponse,
+  type ResignRequest,
+  type ResignResponse,
+  type ResponseHeader,
+  type UnlockRequest,
+  type UnlockResponse,
+  type WatchResponse,
+} from '../proto/index.js';
+import type { EtcdServer, StreamSinkLike } from './server.js';
+
+/** etcd's helper errors are plain Go errors: gRPC Unknown. */
+function plainError(message: string): EtcdError {
+  return new EtcdError(GrpcCode.Unknown, message);
+}
+const ERR_NOT_LEADER = 'election: not leader';
+const ERR_NO_LEADER = 'election: no leader';
+const ERR_MISSING_LEADER = '"leader" field must be provided';
+const ERR_SESSION_EXPIRED = 'mutex: session is expired';
+/** etcd's v3lock grants a lease of this TTL when none is given (and does not keep it alive). */
+const LOCK_DEFAULT_TTL_SECONDS = 60;
+
+function ownKey(name: Uint8Array, lease: bigint): Buffer {
+  return Buffer.concat([Buffer.from(name), Buffer.from(`/${BigInt.asUintN(64, lease).toString(16)}`)]);
+}
+
+function prefixOf(name: Uint8Array): Buffer {
+  return Buffer.concat([Buffer.from(name), Buffer.from('/')]);
+}
+
+export class ConcurrencyService {
+  private readonly closers = new Set<() => void>();
+
+  constructor(private readonly server: EtcdServer) {}
+
+  close(): void {
+    for (const c of [...this.closers]) c();
+  }
+
+  /** Creates <prefix><lease hex> unless it exists; returns its create revision and the header of the txn. */
+  private async createOwnKey(key: Buffer, lease: bigint, value: Uint8Array): Promise<{ kv: KeyValue | null; createRevision: number; header: ResponseHeader }> {
+    const r = await this.server.txn({
+      compare: [{ key, target: CompareTarget.CREATE, result: CompareResult.EQUAL, create_revision: 0 }],
+      success: [{ request_put: { key, value, lease } }],
+      failure: [{ request_range: { key } }],
+    });
+    if (r.succeeded) return { kv: null, createRevision: r.header.revision, header: r.header };
+    const kv = r.responses[0]?.response_range?.kvs[0] ?? null;
+    return { kv, createRevision: kv?.create_revision ?? r.header.revision, header: r.header };
+  }
+
+  /** Resolves once no key under the prefix has a create revision below `rev` (etcd's waitDeletes). */
+  private async waitDeletes(prefix: Buffer, rev: number): Promise<ResponseHeader> {
+    for (;;) {
+      const r = await this.server.range({
+        key: prefix,
+        range_end: prefixRangeEnd(prefix),
+        max_create_revision: rev - 1,
+        sort_order: SortOrder.DESCEND,
+        sort_target: SortTarget.CREATE,
+        limit: 1,
+      });
+      const ahead = r.kvs[0];
+      if (ahead === undefined) return r.header;
+      await this.waitDelete(Buffer.from(ahead.key), r.header.revision);
+    }
+  }
+
+  /** Resolves when `key` is deleted after revision `rev`. */
+  private waitDelete(key: Buffer, rev: number): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const stream = this.server.watchHub.openStream({
+        send: (resp: WatchResponse) => {
+          if (resp.events.some((e) => e.type === EventType.DELETE) || resp.compact_revision) done(null);
+        },
+        pendingBytes: () => 0,
+      });
+      const done = (err: Error | null): void => {
+        this.closers.delete(closer);
+        stream.close();
+        if (err) reject(err);
+        else resolve();
+      };
+      const closer = (): void => done(plainError('etcdserver: server stopped'));
+      this.closers.add(closer);
+      stream.handle({ create_request: { key, start_revision: rev + 1, filters: [WatchFilterType.NOPUT] } });
+    });
+  }
+
+  private async keyExists(key: Buffer): Promise<boolean> {
+    return (await this.server.range({ key, count_only: true })).count > 0;
+  }
+
+  // ---- Lock ---------------------------------------------------------------------------------------------------
+
+  async lock(req: LockRequest): Promise<LockResponse> {
+    let lease = req.lease;
+    if (lease === 0n) lease = (await this.server.leaseGrant({ TTL: LOCK_DEFAULT_TTL_SECONDS })).ID;
+    const key = ownKey(req.name, lease);
+    const own = await this.createOwnKey(key, lease, new Uint8Array(0));
+    await this.waitDeletes(prefixOf(req.name), own.createRevision);
+    // the lease may have expired while waiting: then the key is gone and the lock was not acquired
+    if (!(await this.keyExists(key))) throw plainError(ERR_SESSION_EXPIRED);
+    return { header: this.server.header(), key };
+  }
+
+  async unlock(req: UnlockRequest): Promise<UnlockResponse> {
+    const r = await this.server.deleteRange({ key: req.key });
+    return { header: r.header };
+  }
+
+  // ---- Election -----------------------------------------------------------------------------------------------
+
+  async campaign(req: CampaignRequest): Promise<CampaignResponse> {
+    const value = req.value ?? new Uint8Array(0);
+    const key = ownKey(req.name, req.lease);
+    const own = await this.createOwnKey(key, req.lease, value);
+    const leader: LeaderKey = { name: req.name, key, rev: own.createRevision, lease: req.lease };
+    if (own.kv !== null && !Buffer.from(own.kv.value).equals(Buffer.from(value))) await this.proclaim({ leader, value });
+    await this.waitDeletes(prefixOf(req.name), own.createRevision);
+    if (!(await this.keyExists(key))) throw plainError(ERR_SESSION_EXPIRED);
+    return { header: this.server.header(), leader };
+  }
+
+  async proclaim(req: ProclaimRequest): Promise<ProclaimResponse> {
+    if (req.leader === undefined) throw plainError(ERR_MISSING_LEADER);
+    const l = req.leader;
+    const r = await this.server.txn({
+      compare: [{ key: l.key, target: CompareTarget.CREATE, result: CompareResult.EQUAL, create_revision: l.rev }],
+      success: [{ request_put: { key: l.key, value: req.value ?? new Uint8Array(0), lease: l.lease } }],
+    });
+    if (!r.succeeded) throw plainError(ERR_NOT_LEADER);
+    return { header: r.header };
+  }
+
+  private async currentLeader(name: Uint8Array, serializable = false): Promise<{ header: ResponseHeader; kv: KeyValue | undefined }> {
+    const prefix = prefixOf(name);
+    const r = await this.server.range({
+      key: prefix,
+      range_end: prefixRangeEnd(prefix),
+      sort_order: SortOrder.ASCEND,
+      sort_target: SortTarget.CREATE,
+      limit: 1,
+      serializable,
+    });
+    return { header: r.header, kv: r.kvs[0] };
+  }
+
+  async leader(req: LeaderRequest): Promise<LeaderResponse> {
+    const { header, kv } = await this.currentLeader(req.name);
+    if (kv === undefined) throw plainError(ERR_NO_LEADER);
+    return { header, kv };
+  }
+
+  async resign(req: ResignRequest): Promise<ResignResponse> {
+    if (req.leader === undefined) throw plainError(ERR_MISSING_LEADER);
+    const l = req.leader;
+    const r = await this.server.txn({
+      compare: [{ key: l.key, target: CompareTarget.CREATE, result: CompareResult.EQUAL, create_revision: l.rev }],
+      success: [{ request_delete_range: { key: l.key } }],
+    });
+    return { header: r.header };
+  }
+
+  /** etcd's Observe: the leader's key-value now (if any) and at every change of leader or value. */
+  openObserveStream(sink: StreamSinkLike): { handle(r: unknown): void; close(): void } {
+    let closed = false;
+    let watch: { close(): void } | null = null;
+    let last = '';
+    const close = (): void => {
+      closed = true;
+      watch?.close();
+      this.closers.delete(close);
+    };
+    this.closers.add(close);
+    const report = async (name: Uint8Array): Promise<void> => {
+      const { header, kv } = await this.currentLeader(name, true);
+      if (closed || kv === undefined) return;
+      const id = `${Buffer.from(kv.key).toString('hex')}@${kv.mod_revision}`;
+      if (id === last) return;
+      last = id;
+      sink.send({ header, kv } satisfies LeaderResponse);
+    };
+    return {
+      handle: (r) => {
+        if (watch !== null || closed) return;
+        const name = (r as LeaderRequest).name;
+        const prefix = prefixOf(name);
+        let chain = Promise.resolve();
+        const next = (): void => {
+          chain = chain.then(() => report(name)).catch((err: unknown) => {
+            if (!closed) sink.end(err instanceof EtcdError ? err : plainError(String(err)));
+            close();
+          });
+        };
+        const stream = this.server.watchHub.openStream({ send: (resp) => resp.events.length > 0 && next(), pendingBytes: () => sink.pendingBytes() });
+        stream.handle({ create_request: { key: prefix, range_end: prefixRangeEnd(prefix) } });
+        watch = stream;
+        next();
+      },
+      close,
+    };
+  }
+}

@@ -1,0 +1,160 @@
+// etcd's Lease service on a member: requests in, Raft proposals out, plus the leader's two loops (expiry and TTL
+// checkpoints). The replicated state and the clock live in the Lessor (src/lease).
+//
+// Keep-alives go through Raft, batched: all keep-alives a member receives in one event-loop turn become one entry.
+// That way a renewal is known to every member once acknowledged, so a new leader never expires a lease earlier than
+// the client was told, and followers need no side channel to the leader. TimeToLive and Leases answer after a
+// ReadIndex round from the member's own view (a follower reports what the leader would start from after a change).
+
+import type { Config } from '../config/index.js';
+import { LEASE_CHECKPOINTS_PER_ENTRY, LEASE_EXPIRY_CHECK_MS, LEASE_KEEPALIVES_PER_ENTRY, LEASE_REVOKES_INFLIGHT_MAX } from '../config/limits.js';
+import { etcdError, toEtcdError } from '../errors/index.js';
+import { LEASE_TTL_MAX_SECONDS, type Lessor } from '../lease/index.js';
+import type {
+  LeaseGrantRequest,
+  LeaseGrantResponse,
+  LeaseKeepAliveResponse,
+  LeaseLeasesResponse,
+  LeaseRevokeRequest,
+  LeaseRevokeResponse,
+  LeaseTimeToLiveRequest,
+  LeaseTimeToLiveResponse,
+  ResponseHeader,
+} from '../proto/index.js';
+import type { EtcdServer, StreamSinkLike } from './server.js';
+
+export class LeaseService {
+  private readonly expiryTimer: NodeJS.Timeout;
+  private readonly checkpointTimer: NodeJS.Timeout | null;
+  private readonly revoking = new Set<bigint>();
+  private keepAliveBatch = new Map<bigint, ((ttl: number | Error) => void)[]>();
+  private keepAliveScheduled = false;
+  private idCounter = 0;
+
+  constructor(
+    private readonly server: EtcdServer,
+    private readonly lessor: Lessor,
+    config: Config,
+  ) {
+    this.expiryTimer = setInterval(() => this.revokeExpired(), LEASE_EXPIRY_CHECK_MS);
+    this.expiryTimer.unref();
+    this.checkpointTimer = config.leaseCheckpointIntervalMs > 0 ? setInterval(() => this.checkpoint(), config.leaseCheckpointIntervalMs) : null;
+    this.checkpointTimer?.unref();
+  }
+
+  close(): void {
+    clearInterval(this.expiryTimer);
+    if (this.checkpointTimer) clearInterval(this.checkpointTimer);
+  }
+
+  private header(): ResponseHeader {
+    return this.server.header();
+  }
+
+  /** etcd's lease ID generator: the member ID's low 16 bits, then milliseconds and a counter; positive int64. */
+  private generateId(): bigint {
+    for (;;) {
+      const prefix = (this.server.memberId & 0xffffn) << 48n;
+      const suffix = ((BigInt(Date.now()) << 8n) + BigInt(this.idCounter++ & 0xff)) & ((1n << 48n) - 1n);
+      const id = (prefix | suffix) & ((1n << 63n) - 1n);
+      if (id !== 0n) return id;
+    }
+  }
+
+  async grant(req: LeaseGrantRequest): Promise<LeaseGrantResponse> {
+    if (req.TTL > LEASE_TTL_MAX_SECONDS) throw etcdError('LeaseTTLTooLarge');
+    const id = req.ID !== undefined && req.ID !== 0n ? req.ID : this.generateId();
+    return (await this.server.proposeInternal('LeaseGrant', { ID: id, TTL: Math.max(0, req.TTL) })) as LeaseGrantResponse;
+  }
+
+  async revoke(req: LeaseRevokeRequest): Promise<LeaseRevokeResponse> {
+    return (await this.server.proposeInternal('LeaseRevoke', { ID: req.ID })) as LeaseRevokeResponse;
+  }
+
+  timeToLive(req: LeaseTimeToLiveRequest): Promise<LeaseTimeToLiveResponse> {
+    return this.server.readInternal(() => {
+      const t = this.lessor.timeToLive(req.ID);
+      if (t === null) return { header: this.header(), ID: req.ID, TTL: -1, grantedTTL: 0, keys: [] };
+      return { header: this.header(), ID: req.ID, TTL: t.ttl, grantedTTL: t.granted, keys: req.keys ? this.lessor.keysOf(req.ID) : [] };
+    });
+  }
+
+  list(): Promise<LeaseLeasesResponse> {
+    return this.server.readInternal(() => ({ header: this.header(), leases: this.lessor.ids().map((ID) => ({ ID })) }));
+  }
+
+  /** One renewal; resolves with the TTL (0 when the lease does not exist), as etcd's keep-alive answers. */
+  keepAlive(id: bigint): Promise<number> {
+    return new Promise((resolve, reject) => {
+      const waiters = this.keepAliveBatch.get(id);
+      const settle = (v: number | Error): void => (v instanceof Error ? reject(v) : resolve(v));
+      if (waiters) waiters.push(settle);
+      else this.keepAliveBatch.set(id, [settle]);
+      if (!this.keepAliveScheduled) {
+        this.keepAliveScheduled = true;
+        setImmediate(() => this.flushKeepAlives());
+      }
+    });
+  }
+
+  private flushKeepAlives(): void {
+    this.keepAliveScheduled = false;
+    const batch = [...this.keepAliveBatch];
+    this.keepAliveBatch = new Map();
+    for (let i = 0; i < batch.length; i += LEASE_KEEPALIVES_PER_ENTRY) {
+      const part = batch.slice(i, i + LEASE_KEEPALIVES_PER_ENTRY);
+      this.server.proposeInternal('LeaseKeepAlive', { IDs: part.map(([id]) => id) }).then(
+        (ttls) => part.forEach(([, ws], j) => ws.forEach((w) => w((ttls as number[])[j]!))),
+        (err: unknown) => part.forEach(([, ws]) => ws.forEach((w) => w(toEtcdError(err)))),
+      );
+    }
+  }
+
+  openKeepAliveStream(sink: StreamSinkLike): { handle(r: unknown): void; close(): void } {
+    let closed = false;
+    return {
+      handle: (r) => {
+        const id = (r as { ID: bigint }).ID;
+        this.keepAlive(id).then(
+          (ttl) => {
+            if (!closed) sink.send({ header: this.header(), ID: id, TTL: ttl } satisfies LeaseKeepAliveResponse);
+          },
+          (err: unknown) => {
+            if (closed) return;
+            closed = true;
+            sink.end(toEtcdError(err));
+          },
+        );
+      },
+      close: () => {
+        closed = true;
+      },
+    };
+  }
+
+  // ---- the leader's loops -------------------------------------------------------------------------------------
+
+  /** etcd's revokeExpiredLeases: expired leases are revoked through Raft, a bounded number at a time. */
+  private revokeExpired(): void {
+    if (!this.server.isLeader) return;
+    const room = LEASE_REVOKES_INFLIGHT_MAX - this.revoking.size;
+    if (room <= 0) return;
+    for (const id of this.lessor.expired(room + this.revoking.size)) {
+      if (this.revoking.has(id)) continue;
+      this.revoking.add(id);
+      this.server
+        .proposeInternal('LeaseRevoke', { ID: id })
+        .catch(() => {}) // not found: revoked meanwhile; no leader: retried on the next round
+        .finally(() => this.revoking.delete(id));
+    }
+  }
+
+  /** Replicates every lease's remaining TTL, so a new leader or a restarted cluster continues from it. */
+  private checkpoint(): void {
+    if (!this.server.isLeader) return;
+    const all = this.lessor.remainingAll();
+    for (let i = 0; i < all.length; i += LEASE_CHECKPOINTS_PER_ENTRY) {
+      this.server.proposeInternal('LeaseCheckpoint', { checkpoints: all.slice(i, i + LEASE_CHECKPOINTS_PER_ENTRY) }).catch(() => {});
+    }
+  }
+}

@@ -1,0 +1,427 @@
+// The watch hub: etcd's watchableStore and serverWatchStream over our MVCC tables.
+//
+// A watcher is either synced (it has seen everything up to the current revision and takes live events as batches are
+// applied) or unsynced (it starts in the past, or its stream could not take more): unsynced watchers are caught up
+// from the events index in LMDB in bounded rounds, whole revisions at a time, and become synced once they reach the
+// current revision. Everything runs on the main thread between applies, so a watcher switches from history to live
+// events at exactly the current revision: no gap, no duplicate.
+//
+// Memory: nothing is buffered per watcher. A stream whose connection holds WATCH_PENDING_BYTES_MAX unsent bytes is
+// congested: its watchers that would receive events become unsynced (remembering only the next revision they need),
+// and are caught up from history when the client reads again. A watcher whose next revision was compacted meanwhile
+// is cancelled with compact_revision, never silently skipped.
+
+import {
+  WATCH_CATCHUP_EVENTS_MAX,
+  WATCH_CATCHUP_REVISIONS_MAX,
+  WATCH_PENDING_BYTES_MAX,
+  WATCH_SYNC_INTERVAL_MS,
+  WATCH_SYNC_WATCHERS_MAX,
+  WATCHERS_MAX,
+} from '../config/limits.js';
+import { etcdError } from '../errors/index.js';
+import { EventType, isFromKeyEnd, WatchFilterType, type Event, type ResponseHeader, type WatchCreateRequest, type WatchRequest, type WatchResponse } from '../proto/index.js';
+import type { EventsRead } from '../mvcc/index.js';
+import { keyString, RangeIndex, type KeyString } from './range-index.js';
+
+/** What the hub needs from the member. */
+export interface WatchSource {
+  revision(): number;
+  compactRevision(): number;
+  header(revision: number): ResponseHeader;
+  readEvents(from: number, to: number, maxEvents: number, keep: (key: Buffer) => boolean, withPrev: boolean): EventsRead;
+}
+
+/** Where a stream's responses go (a binary-protocol stream, a WebSocket, an in-process consumer). */
+export interface WatchSink {
+  send(response: WatchResponse): void;
+  /** bytes queued towards the client and not yet written out */
+  pendingBytes(): number;
+}
+
+export interface WatchHubOptions {
+  /** responses above this are split when the watcher asked for fragments (--max-request-bytes + 512 KiB) */
+  fragmentBytes: number;
+  /** --experimental-watch-progress-notify-interval */
+  progressNotifyIntervalMs: number;
+  pendingBytesMax?: number;
+}
+
+interface Watcher {
+  readonly id: number;
+  readonly stream: WatchStream;
+  readonly start: KeyString;
+  /** undefined: the single key; null: every key from start */
+  readonly end: KeyString | null | undefined;
+  readonly noPut: boolean;
+  readonly noDelete: boolean;
+  readonly prevKv: boolean;
+  readonly progressNotify: boolean;
+  readonly fragment: boolean;
+  /** synced: events below it are not for this watcher (future start); unsynced: first revision not yet delivered */
+  nextRev: number;
+  synced: boolean;
+  sentSinceProgress: boolean;
+}
+
+function contains(w: Watcher, k: KeyString): boolean {
+  if (w.end === undefined) return k === w.start;
+  return k >= w.start && (w.end === null || k < w.end);
+}
+
+function wants(w: Watcher, ev: Event): boolean {
+  return ev.type === EventType.PUT ? !w.noPut : !w.noDelete;
+}
+
+function eventBytes(ev: Event): number {
+  return 64 + ev.kv.key.length + ev.kv.value.length + (ev.prev_kv ? 48 + ev.prev_kv.key.length + ev.prev_kv.value.length : 0);
+}
+
+const DUPLICATE_ID = 'mvcc: duplicate watch ID provided on the WatchStream';
+const EMPTY_RANGE = 'mvcc: watcher range is empty';
+
+export class WatchHub {
+  private readonly index = new RangeIndex<Watcher>();
+  /** insertion-ordered: catch-up takes them round-robin */
+  private readonly unsynced = new Set<Watcher>();
+  private readonly progressWatchers = new Set<Watcher>();
+  private readonly streams = new Set<WatchStream>();
+  private watcherCount = 0;
+  private syncScheduled = false;
+  private readonly syncTimer: NodeJS.Timeout;
+  private readonly progressTimer: NodeJS.Timeout;
+  readonly pendingBytesMax: number;
+  readonly stats = { eventsDelivered: 0, catchUpRounds: 0, congestions: 0, compactedCancels: 0 };
+
+  constructor(
+    private readonly source: WatchSource,
+    private readonly options: WatchHubOptions,
+  ) {
+    this.pendingBytesMax = options.pendingBytesMax ?? WATCH_PENDING_BYTES_MAX;
+    this.syncTimer = setInterval(() => this.sync(), WATCH_SYNC_INTERVAL_MS);
+    this.syncTimer.unref();
+    this.progressTimer = setInterval(() => this.notifyProgress(), options.progressNotifyIntervalMs);
+    this.progressTimer.unref();
+  }
+
+  get watchers(): number {
+    return this.watcherCount;
+  }
+
+  get unsyncedWatchers(): number {
+    return this.unsynced.size;
+  }
+
+  openStream(sink: WatchSink): WatchStream {
+    const s = new WatchStream(this, sink);
+    this.streams.add(s);
+    return s;
+  }
+
+  close(): void {
+    clearInterval(this.syncTimer);
+    clearInterval(this.progressTimer);
+    for (const s of [...this.streams]) s.close();
+  }
+
+  // ---- live events --------------------------------------------------------------------------------------------
+
+  /** Events of one applied batch, in revision order, after its LMDB transaction committed. */
+  onApplied(events: readonly Event[]): void {
+    if (events.length === 0 || this.index.size === 0) return;
+    const firstRev = events[0]!.kv.mod_revision;
+    const matched = new Map<Watcher, Event[]>();
+    for (const ev of events) {
+      this.index.stab(keyString(ev.kv.key), (w) => {
+        if (ev.kv.mod_revision < w.nextRev || !wants(w, ev)) return;
+        const list = matched.get(w);
+        if (list === undefined) matched.set(w, [ev]);
+        else list.push(ev);
+      });
+    }
+    const touched = new Set<WatchStream>();
+    for (const [w, evs] of matched) {
+      if (w.stream.congested()) {
+        this.stats.congestions++;
+        this.toUnsynced(w, Math.max(w.nextRev, firstRev));
+        continue;
+      }
+      this.sendEvents(w, evs);
+      touched.add(w.stream);
+    }
+    if (this.unsynced.size > 0) this.scheduleSync();
+    for (const s of touched) s.maybeSendProgress();
+  }
+
+  /**
+   * The key space jumped (a snapshot was installed): every synced watcher catches up from history from `nextRev`,
+   * the first revision the snapshot brought in.
+   */
+  resyncAll(nextRev: number): void {
+    for (const s of this.streams) s.forEachWatcher((w) => {
+      if (w.synced) this.toUnsynced(w, Math.max(w.nextRev, nextRev));
+    });
+    if (this.unsynced.size > 0) this.scheduleSync();
+  }
+
+  // ---- catch-up ----------------------------------------------------------------------------------------------
+
+  scheduleSync(): void {
+    if (this.syncScheduled) return;
+    this.syncScheduled = true;
+    setImmediate(() => {
+      this.syncScheduled = false;
+      this.sync();
+    });
+  }
+
+  /** One bounded catch-up round over unsynced watchers whose streams can take more. */
+  private sync(): void {
+    if (this.unsynced.size === 0) return;
+    const batch: Watcher[] = [];
+    for (const w of this.unsynced) {
+      if (batch.length >= WATCH_SYNC_WATCHERS_MAX) break;
+      if (!w.stream.congested()) batch.push(w);
+    }
+    if (batch.length === 0) return;
+    this.stats.catchUpRounds++;
+    const cur = this.source.revision();
+    const compactRev = this.source.compactRevision();
+    const live: Watcher[] = [];
+    for (const w of batch) {
+      if (compactRev > 0 && w.nextRev < compactRev) {
+        this.stats.compactedCancels++;
+        w.stream.cancelCompacted(w, compactRev);
+      } else live.push(w);
+    }
+    if (live.length > 0) {
+      const from = Math.min(...live.map((w) => w.nextRev));
+      const to = Math.min(cur, from + WATCH_CATCHUP_REVISIONS_MAX - 1);
+      let read: EventsRead = { events: [], lastRevision: to };
+      if (from <= to) {
+        const keep = this.keyFilter(live);
+        read = this.source.readEvents(from, to, WATCH_CATCHUP_EVENTS_MAX, keep, live.some((w) => w.prevKv));
+      }
+      const touched = new Set<WatchStream>();
+      for (const w of live) {
+        const evs = read.events.filter((ev) => ev.kv.mod_revision >= w.nextRev && wants(w, ev) && contains(w, keyString(ev.kv.key)));
+        if (evs.length > 0) this.sendEvents(w, evs);
+        w.nextRev = Math.max(w.nextRev, read.lastRevision + 1);
+        this.unsynced.delete(w);
+        if (w.nextRev > cur) {
+          w.synced = true;
+          this.index.add(w, w.start, w.end);
+        } else this.unsynced.add(w); // to the back: round-robin between watchers
+        touched.add(w.stream);
+      }
+      for (const s of touched) s.maybeSendProgress();
+    }
+    if ([...this.unsynced].some((w) => !w.stream.congested())) this.scheduleSync();
+  }
+
+  private keyFilter(ws: Watcher[]): (key: Buffer) => boolean {
+    if (ws.length <= 8) return (key) => {
+      const k = keyString(key);
+      return ws.some((w) => contains(w, k));
+    };
+    const idx = new RangeIndex<Watcher>();
+    for (const w of ws) idx.add(w, w.start, w.end);
+    return (key) => {
+      let hit = false;
+      idx.stab(keyString(key), () => (hit = true));
+      return hit;
+    };
+  }
+
+  private toUnsynced(w: Watcher, nextRev: number): void {
+    if (w.synced) this.index.remove(w, w.start, w.end);
+    w.synced = false;
+    w.nextRev = nextRev;
+    this.unsynced.add(w);
+  }
+
+  // ---- sending ------------------------------------------------------------------------------------------------
+
+  private sendEvents(w: Watcher, evs: Event[]): void {
+    const events = w.prevKv ? evs : evs.map((ev) => (ev.prev_kv === undefined ? ev : { type: ev.type, kv: ev.kv }));
+    const header = this.source.header(this.source.revision());
+    this.stats.eventsDelivered += events.length;
+    w.sentSinceProgress = true;
+    if (w.fragment && events.length >= 2) {
+      let size = 0;
+      for (const ev of events) size += eventBytes(ev);
+      if (size > this.options.fragmentBytes) {
+        let part: Event[] = [];
+        let partBytes = 0;
+        const parts: Event[][] = [];
+        for (const ev of events) {
+          const b = eventBytes(ev);
+          if (part.length > 0 && partBytes + b > this.options.fragmentBytes) {
+            parts.push(part);
+            part = [];
+            partBytes = 0;
+          }
+          part.push(ev);
+          partBytes += b;
+        }
+        parts.push(part);
+        parts.forEach((p, i) => w.stream.sink.send({ header, watch_id: w.id, fragment: i < parts.length - 1, events: p }));
+        return;
+      }
+    }
+    w.stream.sink.send({ header, watch_id: w.id, events });
+  }
+
+  private notifyProgress(): void {
+    if (this.progressWatchers.size === 0) return;
+    const header = this.source.header(this.source.revision());
+    for (const w of this.progressWatchers) {
+      if (!w.synced || w.stream.congested()) continue;
+      if (!w.sentSinceProgress) w.stream.sink.send({ header, watch_id: w.id, events: [] });
+      w.sentSinceProgress = false;
+    }
+  }
+
+  // ---- used by streams ----------------------------------------------------------------------------------------
+
+  /** Registers a watcher; returns the reason when it cannot be created. */
+  register(stream: WatchStream, id: number, req: WatchCreateRequest): Watcher | string {
+    if (this.watcherCount >= WATCHERS_MAX) return 'etcdserver: too many watchers';
+    const start = keyString(req.key);
+    let end: KeyString | null | undefined;
+    if (req.range_end === undefined || req.range_end.length === 0) end = undefined;
+    else if (isFromKeyEnd(req.range_end)) end = null;
+    else {
+      end = keyString(req.range_end);
+      if (start >= end) return EMPTY_RANGE;
+    }
+    const filters = req.filters ?? [];
+    const cur = this.source.revision();
+    const startRev = req.start_revision ?? 0;
+    const w: Watcher = {
+      id,
+      stream,
+      start,
+      end,
+      noPut: filters.includes(WatchFilterType.NOPUT),
+      noDelete: filters.includes(WatchFilterType.NODELETE),
+      prevKv: req.prev_kv === true,
+      progressNotify: req.progress_notify === true,
+      fragment: req.fragment === true,
+      nextRev: startRev <= 0 ? cur + 1 : startRev,
+      synced: false,
+      sentSinceProgress: false,
+    };
+    this.watcherCount++;
+    if (w.progressNotify) this.progressWatchers.add(w);
+    if (w.nextRev > cur) {
+      w.synced = true;
+      this.index.add(w, start, end);
+    } else {
+      this.unsynced.add(w);
+      this.scheduleSync();
+    }
+    return w;
+  }
+
+  unregister(w: Watcher): void {
+    if (w.synced) this.index.remove(w, w.start, w.end);
+    else this.unsynced.delete(w);
+    this.progressWatchers.delete(w);
+    this.watcherCount--;
+  }
+
+  streamClosed(s: WatchStream): void {
+    this.streams.delete(s);
+  }
+
+  currentHeader(): ResponseHeader {
+    return this.source.header(this.source.revision());
+  }
+}
+
+/** One client watch stream: many watchers multiplexed, created and cancelled by id. */
+export class WatchStream {
+  private readonly watchers = new Map<number, Watcher>();
+  private nextAutoId = 0;
+  private progressRequested = false;
+  private closed = false;
+
+  constructor(
+    private readonly hub: WatchHub,
+    readonly sink: WatchSink,
+  ) {}
+
+  forEachWatcher(visit: (w: Watcher) => void): void {
+    for (const w of this.watchers.values()) visit(w);
+  }
+
+  congested(): boolean {
+    return this.sink.pendingBytes() >= this.hub.pendingBytesMax;
+  }
+
+  /** The client read some of what was queued: catch up the watchers that had to wait. */
+  drained(): void {
+    if (!this.congested()) this.hub.scheduleSync();
+  }
+
+  handle(req: WatchRequest): void {
+    if (this.closed) return;
+    if (req.create_request !== undefined) this.create(req.create_request);
+    else if (req.cancel_request !== undefined) this.cancel(req.cancel_request.watch_id);
+    else if (req.progress_request !== undefined) {
+      this.progressRequested = true;
+      this.maybeSendProgress();
+    }
+  }
+
+  private create(req: WatchCreateRequest): void {
+    const refuse = (reason: string): void =>
+      this.sink.send({ header: this.hub.currentHeader(), watch_id: -1, created: true, canceled: true, cancel_reason: reason, events: [] });
+    if ((req.start_revision ?? 0) < 0) return refuse(etcdError('Compacted').message);
+    let id = req.watch_id ?? 0;
+    if (id !== 0) {
+      if (this.watchers.has(id)) return refuse(DUPLICATE_ID);
+    } else {
+      while (this.watchers.has(this.nextAutoId)) this.nextAutoId++;
+      id = this.nextAutoId++;
+    }
+    // the created response goes out before any event of the watcher
+    const header = this.hub.currentHeader();
+    const w = this.hub.register(this, id, req);
+    if (typeof w === 'string') return refuse(w);
+    this.watchers.set(id, w);
+    this.sink.send({ header, watch_id: id, created: true, events: [] });
+  }
+
+  private cancel(id: number): void {
+    const w = this.watchers.get(id);
+    if (w === undefined) return;
+    this.watchers.delete(id);
+    this.hub.unregister(w);
+    this.sink.send({ header: this.hub.currentHeader(), watch_id: id, canceled: true, events: [] });
+    this.maybeSendProgress();
+  }
+
+  cancelCompacted(w: Watcher, compactRevision: number): void {
+    this.watchers.delete(w.id);
+    this.hub.unregister(w);
+    this.sink.send({ header: this.hub.currentHeader(), watch_id: w.id, canceled: true, compact_revision: compactRevision, events: [] });
+  }
+
+  /** A progress request is answered once every watcher of the stream is synced (what it reports is then true). */
+  maybeSendProgress(): void {
+    if (!this.progressRequested || this.closed) return;
+    for (const w of this.watchers.values()) if (!w.synced) return;
+    this.progressRequested = false;
+    this.sink.send({ header: this.hub.currentHeader(), watch_id: -1, events: [] });
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    for (const w of this.watchers.values()) this.hub.unregister(w);
+    this.watchers.clear();
+    this.hub.streamClosed(this);
+  }
+}

@@ -1,0 +1,2 @@
+export * from './hub.js';
+export * from './range-index.js';
