@@ -2,7 +2,7 @@
 // own key space. A lock or candidacy is the key <name>/<lease ID in hex> attached to the lease; the holder is the key
 // with the lowest create revision under <name>/; waiting means watching for the deletion of the key just ahead.
 
-import { EtcdError, GrpcCode } from '../errors/index.js';
+import { etcdError, EtcdError, GrpcCode } from '../errors/index.js';
 import {
   CompareResult,
   CompareTarget,
@@ -27,6 +27,7 @@ import {
   type UnlockRequest,
   type UnlockResponse,
   type WatchResponse,
+  checkKeySize,
 } from '../proto/index.js';
 import type { EtcdServer, StreamSinkLike } from './server.js';
 
@@ -40,6 +41,13 @@ const ERR_MISSING_LEADER = '"leader" field must be provided';
 const ERR_SESSION_EXPIRED = 'mutex: session is expired';
 /** etcd's v3lock grants a lease of this TTL when none is given (and does not keep it alive). */
 const LOCK_DEFAULT_TTL_SECONDS = 60;
+
+/** A key the RPC takes from the client and uses in a txn or delete: etcd's own checks, before anything is proposed. */
+function checkedKey(key: Uint8Array): Uint8Array {
+  if (key.length === 0) throw etcdError('EmptyKey');
+  checkKeySize(key);
+  return key;
+}
 
 function ownKey(name: Uint8Array, lease: bigint): Buffer {
   return Buffer.concat([Buffer.from(name), Buffer.from(`/${BigInt.asUintN(64, lease).toString(16)}`)]);
@@ -118,6 +126,7 @@ export class ConcurrencyService {
     let lease = req.lease;
     if (lease === 0n) lease = (await this.server.leaseGrant({ TTL: LOCK_DEFAULT_TTL_SECONDS })).ID;
     const key = ownKey(req.name, lease);
+    checkedKey(key);
     const own = await this.createOwnKey(key, lease, new Uint8Array(0));
     await this.waitDeletes(prefixOf(req.name), own.createRevision);
     // the lease may have expired while waiting: then the key is gone and the lock was not acquired
@@ -126,7 +135,7 @@ export class ConcurrencyService {
   }
 
   async unlock(req: UnlockRequest): Promise<UnlockResponse> {
-    const r = await this.server.deleteRange({ key: req.key });
+    const r = await this.server.deleteRange({ key: checkedKey(req.key) });
     return { header: r.header };
   }
 
@@ -135,6 +144,7 @@ export class ConcurrencyService {
   async campaign(req: CampaignRequest): Promise<CampaignResponse> {
     const value = req.value ?? new Uint8Array(0);
     const key = ownKey(req.name, req.lease);
+    checkedKey(key);
     const own = await this.createOwnKey(key, req.lease, value);
     const leader: LeaderKey = { name: req.name, key, rev: own.createRevision, lease: req.lease };
     if (own.kv !== null && !Buffer.from(own.kv.value).equals(Buffer.from(value))) await this.proclaim({ leader, value });
@@ -146,6 +156,7 @@ export class ConcurrencyService {
   async proclaim(req: ProclaimRequest): Promise<ProclaimResponse> {
     if (req.leader === undefined) throw plainError(ERR_MISSING_LEADER);
     const l = req.leader;
+    checkedKey(l.key);
     const r = await this.server.txn({
       compare: [{ key: l.key, target: CompareTarget.CREATE, result: CompareResult.EQUAL, create_revision: l.rev }],
       success: [{ request_put: { key: l.key, value: req.value ?? new Uint8Array(0), lease: l.lease } }],
@@ -176,6 +187,7 @@ export class ConcurrencyService {
   async resign(req: ResignRequest): Promise<ResignResponse> {
     if (req.leader === undefined) throw plainError(ERR_MISSING_LEADER);
     const l = req.leader;
+    checkedKey(l.key);
     const r = await this.server.txn({
       compare: [{ key: l.key, target: CompareTarget.CREATE, result: CompareResult.EQUAL, create_revision: l.rev }],
       success: [{ request_delete_range: { key: l.key } }],

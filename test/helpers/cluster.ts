@@ -93,6 +93,12 @@ export class TestCluster {
     m.child = null;
   }
 
+  /** Drops a member removed from the cluster from the list later members are started with (--initial-cluster). */
+  forget(m: ClusterMember): void {
+    const i = this.members.indexOf(m);
+    if (i >= 0) this.members.splice(i, 1);
+  }
+
   restart(m: ClusterMember): void {
     this.spawn(m);
   }

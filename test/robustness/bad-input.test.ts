@@ -100,7 +100,7 @@ test('unknown methods, bodies that are not a {method, request} map, and malforme
   const cases: { body: Buffer; message: string }[] = [
     { body: Buffer.from(packr.pack({ method: 'Foo', request: {} })), message: 'etcdserver: unknown method "Foo"' },
     { body: Buffer.from(packr.pack({ method: 'range', request: { key: b('a') } })), message: 'etcdserver: unknown method "range"' },
-    { body: Buffer.from(packr.pack({ method: 'LeaseGrant', request: { TTL: 5 } })), message: 'etcdserver: unknown method "LeaseGrant"' },
+    { body: Buffer.from(packr.pack({ method: 'Watch', request: {} })), message: 'etcdserver: unknown method "Watch"' },
     { body: Buffer.from(packr.pack({ method: '', request: {} })), message: 'etcdserver: unknown method ""' },
     { body: Buffer.from(packr.pack({ request: { key: b('a') } })), message: 'etcdserver: invalid request: field "method" must be a string, got nothing' },
     { body: Buffer.from(packr.pack({ method: 7 })), message: 'etcdserver: invalid request: field "method" must be a string, got a number' },

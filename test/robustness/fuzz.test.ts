@@ -35,7 +35,7 @@ function program(rng: Rng): { stream: Buffer; prediction: ReturnType<typeof simu
     for (let n = rng.int(3); n > 0; n--) frames.push(randomFrame(rng, id++, REQUEST_BYTES_MAX)); // after a bad tail: garbage
     const stream = Buffer.concat(frames);
     const prediction = simulateServer(stream, REQUEST_BYTES_MAX, TXN_OPS_MAX);
-    if (!prediction.writes.some((w) => writeTouches(w, guardLo, guardHi))) return { stream, prediction };
+    if (!prediction.streams && !prediction.writes.some((w) => writeTouches(w, guardLo, guardHi))) return { stream, prediction };
   }
 }
 
@@ -119,7 +119,11 @@ test('fuzzing the binary protocol over several connections: the member keeps ser
   await Promise.all(
     streams.map(async (rng, c) => {
       for (let p = 0; p < PROGRAMS_PER_CONNECTION && performance.now() - started < FUZZ_BUDGET_MS; p++) {
-        await runProgram(m.endpoint, rng, seed, `connection ${c} program ${p}`, stats);
+        try {
+          await runProgram(m.endpoint, rng, seed, `connection ${c} program ${p}`, stats);
+        } catch (err) {
+          throw new Error(`${(err as Error).message}\nmember log (tail): ${m.stderr().slice(-3000)}`);
+        }
         programs++;
       }
     }),
