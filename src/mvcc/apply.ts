@@ -6,7 +6,9 @@ import { etcdError } from '../errors/index.js';
 import {
   CompareResult,
   CompareTarget,
+  EventType,
   isFromKeyEnd,
+  type Event,
   type Compare,
   type DeleteRangeRequest,
   type KeyValue,
@@ -20,12 +22,8 @@ import {
 import { decodeRecord, encodeRecord, eventKey, historyKey, recordToKeyValue, type StoredRecord } from './encoding.js';
 import { getLatest, range, type MvccState, type MvccTables, type RangeResult } from './read.js';
 
-/** Key-space mutations a txn made, in order (for the watch hub of a later release, and for tests). */
-export interface MvccEvent {
-  type: 'PUT' | 'DELETE';
-  kv: KeyValue;
-  prev_kv?: KeyValue;
-}
+/** Key-space mutations a txn made, in order: etcd's Event (type PUT = 0, DELETE = 1), what the watch hub sends. */
+export type MvccEvent = Event;
 
 /** What the key space needs from the lessor: whether a lease exists, and keeping each lease's key list. */
 export interface LeaseLookup {
@@ -119,7 +117,9 @@ export class MvccTxn {
     this.tables.latest.putSync(key, record);
     this.tables.history.putSync(historyKey(key, revision), record);
     this.tables.events.putSync(eventKey(revision, this.events.length), key);
-    this.events.push({ type: 'PUT', kv: recordToKeyValue(key, record), prev_kv: prevKv });
+    const ev: Event = { type: EventType.PUT, kv: recordToKeyValue(key, record) };
+    if (prevKv !== undefined) ev.prev_kv = prevKv;
+    this.events.push(ev);
     const response: { header: ResponseHeader; prev_kv?: KeyValue } = { header: header(revision) };
     if (req.prev_kv && prevKv !== undefined) response.prev_kv = prevKv;
     return response;
@@ -136,7 +136,7 @@ export class MvccTxn {
       this.tables.history.putSync(historyKey(kv.key, revision), tombstone);
       this.tables.events.putSync(eventKey(revision, this.events.length), Buffer.from(kv.key));
       this.events.push({
-        type: 'DELETE',
+        type: EventType.DELETE,
         kv: { key: kv.key, create_revision: 0, mod_revision: revision, version: 0, value: EMPTY, lease: 0n },
         prev_kv: kv,
       });

@@ -735,7 +735,7 @@ export class EtcdServer {
     }
     this.maybeCompactLog();
     if (events.length > 0) {
-      this.watchHub.onApplied(events.map((e) => (e.prev_kv === undefined ? { type: e.type === 'PUT' ? 0 : 1, kv: e.kv } : { type: e.type === 'PUT' ? 0 : 1, kv: e.kv, prev_kv: e.prev_kv })));
+      this.watchHub.onApplied(events);
       this.events.onApplied?.(events, this.state.revision);
     }
     for (const r of results) {
