@@ -154,7 +154,13 @@ export class RawNode {
     const r = this.raft;
     if (rd.softState) this.prevSoftState = rd.softState;
     if (rd.hardState) this.prevHardState = rd.hardState;
-    if (rd.snapshot) r.raftLog.stableSnapTo(rd.snapshot.metadata.index);
+    if (rd.snapshot) {
+      r.raftLog.stableSnapTo(rd.snapshot.metadata.index);
+      // The application installed the snapshot, so its state is applied up to the snapshot's index (etcd's
+      // appliedSnap). Left behind, `applied` would point into the compacted log, and the check that a member does not
+      // campaign with committed but unapplied conf changes would find no entries to look at.
+      r.raftLog.appliedTo(rd.snapshot.metadata.index);
+    }
     if (rd.entries.length > 0) {
       const last = rd.entries[rd.entries.length - 1]!;
       r.raftLog.stableTo(last.index, last.term);

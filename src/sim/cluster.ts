@@ -6,9 +6,10 @@
 // volatile state; a restart rebuilds the node from what was flushed.
 //
 // The network drops, duplicates, reorders and delays messages, and partitions nodes (symmetric, asymmetric,
-// isolate-one). The checker runs after every step: at most one leader per term, state machine safety (every node
-// applies the same entry at the same index, so applied state is identical at equal applied index), leader
-// completeness (a new leader holds every committed entry) and durability of committed entries across crashes.
+// isolate-one). The checker runs after every step: at most one leader per term, log matching (two logs holding an
+// entry with the same index and term are identical up to it), committed entries never change in any log (so none is
+// lost to a crash), leader completeness (a leader holds every entry committed before its term) and state machine
+// safety (every node applies the same entry at the same index, so applied state is identical at equal applied index).
 
 import {
   bootstrapEntries,
@@ -25,6 +26,7 @@ import {
   type Entry,
   type Message,
   type NodeId,
+  type RaftLog,
   type Ready,
 } from '../raft/index.js';
 
@@ -215,6 +217,30 @@ class SimNode {
   }
 }
 
+/**
+ * An entry as the checker first saw it in some log. Raft's leader of a term creates at most one entry per index, and
+ * AppendEntries only appends after an entry whose index and term match, so (index, term) names one entry and one
+ * entry before it (Log Matching, Raft paper 5.3).
+ */
+interface SeenEntry {
+  /** term of the entry before it in the log */
+  prevTerm: number;
+  type: number;
+  data: Uint8Array;
+  /** the node whose log it was first seen in, for the report */
+  holder: NodeId;
+}
+
+/** Every this many steps each log is checked whole again, not only its new tail (see checkLogMatching). */
+const FULL_LOG_CHECK_EVERY = 256;
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a === b) return true;
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
 function cloneApp(a: AppState): AppState {
   return { applied: a.applied, hash: a.hash, confState: { voters: [...a.confState.voters], learners: [...a.confState.learners] }, payloads: [...a.payloads] };
 }
@@ -276,6 +302,24 @@ export class Cluster {
   /** index -> {term, hash after applying it, type} as first applied anywhere */
   private readonly committedLog = new Map<number, { hash: number; data: string }>();
   private maxCommittedIndex = 0;
+  /** index -> term -> the entry as first seen in any log (log matching) */
+  private readonly seenEntries = new Map<number, Map<number, SeenEntry>>();
+  /** per node: the term of each entry of its log at the last check, by index, to find what changed since */
+  private readonly checkedTerms = new Map<NodeId, number[]>();
+  /** per node: its commit index at the last check */
+  private readonly checkedCommit = new Map<NodeId, number>();
+  /** by index: the term of the committed entry (once a log holding it was seen committed) */
+  private readonly committedTerms: number[] = [];
+  /**
+   * by index: the highest term any node had when the index was first seen committed. The leader that committed it
+   * had at most this term, so every leader of a higher term must hold the entry (leader completeness).
+   */
+  private readonly committedBefore: number[] = [];
+  /** highest commit index seen on any node */
+  private knownCommitted = 0;
+  private highestTerm = 0;
+  /** per leader: the term it leads and the commit index up to which its log was checked for completeness */
+  private readonly completeUpTo = new Map<NodeId, { term: number; index: number }>();
   private readonly trace: string[] = [];
   private stats = { leadersElected: 0, crashes: 0, membershipChanges: 0, transfers: 0 };
 
@@ -389,11 +433,6 @@ export class Cluster {
       this.leaderOfTerm.set(term, node.id);
       this.stats.leadersElected++;
       this.log(`node ${node.id} is leader in term ${term}`);
-      // leader completeness: the new leader's log holds every entry committed so far
-      const log = node.node!.raft.raftLog;
-      for (let i = Math.max(log.firstIndex(), 1); i <= this.maxCommittedIndex; i++) {
-        if (i > log.lastIndex()) throw new InvariantViolation(`leader ${node.id} (term ${term}) lacks committed entry ${i}`);
-      }
     }
   }
 
@@ -427,6 +466,117 @@ export class Cluster {
       const recorded = this.leaderOfTerm.get(r.term);
       if (recorded !== undefined && recorded !== n.id) throw new InvariantViolation(`term ${r.term} led by ${recorded} and ${n.id}`);
     }
+  }
+
+  /**
+   * After every step, on every live node's log (a crashed node's log is checked again once it restarts): log
+   * matching, committed entries never change, and leader completeness.
+   */
+  private checkLogs(): void {
+    const recheckWhole = this.now % FULL_LOG_CHECK_EVERY === 0;
+    for (const n of this.nodes.values()) {
+      const r = n.node?.raft;
+      if (r !== undefined && r.term > this.highestTerm) this.highestTerm = r.term;
+    }
+    for (const n of this.nodes.values()) {
+      const r = n.node?.raft;
+      if (r === undefined) continue;
+      if (recheckWhole) {
+        this.checkedTerms.delete(n.id);
+        this.checkedCommit.delete(n.id);
+      }
+      this.checkLogMatching(n.id, r.raftLog);
+      this.checkCommittedEntries(n.id, r.raftLog);
+    }
+    for (const n of this.nodes.values()) {
+      const r = n.node?.raft;
+      if (r !== undefined && r.state === StateType.Leader) this.checkLeaderCompleteness(n.id, r.term, r.raftLog);
+    }
+  }
+
+  /**
+   * Log matching: if two logs hold an entry with the same index and term, they are identical up to that index (in
+   * the range both still hold; compacted entries are gone). Comparing every pair of logs after every step would cost
+   * more than the simulation itself, so each entry is compared with the first copy of (index, term) seen in any log:
+   * same type, same data and the same term before it. By induction down the log that makes any two logs holding
+   * (index, term) identical up to it, and it also holds across logs that no longer exist (a crashed node's unflushed
+   * tail), as Raft promises. A log only changes at its end (appends truncate a suffix; compaction and snapshots drop a
+   * prefix), so only the entries from its end down to the first one unchanged since the last check are new; every
+   * FULL_LOG_CHECK_EVERY steps the whole log is checked again in case some bug changed it elsewhere.
+   */
+  private checkLogMatching(id: NodeId, log: RaftLog): void {
+    const first = log.firstIndex();
+    const last = log.lastIndex();
+    let terms = this.checkedTerms.get(id);
+    if (terms === undefined) this.checkedTerms.set(id, (terms = []));
+    let unchanged = last;
+    while (unchanged >= first && terms[unchanged] !== log.term(unchanged)) unchanged--;
+    if (terms.length !== last + 1) terms.length = last + 1; // forget a truncated tail
+    if (unchanged === last) return;
+    let prevTerm = log.term(unchanged); // the snapshot's term when unchanged = first - 1
+    for (const e of log.slice(unchanged + 1, last + 1, Infinity)) {
+      this.checkSameEntry(id, e, prevTerm);
+      terms[e.index] = e.term;
+      prevTerm = e.term;
+    }
+  }
+
+  private checkSameEntry(id: NodeId, e: Entry, prevTerm: number): void {
+    let byTerm = this.seenEntries.get(e.index);
+    if (byTerm === undefined) this.seenEntries.set(e.index, (byTerm = new Map()));
+    const seen = byTerm.get(e.term);
+    if (seen === undefined) {
+      byTerm.set(e.term, { prevTerm, type: e.type, data: e.data, holder: id });
+      return;
+    }
+    const where = `entry ${e.index} of term ${e.term} on node ${id} and node ${seen.holder}`;
+    if (seen.prevTerm !== prevTerm) {
+      throw new InvariantViolation(`log matching: ${where} follow entries of terms ${prevTerm} and ${seen.prevTerm}`);
+    }
+    if (seen.type !== e.type || !sameBytes(seen.data, e.data)) {
+      throw new InvariantViolation(`log matching: ${where} differ: ${describeEntry(e)} and ${describeEntry({ ...e, type: seen.type as Entry['type'], data: seen.data })}`);
+    }
+  }
+
+  /**
+   * Committed entries are never lost or replaced: at every index up to a node's commit index, its log holds the
+   * entry first seen committed there (by term, which with log matching fixes the entry). A restarted node's commit
+   * index may be lower than before its crash; its log is checked again as it commits again.
+   */
+  private checkCommittedEntries(id: NodeId, log: RaftLog): void {
+    const committed = log.committed;
+    const checked = Math.min(this.checkedCommit.get(id) ?? 0, committed);
+    if (checked === committed) return;
+    for (let i = this.knownCommitted + 1; i <= committed; i++) this.committedBefore[i] = this.highestTerm;
+    if (committed > this.knownCommitted) this.knownCommitted = committed;
+    for (let i = Math.max(checked + 1, log.firstIndex() - 1); i <= committed; i++) {
+      const term = log.termOrUndefined(i);
+      if (term === undefined) continue;
+      const known = this.committedTerms[i];
+      if (known === undefined) this.committedTerms[i] = term;
+      else if (known !== term) throw new InvariantViolation(`node ${id} holds entry ${i} of term ${term} as committed, but the committed entry is of term ${known}`);
+    }
+    this.checkedCommit.set(id, committed);
+  }
+
+  /**
+   * Leader completeness (Raft paper 5.4.3): a leader's log holds every entry committed in a lower term. Which term an
+   * entry was committed in is not observable, so an entry counts when it was seen committed before any node had
+   * reached the leader's term. Checked when a node is first seen leading a term and again as more entries commit.
+   */
+  private checkLeaderCompleteness(id: NodeId, term: number, log: RaftLog): void {
+    let done = this.completeUpTo.get(id);
+    if (done === undefined || done.term !== term) this.completeUpTo.set(id, (done = { term, index: 0 }));
+    for (let i = Math.max(done.index + 1, log.firstIndex()); i <= this.knownCommitted; i++) {
+      // committed while some node was already in this term or later: perhaps by a leader of a term >= ours
+      if (this.committedBefore[i]! >= term) continue;
+      if (i > log.lastIndex()) throw new InvariantViolation(`leader ${id} (term ${term}) lacks committed entry ${i}`);
+      const known = this.committedTerms[i];
+      if (known !== undefined && log.term(i) !== known) {
+        throw new InvariantViolation(`leader ${id} (term ${term}) holds entry ${i} of term ${log.term(i)}, but the committed entry is of term ${known}`);
+      }
+    }
+    done.index = Math.max(done.index, this.knownCommitted);
   }
 
   onConfChangeApplied(node: SimNode, type: number, id: NodeId): void {
@@ -539,6 +689,7 @@ export class Cluster {
     this.deliverDue();
     for (const n of this.nodes.values()) n.poll();
     this.checkLeaders();
+    this.checkLogs();
   }
 
   /** Runs the fault phase, then heals and requires a new proposal to be applied by every member in budget. */
@@ -594,6 +745,10 @@ export class Cluster {
   get recentTrace(): string[] {
     return this.trace;
   }
+}
+
+function describeEntry(e: Entry): string {
+  return e.type === EntryType.ConfChange ? `conf change ${JSON.stringify(decodeConfChange(e.data), (_, v: unknown) => (typeof v === 'bigint' ? String(v) : v))}` : `"${new TextDecoder().decode(e.data)}"`;
 }
 
 function structuredCloneMessage(m: Message): Message {
