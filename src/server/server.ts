@@ -144,6 +144,8 @@ const unpackr = new Unpackr({ useRecords: false, int64AsType: 'auto' as 'number'
 
 /** A process-unique run id: proposal ids restart with the process, so waiters match (member, run, id). */
 const RUN_ID = (process.pid * 65_537 + Math.floor(performance.timeOrigin)) >>> 0;
+/** etcd's readIndexRetryTime: how long a ReadIndex request may go unanswered before it is sent again */
+const READ_INDEX_RETRY_MS = 500;
 
 export class EtcdServer {
   clusterId: bigint;
@@ -170,7 +172,7 @@ export class EtcdServer {
   private softState: SoftState = { lead: NONE, raftState: StateType.Follower };
   // linearizable reads: one ReadIndex round per batch of reads
   private readBatch: PendingRead[] = [];
-  private readInFlight: { ctx: number; reads: PendingRead[] } | null = null;
+  private readInFlight: { ctx: number; reads: PendingRead[]; sentAt: number } | null = null;
   private readSeq = 0;
   private readonly applyWaits: { index: number; run: () => void }[] = [];
 
@@ -223,7 +225,10 @@ export class EtcdServer {
     this.lessor = new Lessor(storage.leases, monotonicNow, Math.ceil((1.5 * config.electionTimeoutMs) / 1000));
     this.leases = new LeaseService(this, this.lessor, config);
     this.concurrency = new ConcurrencyService(this);
-    this.timeoutSweep = setInterval(() => this.expireWaiters(), 250);
+    this.timeoutSweep = setInterval(() => {
+      this.expireWaiters();
+      this.retryReadRound();
+    }, 250);
     this.timeoutSweep.unref();
   }
 
@@ -541,20 +546,39 @@ export class EtcdServer {
 
   private startReadRound(): void {
     if (this.readInFlight !== null || this.readBatch.length === 0) return;
-    const ctx = ++this.readSeq;
-    const reads = this.readBatch;
+    this.readInFlight = { ctx: ++this.readSeq, reads: this.readBatch, sentAt: 0 };
     this.readBatch = [];
-    this.readInFlight = { ctx, reads };
+    this.sendReadIndex();
+  }
+
+  /** Sends, or sends again, the ReadIndex request of the round in flight. */
+  private sendReadIndex(): void {
+    const round = this.readInFlight!;
+    round.sentAt = monotonicNow();
     const buf = Buffer.alloc(8);
-    buf.writeBigUInt64BE(BigInt(ctx));
+    buf.writeBigUInt64BE(BigInt(round.ctx));
     try {
       this.driver.readIndex(buf);
     } catch (err) {
       this.readInFlight = null;
       if (!(err instanceof ProposalDroppedError)) throw err;
       // No leader yet: keep the reads queued; a new round starts when a leader is known (or they time out).
-      this.readBatch.unshift(...reads);
+      this.readBatch.unshift(...round.reads);
     }
+  }
+
+  /**
+   * Raft never sends a ReadIndex request again, and a follower's request to the leader or the answer can be lost (a
+   * dropped message, a peer connection being re-established, a leader that died): without this every linearizable
+   * read of the member would wait for the request timeout and fail. As etcd's linearizable read loop does, send it
+   * again after READ_INDEX_RETRY_MS under the same context, so the first answer to either counts (either index is
+   * fresh enough: both requests were made after every read of the round arrived). Reads left queued behind a round
+   * that expired get a round of their own.
+   */
+  private retryReadRound(): void {
+    if (this.stopped || this.fatal !== null) return;
+    if (this.readInFlight === null) this.startReadRound();
+    else if (monotonicNow() - this.readInFlight.sentAt >= READ_INDEX_RETRY_MS) this.sendReadIndex();
   }
 
   private onReadStates(states: ReadState[]): void {

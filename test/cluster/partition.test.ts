@@ -1,7 +1,8 @@
 // Partitions through the transport's fault hooks, on a 3-member cluster running in this process (each member with
 // its own LMDB environment, Raft driver and peer transport on loopback): an isolated leader steps down and serves
 // no stale linearizable read, the majority elects a new leader and keeps accepting writes, and after healing the
-// old leader catches up; an asymmetric partition (the leader hears nobody) also makes it step down.
+// old leader catches up; an asymmetric partition (the leader hears nobody) also makes it step down; a lost ReadIndex
+// request is sent again.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -110,4 +111,24 @@ test('an asymmetric partition where the leader hears nobody makes it step down',
   const leader = leaderOf(ms)!;
   await leader.client.put({ key: b('healed'), value: b('yes') });
   for (const m of ms) assert.equal((await m.client.range({ key: b('healed') })).kvs.length, 1);
+});
+
+test('a follower whose ReadIndex request is lost sends it again: the linearizable read completes, not times out', { timeout: 60_000 }, async (t) => {
+  const ms = await startCluster(t);
+  await until('a leader', () => leaderOf(ms) !== undefined);
+  const leader = leaderOf(ms)!;
+  const follower = ms.find((m) => m !== leader)!;
+  const client = new Client({ endpoints: [follower.endpoint], requestTimeoutMs: 20_000 });
+  t.after(() => client.destroy());
+  await client.put({ key: b('ri'), value: b('v') });
+  // what the follower sends the leader is dropped for a moment: the ReadIndex request of this read is lost
+  follower.member.server.transport!.faults.blockOut.add(leader.member.server.memberId);
+  const started = performance.now();
+  const read = client.range({ key: b('ri') }).then((r) => Buffer.from(r.kvs[0]!.value).toString(), (e: Error) => `failed: ${e.message}`);
+  await new Promise((r) => setTimeout(r, 300));
+  follower.member.server.transport!.faults.clear();
+  assert.equal(await read, 'v');
+  // resent after 500 ms (etcd's readIndexRetryTime), well before the request timeout (5.4 s here)
+  const elapsed = performance.now() - started;
+  assert.ok(elapsed < 3000, `the read took ${elapsed.toFixed(0)} ms`);
 });
