@@ -13,7 +13,7 @@ import { Client } from '../src/client/index.js';
 import { Histogram } from './histogram.js';
 import { loadAverage1, machineCpu, processCpu } from './procstat.js';
 
-type Workload = 'put' | 'range';
+type Workload = 'put' | 'range' | 'range-linearizable';
 
 interface Options {
   endpoints: string[];
@@ -28,7 +28,8 @@ interface Options {
   keys: number;
   hotKey: boolean;
   populate: boolean;
-  serverPid: number | null;
+  /** local server processes (the members of a cluster): their CPU is summed */
+  serverPids: number[];
   output: 'simple' | 'json';
   cork: boolean;
 }
@@ -37,7 +38,8 @@ const USAGE = `usage: npm run bench -- [options]
   --endpoints LIST     comma-separated host:port of etcd-ts binary endpoints (default 127.0.0.1:2378);
                        connections are spread round-robin over them
   --workload W         put: single-key puts over the key space;
-                       range: serializable single-key ranges over the key space (pre-populated first)
+                       range: serializable single-key ranges over the key space (pre-populated first);
+                       range-linearizable: the same with linearizable reads (a ReadIndex round per batch)
   --connections C      TCP connections in total (default 8)
   --clients N          requests kept in flight in total, spread over the connections (default 64)
   --threads T          client worker threads; connections are split between them (default 1)
@@ -48,7 +50,8 @@ const USAGE = `usage: npm run bench -- [options]
   --keys K             key space size (default 10000)
   --hot-key            every request uses the first key (as etcd-loadgen's range-s, which reads one key)
   --no-populate        range: do not write the key space first
-  --server-pid PID     a local server process: report its CPU seconds per operation (/proc/PID/stat)
+  --server-pid PIDS    local server process(es), comma-separated (the members of a cluster): report their CPU
+                       seconds per operation, summed (/proc/PID/stat)
   -w simple|json       output format (default simple; json prints one line)
 `;
 
@@ -66,7 +69,7 @@ function parseOptions(argv: string[]): Options {
     keys: 10_000,
     hotKey: false,
     populate: true,
-    serverPid: null,
+    serverPids: [],
     output: 'simple',
     cork: true,
   };
@@ -89,7 +92,7 @@ function parseOptions(argv: string[]): Options {
       case '--endpoints': o.endpoints = (value() ?? '').split(',').filter((s) => s.length > 0); break;
       case '--workload': {
         const w = value();
-        if (w !== 'put' && w !== 'range') throw new Error(`--workload: want put or range, got ${w}`);
+        if (w !== 'put' && w !== 'range' && w !== 'range-linearizable') throw new Error(`--workload: want put, range or range-linearizable, got ${w}`);
         o.workload = w;
         break;
       }
@@ -103,7 +106,7 @@ function parseOptions(argv: string[]): Options {
       case '--keys': o.keys = integer(flag, value()); break;
       case '--hot-key': o.hotKey = true; break;
       case '--no-populate': o.populate = false; break;
-      case '--server-pid': o.serverPid = integer(flag, value()); break;
+      case '--server-pid': o.serverPids = (value() ?? '').split(',').filter((s) => s.length > 0).map((s) => integer(flag, s)); break;
       case '-w':
       case '--write-out': {
         const w = value();
@@ -196,7 +199,7 @@ async function workerMain(init: WorkerInit): Promise<void> {
         if (o.workload === 'put') {
           await client.put({ key: key(), value });
         } else {
-          const r = await client.range({ key: key(), serializable: true });
+          const r = await client.range({ key: key(), serializable: o.workload === 'range' });
           missed = r.kvs.length !== 1;
         }
       } catch (err) {
@@ -284,15 +287,27 @@ function sleepUntil(t: number): Promise<void> {
 }
 
 interface Sample {
-  server: ReturnType<typeof processCpu>;
+  /** summed over the server processes; null if any is unreadable */
+  server: { selfS: number } | null;
   machine: ReturnType<typeof machineCpu>;
   loadgenS: number;
+}
+
+function serverCpu(pids: number[]): { selfS: number } | null {
+  if (pids.length === 0) return null;
+  let selfS = 0;
+  for (const pid of pids) {
+    const c = processCpu(pid);
+    if (c === null) return null;
+    selfS += c.selfS;
+  }
+  return { selfS };
 }
 
 function sample(o: Options): Sample {
   const u = process.cpuUsage(); // the whole process, worker threads included
   return {
-    server: o.serverPid === null ? null : processCpu(o.serverPid),
+    server: serverCpu(o.serverPids),
     machine: machineCpu(),
     loadgenS: (u.user + u.system) / 1e6,
   };
@@ -306,13 +321,15 @@ async function main(): Promise<void> {
     process.stderr.write(`${(err as Error).message}\n${USAGE}`);
     process.exit(2);
   }
-  if (o.serverPid !== null && processCpu(o.serverPid) === null) {
-    process.stderr.write(`--server-pid ${o.serverPid}: cannot read /proc/${o.serverPid}/stat\n`);
-    process.exit(2);
+  for (const pid of o.serverPids) {
+    if (processCpu(pid) === null) {
+      process.stderr.write(`--server-pid ${pid}: cannot read /proc/${pid}/stat\n`);
+      process.exit(2);
+    }
   }
   const loadBefore = loadAverage1();
   await waitUntilServing(o);
-  if (o.workload === 'range' && o.populate) {
+  if (o.workload !== 'put' && o.populate) {
     const t = now();
     await populate(o);
     if (o.output === 'simple') process.stdout.write(`populated ${o.keys} keys in ${((now() - t) / 1000).toFixed(1)} s\n`);
@@ -428,7 +445,7 @@ async function main(): Promise<void> {
     `ops/s        ${report.ops_per_s}   (${ops} ops)`,
     `latency      p50 ${report.p50_ms} ms   p90 ${report.p90_ms} ms   p99 ${report.p99_ms} ms   max ${report.max_ms} ms   mean ${report.mean_ms} ms`,
     `errors       ${errors}${errorSamples.size > 0 ? `  (${[...errorSamples].join('; ')})` : ''}${misses > 0 ? `   range misses ${misses}` : ''}`,
-    `server CPU   ${o.serverPid === null ? 'n/a (no --server-pid)' : `${us(report.server_cpu_s_per_op)} per op, ${f(report.server_cpu_cores, 2)} cores`}`,
+    `server CPU   ${o.serverPids.length === 0 ? 'n/a (no --server-pid)' : `${us(report.server_cpu_s_per_op)} per op, ${f(report.server_cpu_cores, 2)} cores`}`,
     `loadgen CPU  ${us(report.loadgen_cpu_s_per_op)} per op, ${f(report.loadgen_cpu_cores, 2)} cores`,
     `machine      ${f(report.machine_busy_cores, 2)} of ${report.cores} cores busy; other processes ${f(report.other_cpu_cores, 2)} cores; load average before ${f(loadBefore, 2)}`,
   ];
