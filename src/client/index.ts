@@ -22,6 +22,7 @@ import { normalizeStreamResponse } from './normalize.js';
 export * from '../proto/types.js';
 export { prefixRangeEnd } from '../proto/index.js';
 export { EtcdError, GrpcCode } from '../errors/index.js';
+export { Session, Mutex, Election, type SessionOptions } from './recipes.js';
 
 export interface ClientOptions {
   /** "host:port" or "http://host:port"; several endpoints are tried in order until one connects */

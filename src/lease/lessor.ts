@@ -19,11 +19,19 @@ export interface LeaseRecord {
   ttl: number;
   /** remaining TTL at the last checkpoint, seconds; 0 = the full TTL */
   remaining: number;
+  /**
+   * keep-alives applied since the grant (absent = 0). The leader's decisions taken on its clock (this lease expired;
+   * this much is left) travel through Raft with the count they saw and are dropped at apply time if a keep-alive was
+   * applied in between: a client told "renewed" keeps its lease, and a stale checkpoint cannot undo a renewal.
+   */
+  renewals?: number;
 }
 
 export interface LeaseCheckpoint {
   ID: bigint;
   remaining_TTL: number;
+  /** the lease's renewals when the leader measured it; absent = apply unconditionally */
+  renewals?: number;
 }
 
 const RECORD = 1;
@@ -103,9 +111,15 @@ export class Lessor {
     return effective;
   }
 
-  /** Removes the lease and returns its keys, which the caller deletes in the same revision. */
-  revoke(id: bigint): Buffer[] {
-    if (!this.exists(id)) throw etcdError('LeaseNotFound');
+  /**
+   * Removes the lease and returns its keys, which the caller deletes in the same revision. With `ifRenewals` (a
+   * revocation for expiry) nothing happens and null is returned when the lease was renewed since the leader found it
+   * expired.
+   */
+  revoke(id: bigint, ifRenewals?: number): Buffer[] | null {
+    const rec = this.record(id);
+    if (rec === undefined) throw etcdError('LeaseNotFound');
+    if (ifRenewals !== undefined && (rec.renewals ?? 0) !== ifRenewals) return null;
     const keys = this.keysOf(id);
     for (const k of keys) this.table.removeSync(attachedKey(id, k));
     this.table.removeSync(recordKey(id));
@@ -117,7 +131,7 @@ export class Lessor {
   keepAlive(id: bigint): number {
     const rec = this.record(id);
     if (rec === undefined) return 0;
-    if (rec.remaining !== 0) this.table.putSync(recordKey(id), { ttl: rec.ttl, remaining: 0 } satisfies LeaseRecord);
+    this.table.putSync(recordKey(id), { ttl: rec.ttl, remaining: 0, renewals: (rec.renewals ?? 0) + 1 } satisfies LeaseRecord);
     if (this.primary) this.expiry.set(id, this.now() + rec.ttl * 1000);
     return rec.ttl;
   }
@@ -126,7 +140,8 @@ export class Lessor {
     for (const c of checkpoints) {
       const rec = this.record(c.ID);
       if (rec === undefined) continue;
-      this.table.putSync(recordKey(c.ID), { ttl: rec.ttl, remaining: c.remaining_TTL } satisfies LeaseRecord);
+      if (c.renewals !== undefined && c.renewals !== (rec.renewals ?? 0)) continue; // measured before a keep-alive
+      this.table.putSync(recordKey(c.ID), { ttl: rec.ttl, remaining: c.remaining_TTL, renewals: rec.renewals ?? 0 } satisfies LeaseRecord);
     }
   }
 
@@ -151,14 +166,20 @@ export class Lessor {
     return out;
   }
 
-  /** etcd's TimeToLive: remaining seconds by this member's clock, or null for an unknown lease. */
+  /** etcd's TimeToLive: remaining whole seconds by this member's clock, rounded down as etcd's int64(Remaining().Seconds()), or null for an unknown lease. */
   timeToLive(id: bigint): { ttl: number; granted: number } | null {
     const rec = this.record(id);
     if (rec === undefined) return null;
     const exp = this.expiry.get(id) ?? FOREVER;
     // a follower does not run the clock: it reports what the leader would start from
-    const remainingMs = exp === FOREVER ? (rec.remaining > 0 ? rec.remaining : rec.ttl) * 1000 : exp - this.now();
-    return { ttl: Math.max(0, Math.ceil(remainingMs / 1000 - 1e-9)), granted: rec.ttl };
+    if (exp === FOREVER) return { ttl: rec.remaining > 0 ? rec.remaining : rec.ttl, granted: rec.ttl };
+    return { ttl: Math.max(0, Math.floor((exp - this.now()) / 1000)), granted: rec.ttl };
+  }
+
+  /** Keep-alives applied to the lease so far (what a decision taken now is conditional on); undefined if unknown. */
+  renewalsOf(id: bigint): number | undefined {
+    const rec = this.record(id);
+    return rec === undefined ? undefined : (rec.renewals ?? 0);
   }
 
   ids(): bigint[] {
@@ -205,7 +226,9 @@ export class Lessor {
     const out: LeaseCheckpoint[] = [];
     for (const [id, exp] of this.expiry) {
       if (exp === FOREVER) continue;
-      out.push({ ID: id, remaining_TTL: Math.max(1, Math.ceil((exp - now) / 1000)) });
+      const renewals = this.renewalsOf(id);
+      if (renewals === undefined) continue;
+      out.push({ ID: id, remaining_TTL: Math.max(1, Math.ceil((exp - now) / 1000)), renewals });
     }
     return out;
   }

@@ -3,6 +3,7 @@
 // with the lowest create revision under <name>/; waiting means watching for the deletion of the key just ahead.
 
 import { etcdError, EtcdError, GrpcCode } from '../errors/index.js';
+import { checkKeySize } from '../proto/validate.js';
 import {
   CompareResult,
   CompareTarget,
@@ -27,13 +28,21 @@ import {
   type UnlockRequest,
   type UnlockResponse,
   type WatchResponse,
-  checkKeySize,
 } from '../proto/index.js';
 import type { EtcdServer, StreamSinkLike } from './server.js';
 
 /** etcd's helper errors are plain Go errors: gRPC Unknown. */
 function plainError(message: string): EtcdError {
   return new EtcdError(GrpcCode.Unknown, message);
+}
+/**
+ * etcd's v3lock / v3election run on etcd's own client, whose errors are not gRPC statuses: whatever fails (lease not
+ * found, no leader, timeouts) reaches the caller as gRPC Unknown with the same message.
+ */
+function asPlain<T>(p: Promise<T>): Promise<T> {
+  return p.catch((err: unknown) => {
+    throw err instanceof EtcdError ? plainError(err.message) : err;
+  });
 }
 const ERR_NOT_LEADER = 'election: not leader';
 const ERR_NO_LEADER = 'election: no leader';
@@ -42,11 +51,13 @@ const ERR_SESSION_EXPIRED = 'mutex: session is expired';
 /** etcd's v3lock grants a lease of this TTL when none is given (and does not keep it alive). */
 const LOCK_DEFAULT_TTL_SECONDS = 60;
 
-/** A key the RPC takes from the client and uses in a txn or delete: etcd's own checks, before anything is proposed. */
-function checkedKey(key: Uint8Array): Uint8Array {
+/**
+ * A key this service writes or deletes, checked as the KV API checks its keys: these requests reach the apply path
+ * without going through the KV request validation, and a key the store cannot index would stop the member.
+ */
+function checkWriteKey(key: Uint8Array): void {
   if (key.length === 0) throw etcdError('EmptyKey');
   checkKeySize(key);
-  return key;
 }
 
 function ownKey(name: Uint8Array, lease: bigint): Buffer {
@@ -78,9 +89,12 @@ export class ConcurrencyService {
     return { kv, createRevision: kv?.create_revision ?? r.header.revision, header: r.header };
   }
 
-  /** Resolves once no key under the prefix has a create revision below `rev` (etcd's waitDeletes). */
-  private async waitDeletes(prefix: Buffer, rev: number): Promise<ResponseHeader> {
-    for (;;) {
+  /**
+   * Resolves once no key under the prefix has a create revision below `rev` (etcd's waitDeletes), with the header of
+   * the last range, or null when nothing was ahead in the first place (etcd then answers with its txn's header).
+   */
+  private async waitDeletes(prefix: Buffer, rev: number): Promise<ResponseHeader | null> {
+    for (let first = true; ; first = false) {
       const r = await this.server.range({
         key: prefix,
         range_end: prefixRangeEnd(prefix),
@@ -90,7 +104,7 @@ export class ConcurrencyService {
         limit: 1,
       });
       const ahead = r.kvs[0];
-      if (ahead === undefined) return r.header;
+      if (ahead === undefined) return first ? null : r.header;
       await this.waitDelete(Buffer.from(ahead.key), r.header.revision);
     }
   }
@@ -122,41 +136,62 @@ export class ConcurrencyService {
 
   // ---- Lock ---------------------------------------------------------------------------------------------------
 
-  async lock(req: LockRequest): Promise<LockResponse> {
-    let lease = req.lease;
-    if (lease === 0n) lease = (await this.server.leaseGrant({ TTL: LOCK_DEFAULT_TTL_SECONDS })).ID;
-    const key = ownKey(req.name, lease);
-    checkedKey(key);
-    const own = await this.createOwnKey(key, lease, new Uint8Array(0));
-    await this.waitDeletes(prefixOf(req.name), own.createRevision);
-    // the lease may have expired while waiting: then the key is gone and the lock was not acquired
-    if (!(await this.keyExists(key))) throw plainError(ERR_SESSION_EXPIRED);
-    return { header: this.server.header(), key };
+  lock(req: LockRequest): Promise<LockResponse> {
+    return asPlain(this.lockInner(req));
   }
 
-  async unlock(req: UnlockRequest): Promise<UnlockResponse> {
-    const r = await this.server.deleteRange({ key: checkedKey(req.key) });
+  private async lockInner(req: LockRequest): Promise<LockResponse> {
+    let lease = req.lease;
+    if (lease === 0n) {
+      checkWriteKey(ownKey(req.name, -1n)); // the longest key a granted lease can give, before granting one
+      lease = (await this.server.leaseGrant({ TTL: LOCK_DEFAULT_TTL_SECONDS })).ID;
+    }
+    const key = ownKey(req.name, lease);
+    checkWriteKey(key);
+    const own = await this.createOwnKey(key, lease, new Uint8Array(0));
+    const waited = await this.waitDeletes(prefixOf(req.name), own.createRevision);
+    // the lease may have expired while waiting: then the key is gone and the lock was not acquired
+    if (!(await this.keyExists(key))) throw plainError(ERR_SESSION_EXPIRED);
+    return { header: waited ?? own.header, key };
+  }
+
+  unlock(req: UnlockRequest): Promise<UnlockResponse> {
+    return asPlain(this.unlockInner(req));
+  }
+
+  private async unlockInner(req: UnlockRequest): Promise<UnlockResponse> {
+    checkWriteKey(req.key);
+    const r = await this.server.deleteRange({ key: req.key });
     return { header: r.header };
   }
 
   // ---- Election -----------------------------------------------------------------------------------------------
 
-  async campaign(req: CampaignRequest): Promise<CampaignResponse> {
-    const value = req.value ?? new Uint8Array(0);
-    const key = ownKey(req.name, req.lease);
-    checkedKey(key);
-    const own = await this.createOwnKey(key, req.lease, value);
-    const leader: LeaderKey = { name: req.name, key, rev: own.createRevision, lease: req.lease };
-    if (own.kv !== null && !Buffer.from(own.kv.value).equals(Buffer.from(value))) await this.proclaim({ leader, value });
-    await this.waitDeletes(prefixOf(req.name), own.createRevision);
-    if (!(await this.keyExists(key))) throw plainError(ERR_SESSION_EXPIRED);
-    return { header: this.server.header(), leader };
+  campaign(req: CampaignRequest): Promise<CampaignResponse> {
+    return asPlain(this.campaignInner(req));
   }
 
-  async proclaim(req: ProclaimRequest): Promise<ProclaimResponse> {
+  private async campaignInner(req: CampaignRequest): Promise<CampaignResponse> {
+    const value = req.value ?? new Uint8Array(0);
+    const key = ownKey(req.name, req.lease);
+    checkWriteKey(key);
+    const own = await this.createOwnKey(key, req.lease, value);
+    const leader: LeaderKey = { name: req.name, key, rev: own.createRevision, lease: req.lease };
+    if (own.kv !== null && !Buffer.from(own.kv.value).equals(Buffer.from(value))) await this.proclaimInner({ leader, value });
+    await this.waitDeletes(prefixOf(req.name), own.createRevision);
+    if (!(await this.keyExists(key))) throw plainError(ERR_SESSION_EXPIRED);
+    // etcd's Election.Campaign answers with the header of its campaign txn, even after a proclaim or a wait
+    return { header: own.header, leader };
+  }
+
+  proclaim(req: ProclaimRequest): Promise<ProclaimResponse> {
+    return asPlain(this.proclaimInner(req));
+  }
+
+  private async proclaimInner(req: ProclaimRequest): Promise<ProclaimResponse> {
     if (req.leader === undefined) throw plainError(ERR_MISSING_LEADER);
     const l = req.leader;
-    checkedKey(l.key);
+    checkWriteKey(l.key);
     const r = await this.server.txn({
       compare: [{ key: l.key, target: CompareTarget.CREATE, result: CompareResult.EQUAL, create_revision: l.rev }],
       success: [{ request_put: { key: l.key, value: req.value ?? new Uint8Array(0), lease: l.lease } }],
@@ -178,16 +213,24 @@ export class ConcurrencyService {
     return { header: r.header, kv: r.kvs[0] };
   }
 
-  async leader(req: LeaderRequest): Promise<LeaderResponse> {
+  leader(req: LeaderRequest): Promise<LeaderResponse> {
+    return asPlain(this.leaderInner(req));
+  }
+
+  private async leaderInner(req: LeaderRequest): Promise<LeaderResponse> {
     const { header, kv } = await this.currentLeader(req.name);
     if (kv === undefined) throw plainError(ERR_NO_LEADER);
     return { header, kv };
   }
 
-  async resign(req: ResignRequest): Promise<ResignResponse> {
+  resign(req: ResignRequest): Promise<ResignResponse> {
+    return asPlain(this.resignInner(req));
+  }
+
+  private async resignInner(req: ResignRequest): Promise<ResignResponse> {
     if (req.leader === undefined) throw plainError(ERR_MISSING_LEADER);
     const l = req.leader;
-    checkedKey(l.key);
+    checkWriteKey(l.key);
     const r = await this.server.txn({
       compare: [{ key: l.key, target: CompareTarget.CREATE, result: CompareResult.EQUAL, create_revision: l.rev }],
       success: [{ request_delete_range: { key: l.key } }],
@@ -222,7 +265,7 @@ export class ConcurrencyService {
         let chain = Promise.resolve();
         const next = (): void => {
           chain = chain.then(() => report(name)).catch((err: unknown) => {
-            if (!closed) sink.end(err instanceof EtcdError ? err : plainError(String(err)));
+            if (!closed) sink.end(err instanceof EtcdError ? plainError(err.message) : plainError(String(err)));
             close();
           });
         };

@@ -8,7 +8,7 @@
 
 import type { Config } from '../config/index.js';
 import { LEASE_CHECKPOINTS_PER_ENTRY, LEASE_EXPIRY_CHECK_MS, LEASE_KEEPALIVES_PER_ENTRY, LEASE_REVOKES_INFLIGHT_MAX } from '../config/limits.js';
-import { etcdError, toEtcdError } from '../errors/index.js';
+import { etcdError, EtcdError, GrpcCode, toEtcdError } from '../errors/index.js';
 import { LEASE_TTL_MAX_SECONDS, type Lessor } from '../lease/index.js';
 import type {
   LeaseGrantRequest,
@@ -29,7 +29,7 @@ export class LeaseService {
   private readonly revoking = new Set<bigint>();
   private keepAliveBatch = new Map<bigint, ((ttl: number | Error) => void)[]>();
   private keepAliveScheduled = false;
-  private idCounter = 0;
+  private idSuffix = (BigInt(Date.now()) << 8n) & ((1n << 48n) - 1n);
 
   constructor(
     private readonly server: EtcdServer,
@@ -42,7 +42,10 @@ export class LeaseService {
     this.checkpointTimer?.unref();
   }
 
+  private closed = false;
+
   close(): void {
+    this.closed = true;
     clearInterval(this.expiryTimer);
     if (this.checkpointTimer) clearInterval(this.checkpointTimer);
   }
@@ -51,12 +54,15 @@ export class LeaseService {
     return this.server.header();
   }
 
-  /** etcd's lease ID generator: the member ID's low 16 bits, then milliseconds and a counter; positive int64. */
+  /**
+   * etcd's idutil.Generator: the member ID's low 16 bits, then a 48-bit counter that starts at (start-up milliseconds
+   * << 8) and only counts up (recomputing it from the clock on every call would repeat IDs past 256 grants in one
+   * millisecond); positive int64.
+   */
   private generateId(): bigint {
     for (;;) {
-      const prefix = (this.server.memberId & 0xffffn) << 48n;
-      const suffix = ((BigInt(Date.now()) << 8n) + BigInt(this.idCounter++ & 0xff)) & ((1n << 48n) - 1n);
-      const id = (prefix | suffix) & ((1n << 63n) - 1n);
+      this.idSuffix = (this.idSuffix + 1n) & ((1n << 48n) - 1n);
+      const id = (((this.server.memberId & 0xffffn) << 48n) | this.idSuffix) & ((1n << 63n) - 1n);
       if (id !== 0n) return id;
     }
   }
@@ -134,19 +140,39 @@ export class LeaseService {
 
   // ---- the leader's loops -------------------------------------------------------------------------------------
 
-  /** etcd's revokeExpiredLeases: expired leases are revoked through Raft, a bounded number at a time. */
+  /**
+   * etcd's revokeExpiredLeases: expired leases are revoked through Raft, at most LEASE_REVOKES_INFLIGHT_MAX in flight.
+   * As in etcd that bounds the revocations in flight, not per check: each one that completes makes room for the next
+   * expired lease at once (16 per 500 ms check would revoke only 32 leases a second).
+   */
   private revokeExpired(): void {
-    if (!this.server.isLeader) return;
+    if (this.closed || !this.server.isLeader) return;
     const room = LEASE_REVOKES_INFLIGHT_MAX - this.revoking.size;
     if (room <= 0) return;
     for (const id of this.lessor.expired(room + this.revoking.size)) {
       if (this.revoking.has(id)) continue;
+      const renewals = this.lessor.renewalsOf(id);
+      if (renewals === undefined) continue;
       this.revoking.add(id);
-      this.server
-        .proposeInternal('LeaseRevoke', { ID: id })
-        .catch(() => {}) // not found: revoked meanwhile; no leader: retried on the next round
-        .finally(() => this.revoking.delete(id));
+      // conditional on no keep-alive being applied before it (one may already be in the log, ahead of this entry)
+      this.server.proposeInternal('LeaseRevoke', { ID: id, renewals }).then(
+        () => this.revoked(id, true),
+        // not found: revoked meanwhile (go on); anything else (no leader, overload, stopping): retried on the next check
+        (err: unknown) => this.revoked(id, err instanceof EtcdError && err.code === GrpcCode.NotFound),
+      );
     }
+  }
+
+  private revokeScheduled = false;
+
+  private revoked(id: bigint, goOn: boolean): void {
+    this.revoking.delete(id);
+    if (!goOn || this.revokeScheduled) return;
+    this.revokeScheduled = true;
+    setImmediate(() => {
+      this.revokeScheduled = false;
+      this.revokeExpired();
+    });
   }
 
   /** Replicates every lease's remaining TTL, so a new leader or a restarted cluster continues from it. */

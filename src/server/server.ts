@@ -555,8 +555,12 @@ export class EtcdServer {
   private sendReadIndex(): void {
     const round = this.readInFlight!;
     round.sentAt = monotonicNow();
-    const buf = Buffer.alloc(8);
-    buf.writeBigUInt64BE(BigInt(round.ctx));
+    // The leader keeps pending ReadIndex requests by context and ignores one whose context is already pending (as
+    // etcd-raft does), so contexts must be unique across the cluster: member ID, this run, then the round.
+    const buf = Buffer.alloc(20);
+    buf.writeBigUInt64BE(BigInt.asUintN(64, this.memberId), 0);
+    buf.writeUInt32BE(RUN_ID, 8);
+    buf.writeBigUInt64BE(BigInt(round.ctx), 12);
     try {
       this.driver.readIndex(buf);
     } catch (err) {
@@ -583,7 +587,9 @@ export class EtcdServer {
 
   private onReadStates(states: ReadState[]): void {
     for (const rs of states) {
-      const ctx = Number(Buffer.from(rs.context).readBigUInt64BE(0));
+      const c = Buffer.from(rs.context);
+      if (c.length !== 20 || c.readBigUInt64BE(0) !== BigInt.asUintN(64, this.memberId) || c.readUInt32BE(8) !== RUN_ID) continue;
+      const ctx = Number(c.readBigUInt64BE(12));
       if (this.readInFlight === null || this.readInFlight.ctx !== ctx) continue;
       const reads = this.readInFlight.reads;
       this.readInFlight = null;
@@ -834,8 +840,11 @@ export class EtcdServer {
           return { ok: true, value: { header: this.header(), ID: BigInt(ID), TTL: ttl } };
         }
         case 'LeaseRevoke': {
-          // every attached key goes in one revision, one DELETE event each
-          const keys = this.lessor.revoke(BigInt((request as { ID: number | bigint }).ID));
+          // every attached key goes in one revision, one DELETE event each; a revocation for expiry carries the
+          // renewals the leader saw, and is dropped if the lease was kept alive since
+          const { ID, renewals } = request as { ID: number | bigint; renewals?: number };
+          const keys = this.lessor.revoke(BigInt(ID), renewals);
+          if (keys === null) return { ok: true, value: { header: this.header() } };
           for (const key of keys) txn.deleteRange({ key });
           response = { header: this.header(txn.changed ? txn.beginRevision + 1 : txn.beginRevision) };
           break;
@@ -845,8 +854,8 @@ export class EtcdServer {
           return { ok: true, value: ids.map((id) => this.lessor.keepAlive(BigInt(id))) };
         }
         case 'LeaseCheckpoint': {
-          const cps = (request as { checkpoints: { ID: number | bigint; remaining_TTL: number }[] }).checkpoints;
-          this.lessor.checkpoint(cps.map((c): LeaseCheckpoint => ({ ID: BigInt(c.ID), remaining_TTL: c.remaining_TTL })));
+          const cps = (request as { checkpoints: { ID: number | bigint; remaining_TTL: number; renewals?: number }[] }).checkpoints;
+          this.lessor.checkpoint(cps.map((c): LeaseCheckpoint => ({ ID: BigInt(c.ID), remaining_TTL: c.remaining_TTL, renewals: c.renewals })));
           return { ok: true, value: { header: this.header() } };
         }
         default:

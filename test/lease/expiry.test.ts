@@ -1,0 +1,141 @@
+// Lease expiry on one member: a lease nobody keeps alive expires after its TTL (never before it, and not much after:
+// the leader checks every 500 ms) and its keys go in one revision; keep-alives (raw stream, or a Session) extend it.
+
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Session, type Client, type WatchResponse } from '../../src/client/index.js';
+import { startInProcess, type InProcessMember } from '../helpers/member.js';
+import { keepAliveOnce, sleep } from '../helpers/lease.js';
+
+const b = (s: string): Buffer => Buffer.from(s);
+let m: InProcessMember;
+let c: Client;
+before(async () => {
+  m = await startInProcess();
+  c = m.client();
+});
+after(() => m?.close());
+
+/** Resolves with the DELETE events of the prefix (and when they arrived), once `count` of them arrived. */
+async function deletions(prefix: string, count: number, timeoutMs = 15_000): Promise<{ at: number; events: { key: string; rev: number }[] }> {
+  const events: { key: string; rev: number }[] = [];
+  let resolveAll!: (v: { at: number; events: { key: string; rev: number }[] }) => void;
+  let rejectAll!: (e: Error) => void;
+  const done = new Promise<{ at: number; events: { key: string; rev: number }[] }>((res, rej) => ((resolveAll = res), (rejectAll = rej)));
+  const key = b(prefix);
+  const stream = await c.openStream('Watch', { create_request: { key, range_end: Buffer.concat([key.subarray(0, -1), Buffer.from([key[key.length - 1]! + 1])]) } }, {
+    message: (r: WatchResponse) => {
+      for (const e of r.events ?? []) if (e.type === 1) events.push({ key: Buffer.from(e.kv.key).toString(), rev: e.kv.mod_revision });
+      if (events.length >= count) resolveAll({ at: Date.now(), events });
+    },
+    end: (err) => rejectAll(err ?? new Error('watch ended')),
+  });
+  const timer = setTimeout(() => rejectAll(new Error(`only ${events.length}/${count} deletions after ${timeoutMs} ms`)), timeoutMs);
+  return done.finally(() => {
+    clearTimeout(timer);
+    stream.close();
+  });
+}
+
+test('a lease not kept alive expires after its TTL, not before, and its keys are deleted in one revision', async () => {
+  const sentAt = Date.now();
+  const g = await c.call('LeaseGrant', { TTL: 3 });
+  const grantedAt = Date.now();
+  for (const k of ['ex/a', 'ex/b', 'ex/c']) await c.put({ key: b(k), value: b('v'), lease: g.ID });
+  await c.put({ key: b('ex/plain'), value: b('v') });
+  const gone = deletions('ex/', 3);
+  const before = (await c.get('ex/a')).header.revision;
+  const { at, events } = await gone;
+  const elapsed = at - sentAt;
+  assert.ok(elapsed >= 3000, `expired ${elapsed} ms after the grant was sent: before its TTL`);
+  assert.ok(at - grantedAt <= 3000 + 500 + 1500, `expired ${at - grantedAt} ms after the grant: much later than its TTL`);
+  assert.deepEqual(events.map((e) => e.key).sort(), ['ex/a', 'ex/b', 'ex/c']);
+  assert.deepEqual(new Set(events.map((e) => e.rev)), new Set([before + 1]), 'all keys deleted at one revision, the next one');
+  const r = await c.get('ex/', { prefix: true });
+  assert.deepEqual(r.kvs.map((kv) => Buffer.from(kv.key).toString()), ['ex/plain']);
+  assert.equal(r.header.revision, before + 1);
+  assert.equal((await c.call('LeaseTimeToLive', { ID: g.ID })).TTL, -1, 'the lease is gone');
+  assert.ok(!(await c.call('LeaseLeases', {})).leases.some((l) => l.ID === g.ID));
+});
+
+test('keep-alives extend a lease past its TTL; once they stop it expires a TTL after the last one', async () => {
+  const g = await c.call('LeaseGrant', { TTL: 2 });
+  await c.put({ key: b('ka/k'), value: b('v'), lease: g.ID });
+  const until = Date.now() + 5000; // 2.5 x TTL
+  let lastSent = 0;
+  while (Date.now() < until) {
+    lastSent = Date.now();
+    const r = await keepAliveOnce(c, g.ID);
+    assert.equal(r.TTL, 2, 'a keep-alive answers the granted TTL');
+    await sleep(400);
+  }
+  assert.equal((await c.get('ka/k')).count, 1, 'the key outlived its TTL thanks to keep-alives');
+  const t = await c.call('LeaseTimeToLive', { ID: g.ID });
+  assert.ok(t.TTL >= 1 && t.TTL <= 2, `timetolive right after a keep-alive: ${t.TTL}`);
+  // no more keep-alives
+  const gone = deletions('ka/', 1);
+  const { at } = await gone;
+  assert.ok(at - lastSent >= 2000, `expired ${at - lastSent} ms after the last keep-alive: before its TTL`);
+  assert.ok(at - lastSent <= 2000 + 500 + 1500, `expired ${at - lastSent} ms after the last keep-alive: too late`);
+});
+
+test('1000 leases granted at once get distinct IDs and all expire promptly, each in its own revision', async () => {
+  const N = 1000;
+  const sentAt = Date.now();
+  const ids = await Promise.all(Array.from({ length: N }, () => c.call('LeaseGrant', { TTL: 2 }).then((g) => g.ID)));
+  assert.equal(new Set(ids).size, N, 'generated IDs repeat');
+  assert.ok(ids.every((id) => id > 0n));
+  await Promise.all(ids.map((id, i) => c.put({ key: b(`many/${String(i).padStart(4, '0')}`), value: b('v'), lease: id })));
+  const before = (await c.get('many/', { prefix: true, count_only: true })).header.revision;
+  const gone = await deletions('many/', N, 20_000);
+  // revocations are not 16 per 500 ms check (32 a second) but 16 in flight at a time
+  assert.ok(gone.at - sentAt >= 2000);
+  assert.ok(gone.at - sentAt <= 2000 + 500 + 3000, `the last of ${N} leases expired ${gone.at - sentAt} ms after the grants`);
+  assert.equal(new Set(gone.events.map((e) => e.rev)).size, N, 'each lease is revoked in its own revision');
+  assert.equal(Math.max(...gone.events.map((e) => e.rev)), before + N);
+});
+
+test('Session: keeps its lease alive in the background; orphan() lets it expire; close() revokes at once', async () => {
+  const s = await Session.create(c, { ttl: 2 });
+  await c.put({ key: b('ss/a'), value: b('v'), lease: s.lease });
+  await sleep(4500);
+  assert.equal((await c.get('ss/a')).count, 1, 'alive after 2 x TTL');
+  assert.equal(s.isDone, false);
+  const rev = (await c.get('ss/a')).header.revision;
+  await s.close();
+  assert.equal(s.isDone, true);
+  const after = await c.get('ss/a');
+  assert.equal(after.count, 0, 'close() revoked the lease and its key');
+  assert.equal(after.header.revision, rev + 1);
+  await s.done; // resolved
+
+  const o = await Session.create(c, { ttl: 2 });
+  await c.put({ key: b('ss/b'), value: b('v'), lease: o.lease });
+  await sleep(1000);
+  const orphanedAt = Date.now();
+  o.orphan();
+  const gone = await deletions('ss/b', 1);
+  assert.ok(gone.at - orphanedAt >= 500, 'the orphaned lease lives on until its TTL');
+  assert.ok(gone.at - orphanedAt <= 2000 + 500 + 1500, `orphaned lease expired ${gone.at - orphanedAt} ms later`);
+});
+
+test('Session: a lease revoked behind its back ends the session (done resolves)', async () => {
+  const s = await Session.create(c, { ttl: 3 });
+  await c.call('LeaseRevoke', { ID: s.lease });
+  // the next renewal (every TTL/3) answers TTL 0
+  await Promise.race([s.done, sleep(3000).then(() => assert.fail('session still running 3 s after its lease was revoked'))]);
+  assert.equal(s.isDone, true);
+  await s.close(); // no-op
+});
+
+test('Session.create with an existing lease keeps that lease alive', async () => {
+  const g = await c.call('LeaseGrant', { TTL: 2, ID: 0x5e55n });
+  const s = await Session.create(c, { lease: g.ID });
+  assert.equal(s.lease, 0x5e55n);
+  assert.equal(s.ttl, 2);
+  await sleep(3000);
+  assert.ok((await c.call('LeaseTimeToLive', { ID: g.ID })).TTL >= 1, 'kept alive');
+  await s.close();
+  assert.equal((await c.call('LeaseTimeToLive', { ID: g.ID })).TTL, -1);
+  await assert.rejects(Session.create(c, { lease: 0x5e56n }), /lease not found/);
+});
