@@ -18,11 +18,13 @@ import {
   type StreamMethods,
 } from '../proto/index.js';
 import { normalizeStreamResponse } from './normalize.js';
+import { watch, type WatchHandlers, type Watcher, type WatchOptions } from './watch.js';
 
 export * from '../proto/types.js';
 export { prefixRangeEnd } from '../proto/index.js';
 export { EtcdError, GrpcCode } from '../errors/index.js';
 export { Session, Mutex, Election, type SessionOptions } from './recipes.js';
+export { watch, type WatchHandlers, type Watcher, type WatchOptions } from './watch.js';
 
 export interface ClientOptions {
   /** "host:port" or "http://host:port"; several endpoints are tried in order until one connects */
@@ -384,6 +386,18 @@ export class Client {
     const k = toBytes(key);
     const { prefix, ...rest } = opts;
     return this.range({ key: k, ...rest, ...(prefix ? { range_end: prefixRangeEnd(k) } : {}) });
+  }
+
+  /**
+   * Watches a key or range, resuming after a broken connection from the last revision delivered (see watch.ts).
+   */
+  watch(options: WatchOptions, handlers: WatchHandlers): Watcher {
+    return watch(this, options, handlers);
+  }
+
+  /** close() or destroy() was called. */
+  get isClosed(): boolean {
+    return this.closed;
   }
 
   /** Requests sent but not answered. */

@@ -26,7 +26,7 @@ export function previousKeyValue(tables: MvccTables, key: Uint8Array, revision: 
 }
 
 /**
- * Events of revisions from..to in order. Stops early only at a revision boundary once `maxEvents` is reached, so a
+ * Events of revisions from..to in order; `from` must not be below the compacted revision. Stops early only at a revision boundary once `maxEvents` is reached, so a
  * revision is never split. `keep` filters by key before records are read; `withPrev` fills prev_kv.
  */
 export function readEvents(
@@ -50,8 +50,9 @@ export function readEvents(
     const key = Buffer.from(userKey);
     if (!keep(key)) continue;
     const record = tables.history.get(historyKey(key, rev));
-    if (record === undefined) continue; // compacted meanwhile: the caller checks the compacted revision
-    const ev: Event = isTombstone(record)
+    // Compacting at C removes a tombstone at exactly C from history but keeps the events from C on (watchers may
+    // start at C): an event without its record is that delete. (Callers never read below the compacted revision.)
+    const ev: Event = record === undefined || isTombstone(record)
       ? { type: EventType.DELETE, kv: { key, create_revision: 0, mod_revision: rev, version: 0, value: EMPTY, lease: 0n } }
       : { type: EventType.PUT, kv: recordToKeyValue(key, Buffer.from(record)) };
     if (withPrev) {

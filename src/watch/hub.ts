@@ -204,6 +204,8 @@ export class WatchHub {
       }
       const touched = new Set<WatchStream>();
       for (const w of live) {
+        // a stream this round already filled up takes no more: its watchers wait, unsynced, where they were
+        if (w.stream.congested()) continue;
         const evs = read.events.filter((ev) => ev.kv.mod_revision >= w.nextRev && wants(w, ev) && contains(w, keyString(ev.kv.key)));
         if (evs.length > 0) this.sendEvents(w, evs);
         w.nextRev = Math.max(w.nextRev, read.lastRevision + 1);
@@ -407,6 +409,7 @@ export class WatchStream {
     this.watchers.delete(w.id);
     this.hub.unregister(w);
     this.sink.send({ header: this.hub.currentHeader(), watch_id: w.id, canceled: true, compact_revision: compactRevision, events: [] });
+    this.maybeSendProgress(); // a progress request may have been waiting for this watcher alone
   }
 
   /** A progress request is answered once every watcher of the stream is synced (what it reports is then true). */

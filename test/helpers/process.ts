@@ -86,3 +86,11 @@ export function peakRssBytes(pid: number): number {
   if (!m) throw new Error(`no VmHWM in /proc/${pid}/status`);
   return Number(m[1]) * 1024;
 }
+
+/** Current resident memory of a live process (Linux /proc): all of it, and the anonymous part (heap, buffers; not
+ * file pages such as LMDB's memory map). */
+export function rssBytes(pid: number): { rss: number; anon: number } {
+  const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = (field: string): number => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN) * 1024;
+  return { rss: kb('VmRSS'), anon: kb('RssAnon') };
+}
