@@ -173,6 +173,7 @@ export class Lessor {
     const exp = this.expiry.get(id) ?? FOREVER;
     // a follower does not run the clock: it reports what the leader would start from
     if (exp === FOREVER) return { ttl: rec.remaining > 0 ? rec.remaining : rec.ttl, granted: rec.ttl };
+    // etcd reports whole seconds left, truncated (int64(Remaining().Seconds())): 29 just after granting 30
     return { ttl: Math.max(0, Math.floor((exp - this.now()) / 1000)), granted: rec.ttl };
   }
 
@@ -186,6 +187,12 @@ export class Lessor {
     const out: bigint[] = [];
     for (const k of this.table.getKeys({ start: Buffer.from([RECORD]), end: Buffer.from([RECORD + 1]) })) out.push(idOfRecordKey(k as Buffer));
     return out;
+  }
+
+  /** The leases as etcd's Leases() lists them: soonest expiry first (ties, as on a follower, in ID order). */
+  idsByExpiry(): bigint[] {
+    const at = (id: bigint): number => this.expiry.get(id) ?? FOREVER;
+    return this.ids().sort((a, b) => at(a) - at(b) || (a < b ? -1 : a > b ? 1 : 0));
   }
 
   // ---- the leader's clock -------------------------------------------------------------------------------------

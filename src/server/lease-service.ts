@@ -86,7 +86,7 @@ export class LeaseService {
   }
 
   list(): Promise<LeaseLeasesResponse> {
-    return this.server.readInternal(() => ({ header: this.header(), leases: this.lessor.ids().map((ID) => ({ ID })) }));
+    return this.server.readInternal(() => ({ header: this.header(), leases: this.lessor.idsByExpiry().map((ID) => ({ ID })) }));
   }
 
   /** One renewal; resolves with the TTL (0 when the lease does not exist), as etcd's keep-alive answers. */

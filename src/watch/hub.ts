@@ -19,7 +19,6 @@ import {
   WATCH_SYNC_WATCHERS_MAX,
   WATCHERS_MAX,
 } from '../config/limits.js';
-import { etcdError } from '../errors/index.js';
 import { EventType, isFromKeyEnd, WatchFilterType, type Event, type ResponseHeader, type WatchCreateRequest, type WatchRequest, type WatchResponse } from '../proto/index.js';
 import type { EventsRead } from '../mvcc/index.js';
 import { keyString, RangeIndex, type KeyString } from './range-index.js';
@@ -195,7 +194,7 @@ export class WatchHub {
       } else live.push(w);
     }
     if (live.length > 0) {
-      const from = Math.min(...live.map((w) => w.nextRev));
+      const from = Math.max(1, Math.min(...live.map((w) => w.nextRev)));
       const to = Math.min(cur, from + WATCH_CATCHUP_REVISIONS_MAX - 1);
       let read: EventsRead = { events: [], lastRevision: to };
       if (from <= to) {
@@ -310,7 +309,8 @@ export class WatchHub {
       prevKv: req.prev_kv === true,
       progressNotify: req.progress_notify === true,
       fragment: req.fragment === true,
-      nextRev: startRev <= 0 ? cur + 1 : startRev,
+      // a negative start is a past revision to etcd too: canceled as compacted, or caught up from the first revision
+      nextRev: startRev === 0 ? cur + 1 : startRev,
       synced: false,
       sentSinceProgress: false,
     };
@@ -339,6 +339,10 @@ export class WatchHub {
 
   currentHeader(): ResponseHeader {
     return this.source.header(this.source.revision());
+  }
+
+  headerAt(revision: number): ResponseHeader {
+    return this.source.header(revision);
   }
 }
 
@@ -380,7 +384,6 @@ export class WatchStream {
   private create(req: WatchCreateRequest): void {
     const refuse = (reason: string): void =>
       this.sink.send({ header: this.hub.currentHeader(), watch_id: -1, created: true, canceled: true, cancel_reason: reason, events: [] });
-    if ((req.start_revision ?? 0) < 0) return refuse(etcdError('Compacted').message);
     let id = req.watch_id ?? 0;
     if (id !== 0) {
       if (this.watchers.has(id)) return refuse(DUPLICATE_ID);
@@ -408,7 +411,8 @@ export class WatchStream {
   cancelCompacted(w: Watcher, compactRevision: number): void {
     this.watchers.delete(w.id);
     this.hub.unregister(w);
-    this.sink.send({ header: this.hub.currentHeader(), watch_id: w.id, canceled: true, compact_revision: compactRevision, events: [] });
+    // etcd's header for it carries revision 0: mvcc's compaction response has no revision
+    this.sink.send({ header: this.hub.headerAt(0), watch_id: w.id, canceled: true, compact_revision: compactRevision, events: [] });
     this.maybeSendProgress(); // a progress request may have been waiting for this watcher alone
   }
 

@@ -13,6 +13,8 @@ import { Client } from '../../src/client/index.js';
 
 export interface CliResult {
   code: number | null;
+  /** the signal that ended the process, if one did */
+  signal?: NodeJS.Signals | null;
   stdout: Buffer;
   stderr: Buffer;
 }
@@ -55,6 +57,45 @@ export function run(command: string, args: (string | Buffer)[], opts: RunOptions
   });
 }
 
+/** A CLI left running (watch, lock, elect, keep-alive): its output so far, its stdin, and signals. */
+export interface RunningCli {
+  output(): CliResult;
+  write(data: string | Buffer): void;
+  endInput(): void;
+  signal(sig: NodeJS.Signals): void;
+  /** resolves once the process has exited and its output is closed */
+  readonly result: Promise<CliResult>;
+}
+
+/** Starts a command as run() does, without waiting for it; it is killed (SIGKILL) after opts.timeoutMs. */
+export function start(command: string, args: (string | Buffer)[], opts: RunOptions = {}): RunningCli {
+  const script = ['exec', bashQuote(command), ...args.map(bashQuote)].join(' ');
+  const child = spawn('bash', ['-c', script], { env: baseEnv(opts.env ?? {}), stdio: ['pipe', 'pipe', 'pipe'] });
+  const out: Buffer[] = [];
+  const err: Buffer[] = [];
+  child.stdout.on('data', (c: Buffer) => out.push(c));
+  child.stderr.on('data', (c: Buffer) => err.push(c));
+  child.stdin.on('error', () => {});
+  if (opts.stdin !== undefined) child.stdin.write(opts.stdin);
+  const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 30_000);
+  const result = new Promise<CliResult>((resolve, reject) => {
+    child.once('error', reject);
+    child.once('close', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code, signal, stdout: Buffer.concat(out), stderr: Buffer.concat(err) });
+    });
+  });
+  return {
+    output: () => ({ code: null, stdout: Buffer.concat(out), stderr: Buffer.concat(err) }),
+    write: (data) => void child.stdin.write(data),
+    endInput: () => child.stdin.end(),
+    signal: (sig) => {
+      if (child.exitCode === null && child.signalCode === null) child.kill(sig);
+    },
+    result,
+  };
+}
+
 export function runEtcdctl(args: (string | Buffer)[], opts: RunOptions = {}): Promise<CliResult> {
   return run('etcdctl', args, opts);
 }
@@ -89,6 +130,10 @@ export interface Normalise {
   defaultEndpoint?: boolean;
   /** a help's command list: only the commands etcdctl-ts implements, tab alignment ignored */
   commandList?: boolean;
+  /** literal replacements made before anything else (a side's lease IDs and keys by placeholders) */
+  replace?: [string, string][];
+  /** runs of identical lines or blocks of lines (keep-alive renewals, as many as timing allowed) collapsed into one */
+  collapseRepeats?: boolean;
   /**
    * member and cluster IDs (hex and decimal), the padding of %16x, the order of ETCD_INITIAL_CLUSTER (members sort by
    * ID), and the revision of member responses' headers (etcd 3.4 leaves it 0 there, etcd-ts fills it in)
@@ -111,6 +156,8 @@ const IMPLEMENTED = new Set([
   'compaction', 'del', 'endpoint health', 'endpoint status', 'get', 'help', 'put', 'txn', 'version', 'health', 'status',
   'member add', 'member list', 'member promote', 'member remove', 'member update', 'move-leader',
   'add', 'list', 'promote', 'remove', 'update',
+  'watch', 'lock', 'elect', 'lease grant', 'lease keep-alive', 'lease list', 'lease revoke', 'lease timetolive',
+  'grant', 'keep-alive', 'revoke', 'timetolive',
 ]);
 
 function normaliseCommandList(s: string): string {
@@ -139,6 +186,8 @@ function normaliseStatus(s: string): string {
 
 export function normalise(text: string, n: Normalise): string {
   let s = text;
+  for (const [from, to] of [...(n.replace ?? [])].sort((x, y) => y[0].length - x[0].length)) if (from !== '') s = s.split(from).join(to);
+  if (n.collapseRepeats === true) s = s.replace(/^((?:.*\n)+?)\1+/gm, '$1');
   for (const ep of n.endpoints) s = s.split(ep).join('<endpoint>');
   // etcdctl's gRPC client logs retries through zap before some errors; etcdctl-ts does not
   s = s
@@ -166,6 +215,11 @@ export const EP = '@EP@';
 
 export interface CompareOptions extends RunOptions {
   norm?: Omit<Normalise, 'endpoints'>;
+  /**
+   * values that differ between the two servers (lease IDs, keys made from them): in arguments and environment each
+   * name is replaced by the side's value, and in the output each side's value by the name
+   */
+  vars?: Record<string, [string, string]>;
   label?: string;
   /** how the endpoint is given: --endpoints (default), ETCDCTL_ENDPOINTS, or only where the arguments say @EP@ */
   endpoint?: 'flag' | 'env' | 'none';
@@ -178,6 +232,8 @@ export interface Pair {
   same(args: (string | Buffer)[], opts?: CompareOptions): Promise<CliResult>;
   /** both results (etcdctl's, etcdctl-ts's), without comparing */
   both(args: (string | Buffer)[], opts?: CompareOptions): Promise<[CliResult, CliResult]>;
+  /** starts the command line on both sides and leaves it running */
+  start(args: (string | Buffer)[], opts?: CompareOptions): RunningPair;
   close(): Promise<void>;
 }
 
@@ -185,24 +241,63 @@ function text(b: Buffer): string {
   return b.toString('latin1');
 }
 
-function substitute(x: string | Buffer, endpoint: string): string | Buffer {
-  return typeof x === 'string' ? x.split(EP).join(endpoint) : x;
+function substituteText(x: string, endpoint: string, vars: Record<string, [string, string]>, side: 0 | 1): string {
+  let s = x.split(EP).join(endpoint);
+  for (const [name, values] of Object.entries(vars)) s = s.split(name).join(values[side]);
+  return s;
 }
 
-function sideOptions(args: (string | Buffer)[], opts: CompareOptions, endpoint: string): [(string | Buffer)[], RunOptions] {
+function substitute(x: string | Buffer, endpoint: string, vars: Record<string, [string, string]>, side: 0 | 1): string | Buffer {
+  return typeof x === 'string' ? substituteText(x, endpoint, vars, side) : x;
+}
+
+/** The output replacements of one side: its value of each variable by the variable's name. */
+export function sideReplacements(vars: Record<string, [string, string]> | undefined, side: 0 | 1): [string, string][] {
+  return Object.entries(vars ?? {}).map(([name, values]) => [values[side], name]);
+}
+
+function sideOptions(args: (string | Buffer)[], opts: CompareOptions, endpoint: string, side: 0 | 1): [(string | Buffer)[], RunOptions] {
+  const vars = opts.vars ?? {};
   const env: Record<string, string> = {};
-  for (const [k, v] of Object.entries(opts.env ?? {})) env[k] = v.split(EP).join(endpoint);
+  for (const [k, v] of Object.entries(opts.env ?? {})) env[k] = substituteText(v, endpoint, vars, side);
   const mode = opts.endpoint ?? 'flag';
   if (mode === 'env') env.ETCDCTL_ENDPOINTS = endpoint;
   const prefix = mode === 'flag' ? ['--endpoints', endpoint] : [];
-  return [[...prefix, ...args.map((x) => substitute(x, endpoint))], { ...opts, env }];
+  return [[...prefix, ...args.map((x) => substitute(x, endpoint, vars, side))], { ...opts, env }];
 }
 
-export function assertSame(a: CliResult, b: CliResult, norm: Normalise, label: string): void {
-  const context = `\n--- etcdctl-ts exit ${b.code}, stderr:\n${text(b.stderr)}--- etcdctl exit ${a.code}, stderr:\n${text(a.stderr)}`;
-  assert.equal(normalise(text(b.stdout), norm), normalise(text(a.stdout), norm), `stdout of: ${label}${context}`);
-  assert.equal(normalise(text(b.stderr), norm), normalise(text(a.stderr), norm), `stderr of: ${label}`);
+/** `normB` (etcdctl-ts's side) defaults to `norm`; they differ only in their side's replacements. */
+export function assertSame(a: CliResult, b: CliResult, norm: Normalise, label: string, normB: Normalise = norm): void {
+  const context = `\n--- etcdctl-ts exit ${b.code ?? b.signal}, stderr:\n${text(b.stderr)}--- etcdctl exit ${a.code ?? a.signal}, stderr:\n${text(a.stderr)}`;
+  assert.equal(normalise(text(b.stdout), normB), normalise(text(a.stdout), norm), `stdout of: ${label}${context}`);
+  assert.equal(normalise(text(b.stderr), normB), normalise(text(a.stderr), norm), `stderr of: ${label}`);
   assert.equal(b.code, a.code, `exit code of: ${label}`);
+  assert.equal(b.signal ?? null, a.signal ?? null, `signal of: ${label}`);
+}
+
+/** Both CLIs left running with the same command line (see Pair.start). */
+export interface RunningPair {
+  real: RunningCli;
+  ts: RunningCli;
+  /** waits until both sides' output (stdout + stderr, latin1) satisfies `ready` (side 0: etcdctl, 1: etcdctl-ts) */
+  waitFor(ready: (output: string, side: 0 | 1) => boolean, timeoutMs?: number): Promise<void>;
+  write(data: string): void;
+  endInput(): void;
+  signal(sig: NodeJS.Signals): void;
+  /**
+   * waits for both to exit and asserts that their (normalised) results agree; returns etcdctl's. `vars` replaces the
+   * start's (values learnt from the output meanwhile).
+   */
+  same(label?: string, vars?: Record<string, [string, string]>): Promise<CliResult>;
+  results(): Promise<[CliResult, CliResult]>;
+}
+
+export async function waitUntil(cond: () => boolean, timeoutMs: number, what: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
 }
 
 /** Waits until the etcd-ts member has a leader and serves linearizable reads (as etcd's /health does). */
@@ -265,20 +360,62 @@ export async function startPair(opts: PairOptions = {}): Promise<Pair> {
     throw err;
   }
   const both = (args: (string | Buffer)[], opts: CompareOptions = {}): Promise<[CliResult, CliResult]> => {
-    const [argsA, optsA] = sideOptions(args, opts, real.endpoint);
-    const [argsB, optsB] = sideOptions(args, opts, ts.endpoint);
+    const [argsA, optsA] = sideOptions(args, opts, real.endpoint, 0);
+    const [argsB, optsB] = sideOptions(args, opts, ts.endpoint, 1);
     return Promise.all([runEtcdctl(argsA, optsA), runEtcdctlTs(argsB, optsB)]);
   };
+  const norms = (opts: CompareOptions): [Normalise, Normalise] => {
+    const base = { ...(opts.norm ?? {}), endpoints: [real.endpoint, ts.endpoint] as [string, string] };
+    return [
+      { ...base, replace: [...(opts.norm?.replace ?? []), ...sideReplacements(opts.vars, 0)] },
+      { ...base, replace: [...(opts.norm?.replace ?? []), ...sideReplacements(opts.vars, 1)] },
+    ];
+  };
+  const labelOf = (args: (string | Buffer)[], opts: CompareOptions): string =>
+    opts.label ?? args.map((x) => (typeof x === 'string' ? x : `<${x.toString('hex')}>`)).join(' ');
   return {
     real,
     ts,
     both,
     async same(args, opts = {}) {
       const [a, b] = await both(args, opts);
-      const norm: Normalise = { ...(opts.norm ?? {}), endpoints: [real.endpoint, ts.endpoint] };
-      const label = opts.label ?? args.map((x) => (typeof x === 'string' ? x : `<${x.toString('hex')}>`)).join(' ');
-      assertSame(a, b, norm, label);
+      const [normA, normB] = norms(opts);
+      assertSame(a, b, normA, labelOf(args, opts), normB);
       return a;
+    },
+    start(args, opts = {}) {
+      const [argsA, optsA] = sideOptions(args, opts, real.endpoint, 0);
+      const [argsB, optsB] = sideOptions(args, opts, ts.endpoint, 1);
+      const a = start('etcdctl', argsA, optsA);
+      const b = start(process.execPath, [ETCDCTL_TS_BIN, ...argsB], optsB);
+      const outputText = (r: RunningCli): string => text(r.output().stdout) + text(r.output().stderr);
+      return {
+        real: a,
+        ts: b,
+        waitFor: (ready, timeoutMs = 10_000) =>
+          waitUntil(() => ready(outputText(a), 0) && ready(outputText(b), 1), timeoutMs, `output of ${labelOf(args, opts)}`).catch((err: Error) => {
+            throw new Error(`${err.message}\n--- etcdctl:\n${outputText(a)}\n--- etcdctl-ts:\n${outputText(b)}`);
+          }),
+        write: (data) => {
+          a.write(substituteText(data, real.endpoint, opts.vars ?? {}, 0));
+          b.write(substituteText(data, ts.endpoint, opts.vars ?? {}, 1));
+        },
+        endInput: () => {
+          a.endInput();
+          b.endInput();
+        },
+        signal: (sig) => {
+          a.signal(sig);
+          b.signal(sig);
+        },
+        results: () => Promise.all([a.result, b.result]),
+        async same(label, vars) {
+          const [ra, rb] = await Promise.all([a.result, b.result]);
+          const [normA, normB] = norms(vars === undefined ? opts : { ...opts, vars });
+          assertSame(ra, rb, normA, label ?? labelOf(args, opts), normB);
+          return ra;
+        },
+      };
     },
     async close() {
       await Promise.all([stopAndRemove(real), stopAndRemove(ts)]);

@@ -3,7 +3,8 @@
 // exceeded". Errors read as clientv3 prints them: etcd's own error text for the errors clientv3 knows, otherwise
 // gRPC's "rpc error: code = ... desc = ...".
 
-import { Client, EtcdError, GrpcCode } from '../../client/index.js';
+import { Client, EtcdError, GrpcCode, type ClientStream, type StreamHandlers } from '../../client/index.js';
+import type { StreamMethodName, StreamMethods } from '../../proto/types.js';
 import { grpcCodeName } from '../../errors/index.js';
 
 /** The error texts clientv3 turns back into typed etcd errors (etcdserver/api/v3rpc/rpctypes). */
@@ -168,6 +169,34 @@ export class Connection {
         if (!lost) throw err;
         this.reset();
         if (!idempotent) throw new EtcdError(GrpcCode.Unavailable, 'transport is closing');
+      }
+    }
+  }
+
+  /**
+   * Opens a stream (Watch, LeaseKeepAlive), dialling until connected or the deadline passes. The stream ends with an
+   * Unavailable error when its connection is lost; the connection is then dialled again by the next caller.
+   */
+  async stream<M extends StreamMethodName>(
+    method: M,
+    first: StreamMethods[M][0] | undefined,
+    handlers: StreamHandlers<StreamMethods[M][1]>,
+    deadline: Deadline,
+  ): Promise<ClientStream<StreamMethods[M][0]>> {
+    for (;;) {
+      const client = await this.connected(deadline);
+      try {
+        return await client.openStream(method, first, {
+          message: handlers.message,
+          end: (err) => {
+            if (err instanceof EtcdError && err.code === GrpcCode.Unavailable && this.client === client) this.reset();
+            handlers.end(err);
+          },
+        });
+      } catch {
+        // the connection broke before the stream could be opened: dial again
+        if (this.client === client) this.reset();
+        await sleep(Math.max(0, Math.min(REDIAL_DELAY_MS, remaining(deadline))));
       }
     }
   }

@@ -6,9 +6,12 @@ import {
   encodeMoveLeaderResponse,
   encodePutResponse,
   encodeRangeResponse,
+  encodeResponseHeader,
   encodeTxnResponse,
+  encodeWatchResponse,
+  responseHeaderText,
 } from './protobuf.js';
-import { stdout } from './output.js';
+import { ExitCode, exitWithError, stdout } from './output.js';
 import { unsupported, type Printer } from './printer.js';
 import { FieldsPrinter } from './printer-fields.js';
 import { JsonPrinter } from './printer-json.js';
@@ -27,6 +30,14 @@ function protobufPrinter(): Printer {
     memberUpdate: (_id, r) => stdout(encodeMemberResponse(r, false)),
     memberList: (r) => stdout(encodeMemberResponse(r, false)),
     moveLeader: (_leader, _target, r) => stdout(encodeMoveLeaderResponse(r)),
+    watch: (r) => stdout(encodeWatchResponse(r)),
+    grant: (r) => stdout(encodeResponseHeader(r.header)),
+    keepAlive: (r) => stdout(encodeResponseHeader(r.header)),
+    timeToLive: (r) => stdout(encodeResponseHeader(r.header)),
+    leases: (r) => stdout(encodeResponseHeader(r.header)),
+    // clientv3.LeaseRevokeResponse is a defined type without pb's Marshal; %v shows its *ResponseHeader's String()
+    revoke: (_id, r) =>
+      exitWithError(ExitCode.BadFeature, `marshal unsupported for type clientv3.LeaseRevokeResponse ({${responseHeaderText(r.header)}})`),
   };
 }
 

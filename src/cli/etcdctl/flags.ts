@@ -75,6 +75,15 @@ export class StringSliceValue implements FlagValue {
   }
 }
 
+/** etcdctl's discardValue: accepts anything, shows as "" (watch's ETCDCTL_WATCH_* placeholders). */
+export class DiscardValue implements FlagValue {
+  readonly type = '';
+  set(_s: ByteString): void {}
+  string(): ByteString {
+    return '';
+  }
+}
+
 export class Flag {
   changed = false;
   readonly defValue: ByteString;

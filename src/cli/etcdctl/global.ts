@@ -7,6 +7,8 @@ import { newPrinter } from './display.js';
 import { setFlagsFromEnv, flagToEnv } from './env.js';
 import {
   BoolValue,
+  DiscardValue,
+  Flag,
   DurationValue,
   StringSliceValue,
   StringValue,
@@ -14,7 +16,6 @@ import {
   durationFlag,
   stringFlag,
   stringSliceFlag,
-  type Flag,
 } from './flags.js';
 import { trimSpace, type ByteString } from './go-text.js';
 import { ExitCode, exitWithError, stderr, stdout } from './output.js';
@@ -189,6 +190,11 @@ function tlsFromCmd(cmd: Command): boolean {
 /** clientConfigFromCmd */
 export function clientConfigFromCmd(cmd: Command): ClientConfig {
   const inherited = cmd.inheritedFlags();
+  if (cmd.use.startsWith('watch')) {
+    // etcdctl silences "unrecognized environment variable ETCDCTL_WATCH_KEY/RANGE_END" this way (and --debug lists them)
+    inherited.add(new Flag('watch-key', '', new DiscardValue(), 'watch key'));
+    inherited.add(new Flag('watch-range-end', '', new DiscardValue(), 'watch range end'));
+  }
   setFlagsFromEnv('ETCDCTL', inherited);
   if (getBool(cmd, 'debug')) {
     for (const f of inherited.sorted()) stderr(`${flagToEnv('ETCDCTL', f.name)}=${f.value.string()}\n`);

@@ -83,7 +83,7 @@ function getInt64(cmd: Command, name: string): bigint {
 }
 
 /** clientv3's getPrefix: the end of the range of keys starting with `key`. */
-function prefixEnd(key: ByteString): ByteString {
+export function prefixEnd(key: ByteString): ByteString {
   for (let i = key.length - 1; i >= 0; i--) {
     const c = key.charCodeAt(i);
     if (c < 0xff) return key.slice(0, i) + String.fromCharCode(c + 1);

@@ -3,7 +3,7 @@
 import fs from 'node:fs';
 import { CommandError, execute } from './command.js';
 import { utf8ToByteString, type ByteString } from './go-text.js';
-import { CliExit, ExitCode, stderr, stdout } from './output.js';
+import { CliExit, ExitCode, setOsArgs, stderr, stdout } from './output.js';
 import { newRootCommand } from './root.js';
 
 /**
@@ -36,6 +36,7 @@ export async function main(args: ByteString[]): Promise<number> {
     stderr(`unsupported API version ${api}\n`);
     return 1;
   }
+  setOsArgs(args);
   const io = { stdout, stderr };
   try {
     await execute(newRootCommand(io), args, io);

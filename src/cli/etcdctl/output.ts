@@ -71,3 +71,36 @@ export function goPanic(message: ByteString): never {
   stderr(`panic: ${message}\n\ngoroutine 1 [running]:\n`);
   throw new CliExit(2);
 }
+
+/**
+ * Runs `task` as a goroutine: nobody waits for it, and an exit it ends in (ExitWithError, os.Exit, a panic) ends the
+ * whole process, as in Go.
+ */
+export function go(task: () => Promise<void>): void {
+  task().catch((err: unknown) => {
+    if (err instanceof CliExit) process.exit(err.code);
+    process.stderr.write(`etcdctl-ts: internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.exit(70);
+  });
+}
+
+/** Runs `f` from a callback nobody awaits (a stream's message handler): an exit it ends in ends the process. */
+export function exitingFrom(f: () => void): void {
+  try {
+    f();
+  } catch (err) {
+    if (err instanceof CliExit) process.exit(err.code);
+    throw err;
+  }
+}
+
+let osArgs: ByteString[] = ['etcdctl'];
+
+/** os.Args: the program name and the raw arguments (watch looks for its exec-command there). */
+export function setOsArgs(args: ByteString[]): void {
+  osArgs = ['etcdctl', ...args];
+}
+
+export function getOsArgs(): ByteString[] {
+  return osArgs;
+}

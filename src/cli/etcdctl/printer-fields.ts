@@ -4,12 +4,20 @@ import type { DeleteRangeResponse, KeyValue, PutResponse, RangeResponse, Respons
 import { int64String, quote, uint64String } from './go-strconv.js';
 import { bytesToByteString, utf8ToByteString } from './go-text.js';
 import { stdout } from './output.js';
-import { nilPrinterPanic, unsupported, type EndpointHealth, type EndpointStatus, type Printer } from './printer.js';
-import type { MemberListResponse } from '../../proto/types.js';
+import { nilPrinterPanic, unsupported, type EndpointHealth, type EndpointStatus, type Printer, type WatchEvents } from './printer.js';
+import { eventTypeName } from './printer-simple.js';
+import type {
+  LeaseGrantResponse,
+  LeaseKeepAliveResponse,
+  LeaseLeasesResponse,
+  LeaseRevokeResponse,
+  LeaseTimeToLiveResponse,
+  MemberListResponse,
+} from '../../proto/types.js';
 
 const fieldsUnsupported = unsupported('fields');
 
-function hdr(h: ResponseHeader | undefined): void {
+function hdr(h: ResponseHeader | undefined | null): void {
   stdout(
     `"ClusterID" : ${uint64String(h?.cluster_id ?? 0)}\n` +
       `"MemberID" : ${uint64String(h?.member_id ?? 0)}\n` +
@@ -90,6 +98,41 @@ export class FieldsPrinter implements Printer {
       out += `"IsLearner" : ${String(m.isLearner ?? false)}\n\n`;
       stdout(out);
     }
+  }
+
+  watch(r: WatchEvents): void {
+    hdr(r.header);
+    for (const e of r.events ?? []) {
+      stdout(`"Type" : ${eventTypeName(e.type)}\n`);
+      if (e.prev_kv !== undefined && e.prev_kv !== null) kv('Prev', e.prev_kv);
+      kv('', e.kv);
+    }
+  }
+
+  grant(r: LeaseGrantResponse): void {
+    hdr(r.header);
+    stdout(`"ID" : ${int64String(r.ID ?? 0)}\n"TTL" : ${int64String(r.TTL ?? 0)}\n`);
+  }
+
+  revoke(_id: bigint, r: LeaseRevokeResponse): void {
+    hdr(r.header);
+  }
+
+  keepAlive(r: LeaseKeepAliveResponse): void {
+    hdr(r.header);
+    stdout(`"ID" : ${int64String(r.ID ?? 0)}\n"TTL" : ${int64String(r.TTL ?? 0)}\n`);
+  }
+
+  timeToLive(r: LeaseTimeToLiveResponse, _keys: boolean): void {
+    hdr(r.header);
+    let out = `"ID" : ${int64String(r.ID ?? 0)}\n"TTL" : ${int64String(r.TTL ?? 0)}\n"GrantedTTL" : ${int64String(r.grantedTTL ?? 0)}\n`;
+    for (const k of r.keys ?? []) out += `"Key" : ${quote(bytesToByteString(k))}\n`;
+    stdout(out);
+  }
+
+  leases(r: LeaseLeasesResponse): void {
+    hdr(r.header);
+    for (const l of r.leases ?? []) stdout(`"ID" : ${int64String(l.ID ?? 0)}\n`);
   }
 
   // fieldsPrinter has no member add/remove/update or move-leader printing: "fields not supported as output format"

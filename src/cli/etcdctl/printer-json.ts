@@ -16,8 +16,17 @@ import { base64, jsonArray, jsonObject, jsonString } from './go-json.js';
 import { int64String, uint64String } from './go-strconv.js';
 import { utf8ToByteString } from './go-text.js';
 import { stdout } from './output.js';
-import { nilPrinterPanic, type EndpointHealth, type EndpointStatus, type Printer } from './printer.js';
-import type { Member, MoveLeaderResponse } from '../../proto/types.js';
+import { nilPrinterPanic, type EndpointHealth, type EndpointStatus, type Printer, type WatchEvents } from './printer.js';
+import type {
+  Event,
+  LeaseGrantResponse,
+  LeaseKeepAliveResponse,
+  LeaseLeasesResponse,
+  LeaseRevokeResponse,
+  LeaseTimeToLiveResponse,
+  Member,
+  MoveLeaderResponse,
+} from '../../proto/types.js';
 
 /** The member responses' shape: a header, the added member (MemberAdd only) and the member list. */
 export interface MemberResponse {
@@ -44,14 +53,20 @@ function bytes(v: Uint8Array | undefined): string | undefined {
   return v === undefined || v.length === 0 ? undefined : `"${base64(v)}"`;
 }
 
-function header(h: ResponseHeader | undefined): string | undefined {
-  if (h === undefined || h === null) return undefined;
-  return jsonObject([
+/** A ResponseHeader's members (also what a Go struct embedding *ResponseHeader shows at its top level). */
+function headerMembers(h: ResponseHeader | undefined | null): [string, string | undefined][] {
+  if (h === undefined || h === null) return [];
+  return [
     ['cluster_id', uint64(h.cluster_id)],
     ['member_id', uint64(h.member_id)],
     ['revision', int64(h.revision)],
     ['raft_term', uint64(h.raft_term)],
-  ]);
+  ];
+}
+
+function header(h: ResponseHeader | undefined): string | undefined {
+  if (h === undefined || h === null) return undefined;
+  return jsonObject(headerMembers(h));
 }
 
 function keyValue(kv: KeyValue): string {
@@ -155,6 +170,29 @@ export function moveLeaderJson(r: MoveLeaderResponse): string {
   return jsonObject([['header', header(r.header)]]);
 }
 
+function eventJson(e: Event): string {
+  return jsonObject([
+    ['type', e.type === undefined || e.type === 0 ? undefined : String(e.type)],
+    ['kv', e.kv === undefined || e.kv === null ? undefined : keyValue(e.kv)],
+    ['prev_kv', e.prev_kv === undefined || e.prev_kv === null ? undefined : keyValue(e.prev_kv)],
+  ]);
+}
+
+/** clientv3.WatchResponse: exported fields without tags, the header a struct value (so "{}" when empty) */
+export function watchJson(r: WatchEvents): string {
+  return jsonObject([
+    ['Header', jsonObject(headerMembers(r.header))],
+    ['Events', r.events === null ? 'null' : jsonArray(r.events.map(eventJson))],
+    ['CompactRevision', int64String(r.compactRevision)],
+    ['Canceled', String(r.canceled)],
+    ['Created', String(r.created)],
+  ]);
+}
+
+function int64Plain(v: Int): string {
+  return int64String(v ?? 0);
+}
+
 export class JsonPrinter implements Printer {
   get(r: RangeResponse): void {
     stdout(rangeJson(r) + '\n');
@@ -203,5 +241,41 @@ export class JsonPrinter implements Printer {
   }
   moveLeader(_leader: bigint, _target: bigint, r: MoveLeaderResponse): void {
     stdout(moveLeaderJson(r) + '\n');
+  }
+  watch(r: WatchEvents): void {
+    stdout(watchJson(r) + '\n');
+  }
+  // clientv3's lease responses embed *ResponseHeader, whose fields encoding/json lifts to the top level
+  grant(r: LeaseGrantResponse): void {
+    stdout(
+      jsonObject([
+        ...headerMembers(r.header),
+        ['ID', int64Plain(r.ID)],
+        ['TTL', int64Plain(r.TTL)],
+        ['Error', jsonString(utf8ToByteString(r.error ?? ''))],
+      ]) + '\n',
+    );
+  }
+  revoke(_id: bigint, r: LeaseRevokeResponse): void {
+    stdout(jsonObject([['header', header(r.header)]]) + '\n');
+  }
+  keepAlive(r: LeaseKeepAliveResponse): void {
+    stdout(jsonObject([...headerMembers(r.header), ['ID', int64Plain(r.ID)], ['TTL', int64Plain(r.TTL)]]) + '\n');
+  }
+  timeToLive(r: LeaseTimeToLiveResponse, _keys: boolean): void {
+    const keys = r.keys ?? [];
+    stdout(
+      jsonObject([
+        ...headerMembers(r.header),
+        ['id', int64Plain(r.ID)],
+        ['ttl', int64Plain(r.TTL)],
+        ['granted-ttl', int64Plain(r.grantedTTL)],
+        ['keys', keys.length === 0 ? 'null' : jsonArray(keys.map((k) => `"${base64(k)}"`))],
+      ]) + '\n',
+    );
+  }
+  leases(r: LeaseLeasesResponse): void {
+    const list = r.leases ?? [];
+    stdout(jsonObject([...headerMembers(r.header), ['leases', jsonArray(list.map((l) => jsonObject([['id', int64Plain(l.ID)]])))]]) + '\n');
   }
 }

@@ -3,9 +3,14 @@
 import type { DeleteRangeResponse, KeyValue, PutResponse, RangeResponse, TxnResponse } from '../../client/index.js';
 import { bytesToByteString, type ByteString } from './go-text.js';
 import { stderr, stdout } from './output.js';
-import type { EndpointHealth, EndpointStatus, Printer } from './printer.js';
+import type { EndpointHealth, EndpointStatus, Printer, WatchEvents } from './printer.js';
 import { endpointStatusRows, memberListRows } from './printer-table.js';
 import type {
+  LeaseGrantResponse,
+  LeaseKeepAliveResponse,
+  LeaseLeasesResponse,
+  LeaseRevokeResponse,
+  LeaseTimeToLiveResponse,
   MemberAddResponse,
   MemberListResponse,
   MemberPromoteResponse,
@@ -22,6 +27,24 @@ export function hex16(v: bigint | number | undefined): string {
 /** types.ID's String(): the uint64 in hex, unpadded */
 export function idString(v: bigint | number | undefined): string {
   return BigInt.asUintN(64, BigInt(v ?? 0)).toString(16);
+}
+
+/** fmt's %016x of an int64 (a lease ID): zero-padded to 16 characters, a minus sign included */
+export function leaseHex(v: bigint | number | undefined): string {
+  const n = BigInt.asIntN(64, BigInt(v ?? 0));
+  return n < 0n ? '-' + (-n).toString(16).padStart(15, '0') : n.toString(16).padStart(16, '0');
+}
+
+/** mvccpb.Event_EventType's String() */
+export function eventTypeName(t: number | undefined): string {
+  switch (t ?? 0) {
+    case 0:
+      return 'PUT';
+    case 1:
+      return 'DELETE';
+    default:
+      return String(t);
+  }
 }
 
 function hexEscaped(bytes: Uint8Array | undefined): ByteString {
@@ -101,4 +124,44 @@ export class SimplePrinter implements Printer {
   moveLeader(leader: bigint, target: bigint, _r: MoveLeaderResponse): void {
     stdout(`Leadership transferred from ${idString(leader)} to ${idString(target)}\n`);
   }
+
+  watch(r: WatchEvents): void {
+    for (const e of r.events ?? []) {
+      stdout(eventTypeName(e.type) + '\n');
+      if (e.prev_kv !== undefined && e.prev_kv !== null) this.kv(e.prev_kv);
+      this.kv(e.kv);
+    }
+  }
+
+  grant(r: LeaseGrantResponse): void {
+    stdout(`lease ${leaseHex(r.ID)} granted with TTL(${int64(r.TTL)}s)\n`);
+  }
+
+  revoke(id: bigint, _r: LeaseRevokeResponse): void {
+    stdout(`lease ${leaseHex(id)} revoked\n`);
+  }
+
+  keepAlive(r: LeaseKeepAliveResponse): void {
+    stdout(`lease ${leaseHex(r.ID)} keepalived with TTL(${int64(r.TTL)})\n`);
+  }
+
+  timeToLive(r: LeaseTimeToLiveResponse, keys: boolean): void {
+    if (BigInt(r.grantedTTL ?? 0) === 0n && BigInt(r.TTL ?? 0) === -1n) {
+      stdout(`lease ${leaseHex(r.ID)} already expired\n`);
+      return;
+    }
+    let txt = `lease ${leaseHex(r.ID)} granted with TTL(${int64(r.grantedTTL)}s), remaining(${int64(r.TTL)}s)`;
+    if (keys) txt += `, attached keys([${(r.keys ?? []).map((k) => bytesToByteString(k)).join(' ')}])`;
+    stdout(txt + '\n');
+  }
+
+  leases(r: LeaseLeasesResponse): void {
+    const list = r.leases ?? [];
+    stdout(`found ${list.length} leases\n`);
+    for (const l of list) stdout(`${leaseHex(l.ID)}\n`);
+  }
+}
+
+function int64(v: bigint | number | undefined): string {
+  return BigInt.asIntN(64, BigInt(v ?? 0)).toString();
 }

@@ -3,12 +3,19 @@
 
 import type { DeleteRangeResponse, PutResponse, RangeResponse, StatusResponse, TxnResponse } from '../../client/index.js';
 import type {
+  Event,
+  LeaseGrantResponse,
+  LeaseKeepAliveResponse,
+  LeaseLeasesResponse,
+  LeaseRevokeResponse,
+  LeaseTimeToLiveResponse,
   MemberAddResponse,
   MemberListResponse,
   MemberPromoteResponse,
   MemberRemoveResponse,
   MemberUpdateResponse,
   MoveLeaderResponse,
+  ResponseHeader,
 } from '../../proto/types.js';
 import { ExitCode, exitWithError, goPanic } from './output.js';
 import type { ByteString } from './go-text.js';
@@ -25,6 +32,34 @@ export interface EndpointStatus {
   status: StatusResponse;
 }
 
+/**
+ * clientv3's WatchResponse, what etcdctl prints for a watch: the server's response without its watch ID, or one the
+ * client makes up when a watch fails (no header, events null, the error in closeErr).
+ */
+export interface WatchEvents {
+  header: ResponseHeader | null;
+  /** null: the Go slice is nil (a made-up response); [] when the server sent none */
+  events: Event[] | null;
+  compactRevision: number;
+  canceled: boolean;
+  created: boolean;
+  closeErr: string | null;
+  cancelReason: string;
+}
+
+/** WatchResponse.Err()'s text, or null. */
+export function watchErr(r: WatchEvents): string | null {
+  if (r.closeErr !== null) return r.closeErr;
+  if (r.compactRevision !== 0) return 'etcdserver: mvcc: required revision has been compacted';
+  if (r.canceled) return r.cancelReason !== '' ? r.cancelReason : 'etcdserver: mvcc: required revision is a future revision';
+  return null;
+}
+
+/** WatchResponse.IsProgressNotify() */
+export function isProgressNotify(r: WatchEvents): boolean {
+  return (r.events ?? []).length === 0 && !r.canceled && !r.created && r.compactRevision === 0 && Number(r.header?.revision ?? 0) !== 0;
+}
+
 export interface Printer {
   get(r: RangeResponse): void;
   put(r: PutResponse): void;
@@ -38,6 +73,12 @@ export interface Printer {
   memberPromote(id: bigint, r: MemberPromoteResponse): void;
   memberList(r: MemberListResponse): void;
   moveLeader(leader: bigint, target: bigint, r: MoveLeaderResponse): void;
+  watch(r: WatchEvents): void;
+  grant(r: LeaseGrantResponse): void;
+  revoke(id: bigint, r: LeaseRevokeResponse): void;
+  keepAlive(r: LeaseKeepAliveResponse): void;
+  timeToLive(r: LeaseTimeToLiveResponse, keys: boolean): void;
+  leases(r: LeaseLeasesResponse): void;
 }
 
 /**
@@ -67,5 +108,11 @@ export function unsupported(format: string): Printer {
     memberPromote: nilPrinterPanic,
     memberList: fail,
     moveLeader: fail,
+    watch: fail,
+    grant: fail,
+    revoke: fail,
+    keepAlive: fail,
+    timeToLive: fail,
+    leases: fail,
   };
 }

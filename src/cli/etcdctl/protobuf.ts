@@ -16,7 +16,8 @@ import type {
   TxnRequest,
   TxnResponse,
 } from '../../client/index.js';
-import type { Member, MoveLeaderResponse } from '../../proto/types.js';
+import type { Event, Member, MoveLeaderResponse } from '../../proto/types.js';
+import type { WatchEvents } from './printer.js';
 
 class Writer {
   private readonly parts: Buffer[] = [];
@@ -161,6 +162,45 @@ export function encodeMemberResponse(r: { header?: ResponseHeader; member?: Memb
   w.message(1, header(r.header));
   if (withMember && r.member !== undefined && r.member !== null) w.message(2, member(r.member));
   for (const m of r.members ?? []) w.message(withMember ? 3 : 2, member(m));
+  return w.finish();
+}
+
+/** A ResponseHeader on its own: what gogo's Marshal, promoted from the *ResponseHeader the lease responses embed, writes. */
+export function encodeResponseHeader(h: ResponseHeader | undefined): Buffer {
+  return header(h) ?? Buffer.alloc(0);
+}
+
+/** gogo's CompactTextString of a ResponseHeader (its String()): "name:value " per non-zero field. */
+export function responseHeaderText(h: ResponseHeader | undefined): string {
+  if (h === undefined || h === null) return '<nil>';
+  let out = '';
+  const field = (name: string, v: bigint | number | undefined, signed: boolean): void => {
+    const n = BigInt(v ?? 0);
+    if (n !== 0n) out += `${name}:${(signed ? BigInt.asIntN(64, n) : BigInt.asUintN(64, n)).toString()} `;
+  };
+  field('cluster_id', h.cluster_id, false);
+  field('member_id', h.member_id, false);
+  field('revision', h.revision, true);
+  field('raft_term', h.raft_term, false);
+  return out;
+}
+
+function event(e: Event): Buffer {
+  const w = new Writer();
+  w.int(1, e.type);
+  if (e.kv !== undefined && e.kv !== null) w.message(2, keyValue(e.kv));
+  if (e.prev_kv !== undefined && e.prev_kv !== null) w.message(3, keyValue(e.prev_kv));
+  return w.finish();
+}
+
+/** pbPrinter.Watch: a WatchResponse rebuilt from clientv3's, so without watch ID and cancel reason */
+export function encodeWatchResponse(r: WatchEvents): Buffer {
+  const w = new Writer();
+  w.message(1, header(r.header ?? ({} as ResponseHeader)));
+  w.int(3, r.created);
+  w.int(4, r.canceled);
+  w.int(5, r.compactRevision);
+  for (const e of r.events ?? []) w.message(11, event(e));
   return w.finish();
 }
 

@@ -6,6 +6,9 @@ import { compactionCommand, delCommand, getCommand, putCommand } from './cmd-kv.
 import { endpointCommand } from './cmd-endpoint.js';
 import { memberCommand, moveLeaderCommand } from './cmd-member.js';
 import { txnCommand } from './cmd-txn.js';
+import { watchCommand } from './cmd-watch.js';
+import { leaseCommand } from './cmd-lease.js';
+import { electCommand, lockCommand } from './cmd-lock.js';
 import { globalFlags } from './global.js';
 import { ExitCode, exitWithError, println } from './output.js';
 import { API_VERSION, ETCDCTL_VERSION, etcdctlUsage } from './usage.js';
@@ -21,7 +24,7 @@ function versionCommand(): Command {
   });
 }
 
-/** An etcdctl command that etcdctl-ts does not implement (the binary protocol serves only the KV, Status, Cluster and MoveLeader RPCs). */
+/** An etcdctl command that etcdctl-ts does not implement (auth, alarms, defragmentation, snapshots, mirroring). */
 function notImplemented(name: string, short: string): Command {
   return new Command({
     use: name,
@@ -49,15 +52,15 @@ export function newRootCommand(io: ExecuteIo): Command {
     notImplemented('defrag', 'Defragments the storage of the etcd members with given endpoints'),
     endpointCommand(),
     moveLeaderCommand(),
-    notImplemented('watch', 'Watches events stream on keys or prefixes'),
+    watchCommand(),
     versionCommand(),
-    notImplemented('lease', 'Lease related commands'),
+    leaseCommand(),
     memberCommand(),
     notImplemented('snapshot', 'Manages etcd node snapshots'),
     notImplemented('make-mirror', 'Makes a mirror at the destination etcd cluster'),
     notImplemented('migrate', 'Migrates keys in a v2 store to a mvcc store'),
-    notImplemented('lock', 'Acquires a named lock'),
-    notImplemented('elect', 'Observes and participates in leader election'),
+    lockCommand(),
+    electCommand(),
     notImplemented('auth', 'Enable or disable authentication'),
     notImplemented('user', 'User related commands'),
     notImplemented('role', 'Role related commands'),

@@ -83,3 +83,50 @@ export class LineReader {
     }
   }
 }
+
+/**
+ * bufio.Reader.ReadString('\n') over stdin for a command that keeps serving while it waits for input (watch -i):
+ * stdin is read asynchronously, so the event loop runs meanwhile.
+ */
+export class AsyncLineReader {
+  private buffered = '';
+  private eof = false;
+  private waiter: (() => void) | null = null;
+
+  constructor() {
+    process.stdin.on('data', (chunk: Buffer) => {
+      this.buffered += chunk.toString('latin1');
+      this.wake();
+    });
+    const end = (): void => {
+      this.eof = true;
+      this.wake();
+    };
+    process.stdin.on('end', end);
+    process.stdin.on('error', end);
+  }
+
+  private wake(): void {
+    const w = this.waiter;
+    this.waiter = null;
+    w?.();
+  }
+
+  /** The next line including its "\n"; `eof` when input ended first (what was left of a line is returned with it). */
+  async readLine(): Promise<{ line: ByteString; eof: boolean }> {
+    for (;;) {
+      const nl = this.buffered.indexOf('\n');
+      if (nl >= 0) {
+        const line = this.buffered.slice(0, nl + 1);
+        this.buffered = this.buffered.slice(nl + 1);
+        return { line, eof: false };
+      }
+      if (this.eof) {
+        const line = this.buffered;
+        this.buffered = '';
+        return { line, eof: true };
+      }
+      await new Promise<void>((resolve) => (this.waiter = resolve));
+    }
+  }
+}
