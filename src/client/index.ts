@@ -17,7 +17,7 @@ import {
   type StreamMethodName,
   type StreamMethods,
 } from '../proto/index.js';
-import { normalizeStreamResponse } from './normalize.js';
+import { normalizeIds } from './normalize.js';
 import { watch, type WatchHandlers, type Watcher, type WatchOptions } from './watch.js';
 
 export * from '../proto/types.js';
@@ -77,42 +77,6 @@ function txnIsReadOnly(t: RequestOf<'Txn'>): boolean {
 function isSafeToRetry(method: MethodName, request: unknown): boolean {
   if (method === 'Range' || method === 'Status') return true;
   return method === 'Txn' && txnIsReadOnly(request as RequestOf<'Txn'>);
-}
-
-function toBigInt(v: unknown): unknown {
-  return typeof v === 'number' ? BigInt(v) : v;
-}
-
-function normalizeKv(kv: unknown): void {
-  if (kv !== null && typeof kv === 'object') (kv as { lease: unknown }).lease = toBigInt((kv as { lease: unknown }).lease ?? 0);
-}
-
-/**
- * msgpack carries small 64-bit IDs as plain integers; the schema types IDs as bigint, so widen them here (header
- * IDs, lease IDs in key-values, Status.leader), recursively through txn responses.
- */
-function normalizeIds(v: unknown): unknown {
-  if (v === null || typeof v !== 'object') return v;
-  const r = v as Record<string, unknown>;
-  const h = r.header as Record<string, unknown> | undefined;
-  if (h !== undefined && h !== null) {
-    h.cluster_id = toBigInt(h.cluster_id ?? 0);
-    h.member_id = toBigInt(h.member_id ?? 0);
-  }
-  if (Array.isArray(r.kvs)) r.kvs.forEach(normalizeKv);
-  if (Array.isArray(r.prev_kvs)) r.prev_kvs.forEach(normalizeKv);
-  if (r.prev_kv !== undefined) normalizeKv(r.prev_kv);
-  if (r.leader !== undefined) r.leader = toBigInt(r.leader);
-  if (r.leader !== null && typeof r.leader === 'object') normalizeKv(r.leader); // an election's LeaderKey
-  if (r.kv !== undefined) normalizeKv(r.kv);
-  if (r.ID !== undefined) r.ID = toBigInt(r.ID);
-  if (Array.isArray(r.leases)) for (const l of r.leases as { ID: unknown }[]) l.ID = toBigInt(l.ID);
-  if (Array.isArray(r.responses)) {
-    for (const op of r.responses as Record<string, unknown>[]) {
-      for (const inner of Object.values(op)) normalizeIds(inner);
-    }
-  }
-  return v;
 }
 
 export interface StreamHandlers<Resp> {
@@ -241,7 +205,7 @@ export class Client {
     if (kind === FrameKind.StreamMessage || kind === FrameKind.StreamEnd) {
       const st = this.streams.get(requestId);
       if (st === undefined) return;
-      if (kind === FrameKind.StreamMessage) return st.handlers.message(normalizeStreamResponse(decoded));
+      if (kind === FrameKind.StreamMessage) return st.handlers.message(normalizeIds(decoded));
       this.streams.delete(requestId);
       const e = decoded as { code?: number; message?: string };
       st.handlers.end(e.code === undefined ? null : new EtcdError(e.code, e.message ?? 'unknown error'));
