@@ -22,6 +22,7 @@ import {
 } from '../proto/index.js';
 import type { EtcdServer } from '../server/index.js';
 import { listenTcp } from '../transport/listen.js';
+import { encodeWatchEventsFrame } from './watch-encoding.js';
 
 const methods = new Set<string>(METHOD_NAMES);
 const streamMethods = new Set<string>(STREAM_METHOD_NAMES);
@@ -39,6 +40,8 @@ export interface StreamHandler {
 /** How a stream handler talks back to its client. */
 export interface StreamSink {
   send(response: unknown): void;
+  /** a response already framed by the caller, given the stream's id */
+  sendEncoded(frame: (streamId: number) => Buffer): void;
   /** ends the stream (with an etcd error, or normally) */
   end(err?: EtcdError): void;
   pendingBytes(): number;
@@ -47,7 +50,11 @@ export interface StreamSink {
 function openStream(server: EtcdServer, method: StreamMethodName, sink: StreamSink): StreamHandler {
   switch (method) {
     case 'Watch': {
-      const ws = server.openWatchStream({ send: (r) => sink.send(r), pendingBytes: () => sink.pendingBytes() });
+      const ws = server.openWatchStream({
+        send: (r) => sink.send(r),
+        sendEvents: (header, watchId, events) => sink.sendEncoded((streamId) => encodeWatchEventsFrame(streamId, header, watchId, events)),
+        pendingBytes: () => sink.pendingBytes(),
+      });
       return { handle: (r) => ws.handle(r as never), close: () => ws.close(), drained: () => ws.drained() };
     }
     case 'LeaseKeepAlive':
@@ -206,6 +213,9 @@ class Connection {
     const sink: StreamSink = {
       send: (response) => {
         if (this.streams.has(streamId)) this.sendFrame(FrameKind.StreamMessage, streamId, response);
+      },
+      sendEncoded: (frame) => {
+        if (this.streams.has(streamId)) this.enqueue(frame(streamId));
       },
       end: (err) => {
         if (!this.streams.delete(streamId)) return;

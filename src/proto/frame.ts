@@ -52,6 +52,20 @@ export function frameEncodedBody(kind: number, requestId: number, body: Uint8Arr
   return frame;
 }
 
+/** Frames a body given as parts, copied once into the frame (for bodies assembled from pre-encoded pieces). */
+export function frameEncodedParts(kind: number, requestId: number, parts: readonly Uint8Array[]): Buffer {
+  let length = 0;
+  for (const p of parts) length += p.length;
+  const frame = Buffer.allocUnsafe(FRAME_HEADER_BYTES + length);
+  writeHeader(frame, kind, requestId, length);
+  let at = FRAME_HEADER_BYTES;
+  for (const p of parts) {
+    frame.set(p, at);
+    at += p.length;
+  }
+  return frame;
+}
+
 function writeHeader(frame: Buffer, kind: number, requestId: number, bodyLength: number): void {
   frame.writeUInt16BE(FRAME_MAGIC, 0);
   frame[2] = FRAME_VERSION;

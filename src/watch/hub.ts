@@ -34,6 +34,11 @@ export interface WatchSource {
 /** Where a stream's responses go (a binary-protocol stream, a WebSocket, an in-process consumer). */
 export interface WatchSink {
   send(response: WatchResponse): void;
+  /**
+   * Optional fast path for a plain event response {header, watch_id, events}: during fan-out many watchers get the
+   * very same `header` and `events` objects, which the sink may encode once (by object identity) and reuse.
+   */
+  sendEvents?(header: ResponseHeader, watchId: number, events: readonly Event[]): void;
   /** bytes queued towards the client and not yet written out */
   pendingBytes(): number;
 }
@@ -74,6 +79,25 @@ function wants(w: Watcher, ev: Event): boolean {
 
 function eventBytes(ev: Event): number {
   return 64 + ev.kv.key.length + ev.kv.value.length + (ev.prev_kv ? 48 + ev.prev_kv.key.length + ev.prev_kv.value.length : 0);
+}
+
+function stripPrevKv(evs: readonly Event[]): readonly Event[] {
+  return evs.some((ev) => ev.prev_kv !== undefined) ? evs.map((ev) => (ev.prev_kv === undefined ? ev : { type: ev.type, kv: ev.kv })) : evs;
+}
+
+/** One applied batch's header and events, with and without prev_kv, made once and shared by every watcher. */
+class SharedBatch {
+  private stripped: readonly Event[] | null = null;
+  constructor(
+    private readonly all: readonly Event[],
+    readonly header: ResponseHeader,
+  ) {}
+
+  events(withPrevKv: boolean): readonly Event[] {
+    if (withPrevKv) return this.all;
+    this.stripped ??= stripPrevKv(this.all);
+    return this.stripped;
+  }
 }
 
 const DUPLICATE_ID = 'mvcc: duplicate watch ID provided on the WatchStream';
@@ -139,13 +163,16 @@ export class WatchHub {
       });
     }
     const touched = new Set<WatchStream>();
+    // Fan-out shares objects: watchers that matched the whole batch get the same events array (and header), so a
+    // sink can encode it once for all of them (see WatchSink.sendEvents).
+    const shared = new SharedBatch(events, this.source.header(this.source.revision()));
     for (const [w, evs] of matched) {
       if (w.stream.congested()) {
         this.stats.congestions++;
         this.toUnsynced(w, Math.max(w.nextRev, firstRev));
         continue;
       }
-      this.sendEvents(w, evs);
+      this.sendEvents(w, evs.length === events.length ? shared.events(w.prevKv) : evs, shared.header);
       touched.add(w.stream);
     }
     if (this.unsynced.size > 0) this.scheduleSync();
@@ -243,9 +270,9 @@ export class WatchHub {
 
   // ---- sending ------------------------------------------------------------------------------------------------
 
-  private sendEvents(w: Watcher, evs: Event[]): void {
-    const events = w.prevKv ? evs : evs.map((ev) => (ev.prev_kv === undefined ? ev : { type: ev.type, kv: ev.kv }));
-    const header = this.source.header(this.source.revision());
+  private sendEvents(w: Watcher, evs: readonly Event[], sharedHeader?: ResponseHeader): void {
+    const events = w.prevKv ? evs : stripPrevKv(evs);
+    const header = sharedHeader ?? this.source.header(this.source.revision());
     this.stats.eventsDelivered += events.length;
     w.sentSinceProgress = true;
     if (w.fragment && events.length >= 2) {
@@ -270,7 +297,8 @@ export class WatchHub {
         return;
       }
     }
-    w.stream.sink.send({ header, watch_id: w.id, events });
+    if (w.stream.sink.sendEvents) w.stream.sink.sendEvents(header, w.id, events);
+    else w.stream.sink.send({ header, watch_id: w.id, events: [...events] });
   }
 
   private notifyProgress(): void {
