@@ -22,5 +22,8 @@ if (files.length === 0) {
   process.exit(1);
 }
 const concurrency = process.env.TEST_CONCURRENCY ?? '2';
-const result = spawnSync(process.execPath, ['--test', `--test-concurrency=${concurrency}`, ...files], { stdio: 'inherit' });
+// A test that never settles fails after this long instead of holding CI until its own limit (tests that need longer
+// say so with their own timeout option).
+const timeout = process.env.TEST_TIMEOUT_MS ?? '240000';
+const result = spawnSync(process.execPath, ['--test', `--test-concurrency=${concurrency}`, `--test-timeout=${timeout}`, ...files], { stdio: 'inherit' });
 process.exit(result.status ?? 1);

@@ -1142,6 +1142,9 @@ export class EtcdServer {
     for (const w of this.waiters.values()) w.reject(etcdError('Stopped'));
     this.waiters.clear();
     this.failReads(etcdError('Stopped'));
+    // compactions waiting for their physical step will not get it
+    for (const w of this.physicalWaiters) w.resolve();
+    this.physicalWaiters = [];
     if (this.events.onFatal) this.events.onFatal(this.fatal);
     else process.emitWarning(`etcd-ts: member stopped serving: ${this.fatal.stack ?? this.fatal.message}`);
   }

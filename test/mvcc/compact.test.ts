@@ -148,7 +148,7 @@ test('physical compaction removes exactly the superseded history from the LMDB f
   remember();
   assert.equal(all.size, writes.length, 'one history record per write');
 
-  await pair.compact({ revision: 9, physical: true });
+  await step('physical compaction at 9', pair.compact({ revision: 9, physical: true }));
   assert.deepEqual(historyOf(storage), expectedHistory(writes, 9, all), 'after compacting at 9');
   assert.deepEqual(keysOf((await pair.range({ key: b('\0'), range_end: b('\0'), revision: 9 })).kvs), ['a', 'b', 'd']);
   assert.deepEqual(await pair.fails('Range', { key: b('a'), revision: 8 }), ERR.compacted);
@@ -156,12 +156,12 @@ test('physical compaction removes exactly the superseded history from the LMDB f
   await put('a', '4'); // 15
   await del('b'); // 16
   remember();
-  await pair.compact({ revision: 16, physical: true });
+  await step('physical compaction at 16', pair.compact({ revision: 16, physical: true }));
   assert.deepEqual(await pair.range({ key: b('\0'), range_end: b('\0'), revision: 16 }), await pair.range({ key: b('\0'), range_end: b('\0') }));
 
   // Stop the member and read its LMDB file directly.
   const dbPath = storage.dbPath;
-  await pair.close({ keepMemberData: true });
+  await step('closing the member', pair.close({ keepMemberData: true }));
   const tables = openTables(dbPath, true);
   try {
     const expected = expectedHistory(writes, 16, all);
@@ -170,6 +170,16 @@ test('physical compaction removes exactly the superseded history from the LMDB f
     const latest = [...tables.latest.getKeys({})].map((k) => showBytes(k));
     assert.deepEqual(latest, ['a', 'd', '<hex 6b007a>']);
   } finally {
-    await tables.env.close();
+    await step('closing the read-only environment', tables.env.close());
   }
 });
+
+/** Awaits one step of a test; one that does not settle in time fails naming the step (it hung once under load). */
+async function step<T>(label: string, p: Promise<T>, ms = 60_000): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([p, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${label}: no answer within ${ms} ms`)), ms)))]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
