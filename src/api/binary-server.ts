@@ -361,12 +361,19 @@ export class BinaryServer {
   }
 
   private accept(socket: net.Socket): void {
+    if (this.closing) {
+      socket.destroy(); // a connection that raced with close() would keep the listener from closing
+      return;
+    }
     this.sockets.add(socket);
     socket.on('close', () => this.sockets.delete(socket));
     new Connection(socket, this.options.server, this.options.limits);
   }
 
+  private closing = false;
+
   async close(): Promise<void> {
+    this.closing = true;
     for (const s of this.sockets) s.destroy();
     await Promise.all(this.servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
   }

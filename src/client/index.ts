@@ -129,6 +129,11 @@ export class Client {
       const i = (this.preferred + k) % n;
       try {
         const socket = await this.dial(this.options.endpoints[i]!);
+        if (this.closed && this.closing === null) {
+          // destroyed while dialling: a connection attached now would outlive the client
+          socket.destroy();
+          throw new Error('client destroyed');
+        }
         this.preferred = i;
         this.connectedTo = i;
         this.attach(socket);
