@@ -25,6 +25,7 @@ import {
 } from '../src/proto/index.js';
 import { MvccTxn, range, type MvccState } from '../src/mvcc/index.js';
 import { openTables } from '../src/storage/index.js';
+import { Ring } from '../workers/ring.js';
 
 interface Options {
   timeMs: number;
@@ -167,6 +168,16 @@ async function main(): Promise<void> {
       });
     });
   }
+  const ring = Ring.create(1 << 16);
+  const ringMessage = new Uint8Array(300).fill(7);
+  add('ring: push + pop of one 300 B message (SharedArrayBuffer, same thread)', 1, () => {
+    ring.push(ringMessage);
+    sink += ring.pop()!.length;
+  });
+  add('ring: 64 pushes then 64 pops of 300 B messages', 64, () => {
+    for (let i = 0; i < 64; i++) ring.push(ringMessage);
+    for (let i = 0; i < 64; i++) sink += ring.pop()!.length;
+  });
   add('mvcc range: single key (current revision)', 1, () => {
     sink += range(tables, state, singleRange).kvs.length;
   });
