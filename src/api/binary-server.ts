@@ -12,6 +12,7 @@ import {
   decodeRequest,
   decodeStreamRequest,
   encodeFrame,
+  frameEncodedBody,
   FrameDecoder,
   FrameKind,
   METHOD_NAMES,
@@ -23,6 +24,7 @@ import {
 import type { EtcdServer } from '../server/index.js';
 import { listenTcp } from '../transport/listen.js';
 import { encodeWatchEventsFrame } from './watch-encoding.js';
+import { EncodedResponse } from '../server/read-pool.js';
 
 const methods = new Set<string>(METHOD_NAMES);
 const streamMethods = new Set<string>(STREAM_METHOD_NAMES);
@@ -100,7 +102,7 @@ function describeType(v: unknown): string {
 function dispatch(server: EtcdServer, method: MethodName, request: unknown, limits: Limits): unknown {
   const req = decodeRequest(method, request, limits.txnOpsMax);
   switch (method) {
-    case 'Range': return server.range(req as never);
+    case 'Range': return server.rangeForClient(req as never);
     case 'Put': return server.put(req as never);
     case 'DeleteRange': return server.deleteRange(req as never);
     case 'Txn': return server.txn(req as never);
@@ -280,6 +282,7 @@ class Connection {
   }
 
   private sendFrame(kind: number, requestId: number, value: unknown): void {
+    if (value instanceof EncodedResponse) return this.enqueue(frameEncodedBody(kind, requestId, value.body));
     let frame: Buffer;
     try {
       frame = encodeFrame(kind, requestId, value);

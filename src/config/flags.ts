@@ -1,6 +1,7 @@
 // etcd's command-line flags and ETCD_* environment variables -> one validated, frozen Config.
 // As in etcd: a flag wins over its environment variable; unknown ETCD_* variables are reported, not fatal.
 
+import os from 'node:os';
 import { DEFAULT_LIMITS, GiB, validateLimits, type Limits } from './limits.js';
 
 export interface Config {
@@ -24,6 +25,8 @@ export interface Config {
   readonly watchProgressNotifyIntervalMs: number;
   /** --lease-checkpoint-interval: the leader replicates remaining lease TTLs this often (etcd-ts; etcd: 5 min, opt-in) */
   readonly leaseCheckpointIntervalMs: number;
+  /** --worker-threads: threads serving range reads (0 = all on the main thread) */
+  readonly workerThreads: number;
   readonly limits: Limits;
 }
 
@@ -58,6 +61,7 @@ export const FLAGS: Record<string, FlagSpec> = {
   'auto-compaction-mode': { kind: 'string', default: 'periodic', help: "Interpret 'auto-compaction-retention' one of: 'periodic', 'revision'." },
   'auto-compaction-retention': { kind: 'string', default: '0', help: 'Auto compaction retention (0 = off).' },
   'experimental-watch-progress-notify-interval': { kind: 'string', default: '10m0s', help: 'Duration of periodic watch progress notifications.' },
+  'worker-threads': { kind: 'int', default: '-1', help: 'Worker threads serving range reads (-1 = cores - 1, at least 1; 0 = everything on the main thread).' },
   'lease-checkpoint-interval': { kind: 'string', default: '5s', help: 'How often the leader checkpoints remaining lease TTLs through Raft, so leader changes and restarts keep them (0s = never).' },
   'log-level': { kind: 'string', default: 'info', help: "Configures log level. Only supports debug, info, warn, error, panic, or fatal." },
 };
@@ -308,6 +312,9 @@ export function parseFlags(argv: readonly string[], env: Readonly<Record<string,
   };
   const watchProgressNotifyIntervalMs = duration('experimental-watch-progress-notify-interval', 100);
   const leaseCheckpointIntervalMs = duration('lease-checkpoint-interval', 0);
+  const workerThreadsFlag = int('worker-threads');
+  if (workerThreadsFlag < -1 || workerThreadsFlag > 256) throw new ConfigError('--worker-threads must be -1 (cores - 1), 0 or a count up to 256');
+  const workerThreads = workerThreadsFlag === -1 ? Math.max(1, os.availableParallelism() - 1) : workerThreadsFlag;
   const snapshotCount = int('snapshot-count');
   if (snapshotCount <= 0) throw new ConfigError('--snapshot-count must be > 0');
   const config: Config = Object.freeze({
@@ -329,6 +336,7 @@ export function parseFlags(argv: readonly string[], env: Readonly<Record<string,
     logLevel: str('log-level'),
     watchProgressNotifyIntervalMs,
     leaseCheckpointIntervalMs,
+    workerThreads,
     limits,
   });
   return { config, warnings, help: false, version: false };

@@ -159,3 +159,13 @@ export const LEASE_REVOKES_INFLIGHT_MAX = 16;
 export const LEASE_CHECKPOINTS_PER_ENTRY = 1000;
 /** Keep-alives per Raft entry: one event-loop turn's renewals share entries of this size. */
 export const LEASE_KEEPALIVES_PER_ENTRY = 10_000;
+
+// ---- Worker threads ------------------------------------------------------------------------------------------
+
+/** Bytes of one worker's request ring (requests are small; a full ring makes the main thread wait: backpressure). */
+export const READ_REQUEST_RING_BYTES = 1 << 20;
+/**
+ * Bytes of one worker's reply ring. A response larger than it is evaluated on the main thread instead (the worker
+ * says so), so a huge range never needs a huge ring.
+ */
+export const READ_REPLY_RING_BYTES = 16 << 20;

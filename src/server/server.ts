@@ -99,6 +99,7 @@ import { produceSnapshotData, installSnapshotData } from './snapshot.js';
 import { WatchHub, type WatchSink, type WatchStream } from '../watch/index.js';
 import { Lessor, type LeaseCheckpoint } from '../lease/index.js';
 import { LeaseService } from './lease-service.js';
+import { EncodedResponse, ReadPool } from './read-pool.js';
 import { ConcurrencyService } from './concurrency.js';
 
 export const SERVER_VERSION = '3.4.0';
@@ -166,6 +167,8 @@ export class EtcdServer {
   readonly watchHub: WatchHub;
   readonly lessor: Lessor;
   private readonly leases: LeaseService;
+  /** worker threads for range reads (null with --worker-threads 0) */
+  readonly readPool: ReadPool | null;
   private readonly concurrency: ConcurrencyService;
   private readonly driver: RaftDriver;
   transport: Transport | null = null;
@@ -225,6 +228,7 @@ export class EtcdServer {
     this.lessor = new Lessor(storage.leases, monotonicNow, Math.ceil((1.5 * config.electionTimeoutMs) / 1000));
     this.leases = new LeaseService(this, this.lessor, config);
     this.concurrency = new ConcurrencyService(this);
+    this.readPool = config.workerThreads > 0 ? new ReadPool(storage.dbPath, config.workerThreads) : null;
     this.timeoutSweep = setInterval(() => {
       this.expireWaiters();
       this.retryReadRound();
@@ -518,6 +522,22 @@ export class EtcdServer {
     this.assertServing();
     if (req.serializable) return this.rangeLocal(req);
     return this.linearizable(() => this.rangeLocal(req));
+  }
+
+  /**
+   * A client's Range: in a worker when there are worker threads (the response comes back encoded), else here.
+   * Serializable reads go at once; linearizable ones after their ReadIndex round and apply wait, as range() does.
+   */
+  rangeForClient(req: RangeRequest): RangeResponse | Promise<RangeResponse | EncodedResponse> {
+    this.assertServing();
+    const pool = this.readPool;
+    if (pool === null) return this.range(req);
+    const inWorker = (): Promise<RangeResponse | EncodedResponse> => {
+      const { revision: _revision, ...header } = this.header();
+      return pool.range(req, header).then((encoded) => encoded ?? this.rangeLocal(req));
+    };
+    if (req.serializable) return inWorker();
+    return this.linearizable(inWorker) as unknown as Promise<RangeResponse | EncodedResponse>;
   }
 
   private rangeLocal(req: RangeRequest): RangeResponse {
@@ -1170,6 +1190,7 @@ export class EtcdServer {
     if (this.stopped) return;
     this.stopped = true;
     clearInterval(this.timeoutSweep);
+    await this.readPool?.close();
     this.watchHub.close();
     this.leases.close();
     this.concurrency.close();
