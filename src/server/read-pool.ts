@@ -82,7 +82,9 @@ export class ReadPool {
     while (slot.alive && !this.closed) {
       const m = slot.replies.pop();
       if (m === null) {
-        await slot.replies.waitForDataAsync(500);
+        // let the event loop turn once (more replies usually arrive meanwhile) before paying for a waitAsync wake-up
+        await new Promise((r) => setImmediate(r));
+        if (slot.replies.usedBytes === 0) await slot.replies.waitForDataAsync(500);
         continue;
       }
       const view = new DataView(m.buffer, m.byteOffset, m.byteLength);

@@ -114,8 +114,8 @@ test('reads in a worker equal reads on the main thread, quiet, under writes and 
   t.diagnostic(`${compared} reads compared`);
 });
 
-test('--worker-threads 0 serves every read on the main thread', async (t) => {
-  const m = await startInProcess(['--worker-threads', '0']);
+test('--worker-threads 0 (the default for now) serves every read on the main thread', async (t) => {
+  const m = await startInProcess([]);
   t.after(() => m.close());
   assert.equal(m.member.server.readPool, null);
   const c = m.client();
