@@ -169,3 +169,5 @@ export const READ_REQUEST_RING_BYTES = 1 << 20;
  * says so), so a huge range never needs a huge ring.
  */
 export const READ_REPLY_RING_BYTES = 16 << 20;
+/** Reads sent to a worker in one ring message (one event-loop turn's reads travel together, in messages of this many). */
+export const READ_BATCH_REQUESTS_MAX = 64;

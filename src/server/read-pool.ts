@@ -7,7 +7,7 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
-import { READ_REPLY_RING_BYTES, READ_REQUEST_RING_BYTES } from '../config/limits.js';
+import { READ_BATCH_REQUESTS_MAX, READ_REPLY_RING_BYTES, READ_REQUEST_RING_BYTES } from '../config/limits.js';
 import { EtcdError } from '../errors/index.js';
 import { packr, unpackr, type RangeRequest, type ResponseHeader } from '../proto/index.js';
 import { Ring } from '../../workers/ring.js';
@@ -23,7 +23,8 @@ export class EncodedResponse {
 }
 
 interface Pending {
-  message: Uint8Array;
+  /** [id, request, header], as the worker takes it */
+  request: unknown[];
   resolve(r: EncodedResponse | null): void;
   reject(err: Error): void;
 }
@@ -32,6 +33,8 @@ interface Slot {
   requests: Ring;
   replies: Ring;
   pending: Map<number, Pending>;
+  /** requests of this event-loop turn, sent as one message when the turn ends */
+  batch: unknown[][];
   alive: boolean;
 }
 
@@ -51,7 +54,7 @@ export class ReadPool {
   }
 
   private start(): Slot {
-    const slot: Slot = { requests: Ring.create(READ_REQUEST_RING_BYTES), replies: Ring.create(READ_REPLY_RING_BYTES), pending: new Map(), alive: true };
+    const slot: Slot = { requests: Ring.create(READ_REQUEST_RING_BYTES), replies: Ring.create(READ_REPLY_RING_BYTES), pending: new Map(), batch: [], alive: true };
     this.pool.run({ requests: slot.requests.buffer, replies: slot.replies.buffer, dbPath: this.dbPath }).then(
       () => this.ended(slot),
       () => this.ended(slot),
@@ -73,32 +76,61 @@ export class ReadPool {
     this.slots[i] = fresh;
     for (const [id, p] of slot.pending) {
       fresh.pending.set(id, p);
-      void fresh.requests.pushAsync(p.message);
+      this.enqueue(fresh, p.request);
     }
     slot.pending.clear();
+  }
+
+  /** Adds a request to the slot's batch for this turn; the batch leaves when the turn ends. */
+  private enqueue(slot: Slot, request: unknown[]): void {
+    slot.batch.push(request);
+    if (slot.batch.length === 1) setImmediate(() => this.flush(slot));
+  }
+
+  private flush(slot: Slot): void {
+    const batch = slot.batch;
+    slot.batch = [];
+    if (batch.length === 0 || !slot.alive) {
+      // the slot died meanwhile: its pending reads (these included) went to its successor
+      return;
+    }
+    // keep each message well inside the ring
+    let part: unknown[][] = [];
+    const send = (): void => {
+      const message = Uint8Array.from(packr.pack(part));
+      if (!slot.requests.push(message)) void slot.requests.pushAsync(message);
+      part = [];
+    };
+    for (const r of batch) {
+      part.push(r);
+      if (part.length >= READ_BATCH_REQUESTS_MAX) send();
+    }
+    if (part.length > 0) send();
   }
 
   private async drain(slot: Slot): Promise<void> {
     while (slot.alive && !this.closed) {
       const m = slot.replies.pop();
       if (m === null) {
-        // let the event loop turn once (more replies usually arrive meanwhile) before paying for a waitAsync wake-up
-        await new Promise((r) => setImmediate(r));
-        if (slot.replies.usedBytes === 0) await slot.replies.waitForDataAsync(500);
+        await slot.replies.waitForDataAsync(500);
         continue;
       }
       const view = new DataView(m.buffer, m.byteOffset, m.byteLength);
-      const id = view.getUint32(0, true);
-      const p = slot.pending.get(id);
-      if (p === undefined) continue; // answered already by a replaced worker's successor
-      slot.pending.delete(id);
-      const status = m[4];
-      const body = m.subarray(5);
-      if (status === REPLY_OK) p.resolve(new EncodedResponse(body));
-      else if (status === REPLY_TOO_LARGE) p.resolve(null);
-      else {
-        const e = unpackr.unpack(body) as { code: number; message: string };
-        p.reject(new EtcdError(e.code, e.message));
+      for (let at = 0; at < m.length; ) {
+        const id = view.getUint32(at, true);
+        const status = m[at + 4];
+        const length = view.getUint32(at + 5, true);
+        const body = m.subarray(at + 9, at + 9 + length);
+        at += 9 + length;
+        const p = slot.pending.get(id);
+        if (p === undefined) continue; // answered already
+        slot.pending.delete(id);
+        if (status === REPLY_OK) p.resolve(new EncodedResponse(body));
+        else if (status === REPLY_TOO_LARGE) p.resolve(null);
+        else {
+          const e = unpackr.unpack(body) as { code: number; message: string };
+          p.reject(new EtcdError(e.code, e.message));
+        }
       }
     }
   }
@@ -111,14 +143,12 @@ export class ReadPool {
     if (this.closed) return Promise.resolve(null);
     const id = this.nextId;
     this.nextId = this.nextId >= 0x7fff_ffff ? 1 : this.nextId + 1;
-    const message = packr.pack([id, request, header]);
-    if (message.length > READ_REQUEST_RING_BYTES / 2) return Promise.resolve(null);
+    const entry = [id, request, header];
     let slot = this.slots[0]!;
     for (const s of this.slots) if (s.pending.size < slot.pending.size) slot = s;
     return new Promise((resolve, reject) => {
-      const copy = Uint8Array.from(message);
-      slot.pending.set(id, { message: copy, resolve, reject });
-      if (!slot.requests.push(copy)) void slot.requests.pushAsync(copy);
+      slot.pending.set(id, { request: entry, resolve, reject });
+      this.enqueue(slot, entry);
     });
   }
 
