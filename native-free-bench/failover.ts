@@ -19,6 +19,7 @@
 // request is irrelevant at this rate.
 
 import { Client } from '../src/client/index.js';
+import { positiveNumber } from './args.js';
 import { Cluster, sleep, type Member, type System } from './servers.js';
 
 interface Options {
@@ -79,12 +80,7 @@ function parseOptions(argv: string[]): Options {
       if (s === undefined) throw new Error(`${a}: missing value`);
       return s;
     };
-    const n = (allowZero = false): number => {
-      const s = v();
-      const x = Number(s);
-      if (!Number.isFinite(x) || x < 0 || (!allowZero && x === 0)) throw new Error(`${a}: want a ${allowZero ? 'non-negative' : 'positive'} number, got ${s}`);
-      return x;
-    };
+    const n = (allowZero = false): number => positiveNumber(a, v(), allowZero);
     switch (a) {
       case '--systems': o.systems = v().split(',').map((s) => {
         if (s === 'ts') return 'etcd-ts';

@@ -10,6 +10,7 @@ import net from 'node:net';
 import os from 'node:os';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import { Client } from '../src/client/index.js';
+import { eachFlag, outputFormat, pidList, positiveInteger, positiveNumber } from './args.js';
 import { Histogram } from './histogram.js';
 import { loadAverage1, machineCpu, processCpu } from './procstat.js';
 
@@ -73,21 +74,7 @@ function parseOptions(argv: string[]): Options {
     output: 'simple',
     cork: true,
   };
-  const positive = (flag: string, v: string | undefined, allowZero = false): number => {
-    const n = Number(v);
-    if (v === undefined || !Number.isFinite(n) || n < 0 || (!allowZero && n === 0)) throw new Error(`${flag}: want a ${allowZero ? 'non-negative' : 'positive'} number, got ${v}`);
-    return n;
-  };
-  const integer = (flag: string, v: string | undefined, allowZero = false): number => {
-    const n = positive(flag, v, allowZero);
-    if (!Number.isSafeInteger(n)) throw new Error(`${flag}: want an integer, got ${v}`);
-    return n;
-  };
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    const eq = arg.indexOf('=');
-    const flag = arg.startsWith('--') && eq > 0 ? arg.slice(0, eq) : arg;
-    const value = (): string | undefined => (arg.startsWith('--') && eq > 0 ? arg.slice(eq + 1) : argv[++i]);
+  eachFlag(argv, (flag, value, arg) => {
     switch (flag) {
       case '--endpoints': o.endpoints = (value() ?? '').split(',').filter((s) => s.length > 0); break;
       case '--workload': {
@@ -96,24 +83,19 @@ function parseOptions(argv: string[]): Options {
         o.workload = w;
         break;
       }
-      case '--connections': o.connections = integer(flag, value()); break;
-      case '--clients': o.clients = integer(flag, value()); break;
-      case '--threads': o.threads = integer(flag, value()); break;
-      case '--duration': o.durationS = positive(flag, value()); break;
-      case '--warmup': o.warmupS = positive(flag, value(), true); break;
-      case '--key-size': o.keySize = integer(flag, value()); break;
-      case '--value-size': o.valueSize = integer(flag, value(), true); break;
-      case '--keys': o.keys = integer(flag, value()); break;
+      case '--connections': o.connections = positiveInteger(flag, value()); break;
+      case '--clients': o.clients = positiveInteger(flag, value()); break;
+      case '--threads': o.threads = positiveInteger(flag, value()); break;
+      case '--duration': o.durationS = positiveNumber(flag, value()); break;
+      case '--warmup': o.warmupS = positiveNumber(flag, value(), true); break;
+      case '--key-size': o.keySize = positiveInteger(flag, value()); break;
+      case '--value-size': o.valueSize = positiveInteger(flag, value(), true); break;
+      case '--keys': o.keys = positiveInteger(flag, value()); break;
       case '--hot-key': o.hotKey = true; break;
       case '--no-populate': o.populate = false; break;
-      case '--server-pid': o.serverPids = (value() ?? '').split(',').filter((s) => s.length > 0).map((s) => integer(flag, s)); break;
+      case '--server-pid': o.serverPids = pidList(flag, value()); break;
       case '-w':
-      case '--write-out': {
-        const w = value();
-        if (w !== 'simple' && w !== 'json') throw new Error(`-w: want simple or json, got ${w}`);
-        o.output = w;
-        break;
-      }
+      case '--write-out': o.output = outputFormat(value()); break;
       case '-h':
       case '--help':
         process.stdout.write(USAGE);
@@ -122,7 +104,7 @@ function parseOptions(argv: string[]): Options {
       default:
         throw new Error(`unknown option ${arg}`);
     }
-  }
+  });
   if (o.endpoints.length === 0) throw new Error('--endpoints: no endpoint given');
   if (o.threads > o.connections) throw new Error(`--threads ${o.threads} > --connections ${o.connections}: each thread needs a connection`);
   if (o.clients < o.connections) throw new Error(`--clients ${o.clients} < --connections ${o.connections}: each connection needs a request in flight`);

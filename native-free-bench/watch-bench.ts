@@ -17,6 +17,7 @@
 import os from 'node:os';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import { Client, prefixRangeEnd, type ClientStream, type LeaseKeepAliveRequest, type WatchRequest } from '../src/client/index.js';
+import { eachFlag, outputFormat, pidList, positiveInteger, positiveNumber } from './args.js';
 import { Histogram } from './histogram.js';
 import { loadAverage1, machineCpu, processCpu } from './procstat.js';
 
@@ -74,21 +75,7 @@ function parseOptions(argv: string[]): Options {
     serverPids: [],
     output: 'simple',
   };
-  const num = (flag: string, v: string | undefined, allowZero = false): number => {
-    const n = Number(v);
-    if (v === undefined || !Number.isFinite(n) || n < 0 || (!allowZero && n === 0)) throw new Error(`${flag}: want a ${allowZero ? 'non-negative' : 'positive'} number, got ${v}`);
-    return n;
-  };
-  const int = (flag: string, v: string | undefined, allowZero = false): number => {
-    const n = num(flag, v, allowZero);
-    if (!Number.isSafeInteger(n)) throw new Error(`${flag}: want an integer, got ${v}`);
-    return n;
-  };
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    const eq = arg.indexOf('=');
-    const flag = arg.startsWith('--') && eq > 0 ? arg.slice(0, eq) : arg;
-    const value = (): string | undefined => (arg.startsWith('--') && eq > 0 ? arg.slice(eq + 1) : argv[++i]);
+  eachFlag(argv, (flag, value, arg) => {
     switch (flag) {
       case '--endpoints': o.endpoints = (value() ?? '').split(',').filter((s) => s.length > 0); break;
       case '--mode': {
@@ -97,24 +84,19 @@ function parseOptions(argv: string[]): Options {
         o.mode = m;
         break;
       }
-      case '--watchers': o.watchers = int(flag, value()); break;
-      case '--writers': o.writers = int(flag, value()); break;
-      case '--drain': o.drainS = num(flag, value(), true); break;
-      case '--value-size': o.valueSize = int(flag, value()); break;
-      case '--leases': o.leases = int(flag, value()); break;
-      case '--ttl': o.ttlS = int(flag, value()); break;
-      case '--connections': o.connections = int(flag, value()); break;
-      case '--threads': o.threads = int(flag, value()); break;
-      case '--duration': o.durationS = num(flag, value()); break;
-      case '--warmup': o.warmupS = num(flag, value(), true); break;
-      case '--server-pid': o.serverPids = (value() ?? '').split(',').filter((s) => s.length > 0).map((s) => int(flag, s)); break;
+      case '--watchers': o.watchers = positiveInteger(flag, value()); break;
+      case '--writers': o.writers = positiveInteger(flag, value()); break;
+      case '--drain': o.drainS = positiveNumber(flag, value(), true); break;
+      case '--value-size': o.valueSize = positiveInteger(flag, value()); break;
+      case '--leases': o.leases = positiveInteger(flag, value()); break;
+      case '--ttl': o.ttlS = positiveInteger(flag, value()); break;
+      case '--connections': o.connections = positiveInteger(flag, value()); break;
+      case '--threads': o.threads = positiveInteger(flag, value()); break;
+      case '--duration': o.durationS = positiveNumber(flag, value()); break;
+      case '--warmup': o.warmupS = positiveNumber(flag, value(), true); break;
+      case '--server-pid': o.serverPids = pidList(flag, value()); break;
       case '-w':
-      case '--write-out': {
-        const w = value();
-        if (w !== 'simple' && w !== 'json') throw new Error(`-w: want simple or json, got ${w}`);
-        o.output = w;
-        break;
-      }
+      case '--write-out': o.output = outputFormat(value()); break;
       case '-h':
       case '--help':
         process.stdout.write(USAGE);
@@ -123,7 +105,7 @@ function parseOptions(argv: string[]): Options {
       default:
         throw new Error(`unknown option ${arg}`);
     }
-  }
+  });
   if (o.endpoints.length === 0) throw new Error('--endpoints: no endpoint given');
   if (o.threads > o.connections) throw new Error(`--threads ${o.threads} > --connections ${o.connections}`);
   if (o.valueSize < STAMP_BYTES) throw new Error(`--value-size: at least ${STAMP_BYTES}`);
