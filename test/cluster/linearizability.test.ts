@@ -7,16 +7,10 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import path from 'node:path';
 import { Client, CompareResult, CompareTarget, type Compare } from '../../src/client/index.js';
-import { parseFlags } from '../../src/config/index.js';
-import { startMember, type Member } from '../../src/cli/member.js';
-import { StateType } from '../../src/raft/index.js';
 import { TestCluster, type ClusterMember } from '../helpers/cluster.js';
-import { freePort } from '../helpers/etcd.js';
+import { isLeader, startInProcessCluster, until as waitUntil, type InProcessClusterMember } from '../helpers/in-process-cluster.js';
 import { checkHistory, type KvOperation } from '../helpers/linearizability.js';
-import { tempDir } from '../helpers/member.js';
 import { Rng, seedFromEnv } from '../helpers/rng.js';
 
 const b = (s: string): Buffer => Buffer.from(s);
@@ -212,50 +206,11 @@ test('3 members, SIGKILL of the leader twice while clients put, get and cas: the
 
 // ---- partitions through the transport's fault hooks (in-process members) -----------------------------------
 
-interface Running {
-  member: Member;
-  endpoint: string;
-}
+type Running = InProcessClusterMember;
 
-async function startInProcessCluster(t: { after(fn: () => unknown): void }): Promise<Running[]> {
-  const root = tempDir('etcd-ts-lin-');
-  const peers = [await freePort(), await freePort(), await freePort()];
-  const initialCluster = peers.map((p, i) => `p${i + 1}=http://127.0.0.1:${p}`).join(',');
-  const members = await Promise.all(
-    peers.map(async (peer, i) => {
-      const { config } = parseFlags(
-        [
-          '--name', `p${i + 1}`,
-          '--data-dir', path.join(root, `p${i + 1}`),
-          '--listen-client-binary-urls', 'http://127.0.0.1:0',
-          '--listen-peer-urls', `http://127.0.0.1:${peer}`,
-          '--initial-advertise-peer-urls', `http://127.0.0.1:${peer}`,
-          '--initial-cluster', initialCluster,
-          '--heartbeat-interval', '50',
-          '--election-timeout', '500',
-        ],
-        {},
-      );
-      const member = await startMember(config);
-      return { member, endpoint: `127.0.0.1:${member.binaryAddresses[0]!.port}` };
-    }),
-  );
-  t.after(async () => {
-    await Promise.all(members.map((m) => m.member.close()));
-    fs.rmSync(root, { recursive: true, force: true });
-  });
-  return members;
-}
+const startCluster = (t: { after(fn: () => unknown): void }): Promise<Running[]> => startInProcessCluster(t, { heartbeatMs: 50, electionMs: 500 });
 
-const isLeader = (r: Running): boolean => r.member.server.raft.node.raft.state === StateType.Leader;
-
-async function until(what: string, check: () => boolean, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for: ${what}`);
-    await sleep(20);
-  }
-}
+const until = (what: string, check: () => boolean, timeoutMs = 15_000): Promise<void> => waitUntil(what, check, timeoutMs, 20);
 
 /** Cuts member `m` off from the others in both directions. */
 function isolate(ms: Running[], m: Running): void {
@@ -270,7 +225,7 @@ function heal(ms: Running[]): void {
 
 test('3 members, a follower and then the leader partitioned away and healed while clients put, get and cas: the history is linearizable', { timeout: 90_000 }, async (t) => {
   const seed = seedFromEnv();
-  const ms = await startInProcessCluster(t);
+  const ms = await startCluster(t);
   await until('a leader', () => ms.some(isLeader));
   const endpoints = ms.map((m) => m.endpoint);
   const schedule: string[] = [];

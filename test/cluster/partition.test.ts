@@ -6,64 +6,23 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import path from 'node:path';
-import { parseFlags } from '../../src/config/index.js';
-import { startMember, type Member } from '../../src/cli/member.js';
 import { Client } from '../../src/client/index.js';
-import { StateType } from '../../src/raft/index.js';
-import { freePort } from '../helpers/etcd.js';
-import { tempDir } from '../helpers/member.js';
+import { isLeader, startInProcessCluster, until as waitUntil, type InProcessClusterMember } from '../helpers/in-process-cluster.js';
 
 const b = (s: string): Buffer => Buffer.from(s);
 
-interface Running {
-  member: Member;
-  endpoint: string;
+interface Running extends InProcessClusterMember {
   client: Client;
 }
 
 async function startCluster(t: { after(fn: () => unknown): void }): Promise<Running[]> {
-  const root = tempDir('etcd-ts-partition-');
-  const peers = [await freePort(), await freePort(), await freePort()];
-  const initialCluster = peers.map((p, i) => `p${i + 1}=http://127.0.0.1:${p}`).join(',');
-  const members = await Promise.all(
-    peers.map(async (peer, i) => {
-      const { config } = parseFlags(
-        [
-          '--name', `p${i + 1}`,
-          '--data-dir', path.join(root, `p${i + 1}`),
-          '--listen-client-binary-urls', 'http://127.0.0.1:0',
-          '--listen-peer-urls', `http://127.0.0.1:${peer}`,
-          '--initial-advertise-peer-urls', `http://127.0.0.1:${peer}`,
-          '--initial-cluster', initialCluster,
-          '--heartbeat-interval', '20',
-          '--election-timeout', '200',
-        ],
-        {},
-      );
-      const member = await startMember(config);
-      const endpoint = `127.0.0.1:${member.binaryAddresses[0]!.port}`;
-      return { member, endpoint, client: new Client({ endpoints: [endpoint], requestTimeoutMs: 1500 }) };
-    }),
-  );
-  t.after(async () => {
-    for (const m of members) m.client.destroy();
-    await Promise.all(members.map((m) => m.member.close()));
-    fs.rmSync(root, { recursive: true, force: true });
-  });
-  return members;
+  const members = await startInProcessCluster(t, { heartbeatMs: 20, electionMs: 200 });
+  const running = members.map((m) => ({ ...m, client: new Client({ endpoints: [m.endpoint], requestTimeoutMs: 1500 }) }));
+  t.after(() => running.forEach((m) => m.client.destroy()));
+  return running;
 }
 
-async function until(what: string, check: () => boolean, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for: ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
-
-const isLeader = (r: Running): boolean => r.member.server.raft.node.raft.state === StateType.Leader;
+const until = (what: string, check: () => boolean, timeoutMs = 10_000): Promise<void> => waitUntil(what, check, timeoutMs, 10);
 const leaderOf = (ms: Running[]): Running | undefined => ms.find(isLeader);
 
 test('an isolated leader steps down and serves no stale read; the majority goes on; healing catches it up', { timeout: 60_000 }, async (t) => {
