@@ -58,25 +58,35 @@ export function readAllStdin(): ByteString {
   }
 }
 
+interface LineBuffer {
+  buffered: ByteString;
+  eof: boolean;
+}
+
+/** The next whole line of the buffer (with its "\n"), or what is left once input ended; null when more is needed. */
+function takeLine(b: LineBuffer): { line: ByteString; eof: boolean } | null {
+  const nl = b.buffered.indexOf('\n');
+  if (nl >= 0) {
+    const line = b.buffered.slice(0, nl + 1);
+    b.buffered = b.buffered.slice(nl + 1);
+    return { line, eof: false };
+  }
+  if (!b.eof) return null;
+  const line = b.buffered;
+  b.buffered = '';
+  return { line, eof: true };
+}
+
 /** bufio.Reader.ReadString('\n') over stdin. */
-export class LineReader {
-  private buffered = '';
-  private eof = false;
+export class LineReader implements LineBuffer {
+  buffered = '';
+  eof = false;
 
   /** The line including its "\n"; `eof` is set when input ended before a "\n" (Go returns io.EOF then). */
   readLine(): { line: ByteString; eof: boolean } {
     for (;;) {
-      const nl = this.buffered.indexOf('\n');
-      if (nl >= 0) {
-        const line = this.buffered.slice(0, nl + 1);
-        this.buffered = this.buffered.slice(nl + 1);
-        return { line, eof: false };
-      }
-      if (this.eof) {
-        const line = this.buffered;
-        this.buffered = '';
-        return { line, eof: true };
-      }
+      const taken = takeLine(this);
+      if (taken !== null) return taken;
       const chunk = readChunk();
       if (chunk === '') this.eof = true;
       else this.buffered += chunk;
@@ -88,9 +98,9 @@ export class LineReader {
  * bufio.Reader.ReadString('\n') over stdin for a command that keeps serving while it waits for input (watch -i):
  * stdin is read asynchronously, so the event loop runs meanwhile.
  */
-export class AsyncLineReader {
-  private buffered = '';
-  private eof = false;
+export class AsyncLineReader implements LineBuffer {
+  buffered = '';
+  eof = false;
   private waiter: (() => void) | null = null;
 
   constructor() {
@@ -115,17 +125,8 @@ export class AsyncLineReader {
   /** The next line including its "\n"; `eof` when input ended first (what was left of a line is returned with it). */
   async readLine(): Promise<{ line: ByteString; eof: boolean }> {
     for (;;) {
-      const nl = this.buffered.indexOf('\n');
-      if (nl >= 0) {
-        const line = this.buffered.slice(0, nl + 1);
-        this.buffered = this.buffered.slice(nl + 1);
-        return { line, eof: false };
-      }
-      if (this.eof) {
-        const line = this.buffered;
-        this.buffered = '';
-        return { line, eof: true };
-      }
+      const taken = takeLine(this);
+      if (taken !== null) return taken;
       await new Promise<void>((resolve) => (this.waiter = resolve));
     }
   }
