@@ -20,6 +20,18 @@ function isConnectionLoss(err: unknown): boolean {
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms).unref());
 
+/** Runs `call` until it gets an answer, sending it again after a lost connection (only for idempotent calls). */
+async function resendOnConnectionLoss<T>(call: () => Promise<T>): Promise<T> {
+  for (;;) {
+    try {
+      return await call();
+    } catch (err) {
+      if (!isConnectionLoss(err)) throw err;
+      await sleep(100);
+    }
+  }
+}
+
 export interface SessionOptions {
   /** lease TTL in seconds when the session grants its own lease (default 60, as clientv3) */
   ttl?: number;
@@ -151,33 +163,19 @@ export class Mutex {
 
   /** Waits until this session holds the lock. Fails if the session's lease is gone. */
   async lock(): Promise<void> {
-    for (;;) {
+    const r = await resendOnConnectionLoss(() => {
       if (this.session.isDone) throw new EtcdError(GrpcCode.Unknown, 'mutex: session is expired');
-      try {
-        const r = await this.session.client.call('Lock', { name: this.name, lease: this.session.lease });
-        this.myKey = r.key;
-        this.hdr = r.header;
-        return;
-      } catch (err) {
-        if (!isConnectionLoss(err)) throw err;
-        await sleep(100);
-      }
-    }
+      return this.session.client.call('Lock', { name: this.name, lease: this.session.lease });
+    });
+    this.myKey = r.key;
+    this.hdr = r.header;
   }
 
   /** Releases the lock (deletes this session's key). */
   async unlock(): Promise<void> {
     if (this.myKey === null) return;
     const key = this.myKey;
-    for (;;) {
-      try {
-        await this.session.client.call('Unlock', { key });
-        break;
-      } catch (err) {
-        if (!isConnectionLoss(err)) throw err; // deleting the key again is harmless
-        await sleep(100);
-      }
-    }
+    await resendOnConnectionLoss(() => this.session.client.call('Unlock', { key })); // deleting the key again is harmless
     this.myKey = null;
   }
 
@@ -207,18 +205,12 @@ export class Election {
 
   /** Waits until this session leads, announcing `value`. Idempotent for the session's lease. */
   async campaign(value: string | Bytes): Promise<void> {
-    for (;;) {
+    const r = await resendOnConnectionLoss(() => {
       if (this.session.isDone) throw new EtcdError(GrpcCode.Unknown, 'mutex: session is expired');
-      try {
-        const r = await this.session.client.call('Campaign', { name: this.name, lease: this.session.lease, value: toBytes(value) });
-        this.leaderKey = r.leader;
-        this.hdr = r.header;
-        return;
-      } catch (err) {
-        if (!isConnectionLoss(err)) throw err;
-        await sleep(100);
-      }
-    }
+      return this.session.client.call('Campaign', { name: this.name, lease: this.session.lease, value: toBytes(value) });
+    });
+    this.leaderKey = r.leader;
+    this.hdr = r.header;
   }
 
   /** Announces a new value while leading; 'election: not leader' otherwise. */
