@@ -660,6 +660,12 @@ export class EtcdServer {
     return this.sizeCache.bytes;
   }
 
+  /** Streams (watch, keep-alive, observe): refused by a stopped member and, as etcd's learners do, by a learner. */
+  private assertStreamAllowed(): void {
+    this.assertServing();
+    if (this.isLearner) throw etcdError('LearnerNotSupported');
+  }
+
   private assertServing(): void {
     if (this.fatal !== null || this.stopped) throw etcdError('Stopped');
   }
@@ -981,8 +987,7 @@ export class EtcdServer {
     return this.leases.list();
   }
   openKeepAliveStream(sink: StreamSinkLike): { handle(r: unknown): void; close(): void } {
-    this.assertServing();
-    if (this.isLearner) throw etcdError('LearnerNotSupported');
+    this.assertStreamAllowed();
     return this.leases.openKeepAliveStream(sink);
   }
   lock(req: LockRequest): Promise<LockResponse> {
@@ -1004,8 +1009,7 @@ export class EtcdServer {
     return this.concurrency.resign(req);
   }
   openObserveStream(sink: StreamSinkLike): { handle(r: unknown): void; close(): void } {
-    this.assertServing();
-    if (this.isLearner) throw etcdError('LearnerNotSupported');
+    this.assertStreamAllowed();
     return this.concurrency.openObserveStream(sink);
   }
 
@@ -1013,8 +1017,7 @@ export class EtcdServer {
 
   /** A client watch stream (etcd's Watch RPC); learners refuse it as etcd's do. */
   openWatchStream(sink: WatchSink): WatchStream {
-    this.assertServing();
-    if (this.isLearner) throw etcdError('LearnerNotSupported');
+    this.assertStreamAllowed();
     return this.watchHub.openStream(sink);
   }
 
