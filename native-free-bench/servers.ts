@@ -196,7 +196,7 @@ export class Cluster {
       return [
         ...(this.members.length === 1 ? [] : ['--name', m.name]),
         '--data-dir', m.dataDir,
-        '--listen-client-binary-urls', `http://${m.endpoint}`,
+        '--listen-client-binary-urls', `http://${m.endpoint}`, '--listen-client-urls', 'http://127.0.0.1:0',
         ...(this.members.length === 1
           ? []
           : ['--listen-peer-urls', peer, '--initial-advertise-peer-urls', peer, '--initial-cluster', initialCluster]),

@@ -56,6 +56,7 @@ async function main(): Promise<number> {
     'member-id': member.server.memberId.toString(16),
     'cluster-id': member.server.clusterId.toString(16),
     'binary-client-urls': member.binaryAddresses.map((a) => `http://${a.host}:${a.port}`),
+    'client-urls': member.httpAddresses.map((a) => `http://${a.host}:${a.port}`),
     revision: member.server.revision,
   });
   await new Promise<void>((resolve) => {

@@ -44,7 +44,7 @@ interface FlagSpec {
 export const FLAGS: Record<string, FlagSpec> = {
   name: { kind: 'string', default: 'default', help: 'Human-readable name for this member.' },
   'data-dir': { kind: 'string', default: '${name}.etcd', help: 'Path to the data directory.' },
-  'listen-client-urls': { kind: 'urls', default: 'http://127.0.0.1:2379', help: 'URLs to listen on for HTTP/JSON client traffic (served by a later release).' },
+  'listen-client-urls': { kind: 'urls', default: 'http://127.0.0.1:2379', help: 'URLs to listen on for HTTP client traffic: the JSON API, WebSocket streams, health, metrics and the dashboard.' },
   'advertise-client-urls': { kind: 'urls', default: 'http://127.0.0.1:2379', help: "This member's client URLs to advertise to the public." },
   'listen-client-binary-urls': { kind: 'urls', default: 'http://127.0.0.1:2378', help: 'URLs to listen on for the binary client protocol (http:// plaintext).' },
   'listen-peer-urls': { kind: 'urls', default: 'http://localhost:2380', help: 'URLs to listen on for peer traffic.' },

@@ -93,7 +93,7 @@ test("wrong configuration is refused: a joining member whose --initial-cluster d
   const stranger = await cluster.addMember('m9');
   const strangerFlags = (initialCluster: string, state: string): string[] => [
     '--name', 'm9', '--data-dir', stranger.dataDir,
-    '--listen-client-binary-urls', `http://127.0.0.1:${stranger.clientPort}`,
+    '--listen-client-binary-urls', `http://127.0.0.1:${stranger.clientPort}`, '--listen-client-urls', 'http://127.0.0.1:0',
     '--listen-peer-urls', `http://127.0.0.1:${stranger.peerPort}`,
     '--initial-advertise-peer-urls', `http://127.0.0.1:${stranger.peerPort}`,
     '--initial-cluster', initialCluster, '--initial-cluster-state', state,

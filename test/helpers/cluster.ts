@@ -56,7 +56,7 @@ export class TestCluster {
     return [
       '--name', m.name,
       '--data-dir', m.dataDir,
-      '--listen-client-binary-urls', `http://127.0.0.1:${m.clientPort}`,
+      '--listen-client-binary-urls', `http://127.0.0.1:${m.clientPort}`, '--listen-client-urls', 'http://127.0.0.1:0',
       '--listen-peer-urls', `http://127.0.0.1:${m.peerPort}`,
       '--initial-advertise-peer-urls', `http://127.0.0.1:${m.peerPort}`,
       '--initial-cluster', initialCluster,

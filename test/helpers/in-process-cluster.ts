@@ -28,7 +28,7 @@ export async function startInProcessCluster(
         [
           '--name', `p${i + 1}`,
           '--data-dir', path.join(root, `p${i + 1}`),
-          '--listen-client-binary-urls', 'http://127.0.0.1:0',
+          '--listen-client-binary-urls', 'http://127.0.0.1:0', '--listen-client-urls', 'http://127.0.0.1:0',
           '--listen-peer-urls', `http://127.0.0.1:${peer}`,
           '--initial-advertise-peer-urls', `http://127.0.0.1:${peer}`,
           '--initial-cluster', initialCluster,

@@ -32,7 +32,7 @@ export async function startInProcess(flags: string[] = [], dataDir?: string): Pr
   // A data directory we made is ours to remove on close; one the caller passed is left for the caller.
   const owned = dataDir === undefined ? tempDir() : null;
   dataDir ??= path.join(owned!, 'data');
-  const { config } = parseFlags(['--data-dir', dataDir, '--listen-client-binary-urls', 'http://127.0.0.1:0', ...flags], {});
+  const { config } = parseFlags(['--data-dir', dataDir, '--listen-client-binary-urls', 'http://127.0.0.1:0', '--listen-client-urls', 'http://127.0.0.1:0', ...flags], {});
   const member = await startMember(config);
   const addr = member.binaryAddresses[0]!;
   const endpoint = `127.0.0.1:${addr.port}`;
@@ -68,7 +68,7 @@ export interface ChildMember {
 export async function startChild(flags: string[] = [], dataDir = path.join(tempDir(), 'data'), env: Record<string, string> = {}): Promise<ChildMember> {
   const child = spawn(
     process.execPath,
-    [ETCD_TS_BIN, '--data-dir', dataDir, '--listen-client-binary-urls', 'http://127.0.0.1:0', ...flags],
+    [ETCD_TS_BIN, '--data-dir', dataDir, '--listen-client-binary-urls', 'http://127.0.0.1:0', '--listen-client-urls', 'http://127.0.0.1:0', ...flags],
     { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } },
   );
   let err = '';

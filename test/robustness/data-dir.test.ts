@@ -24,7 +24,7 @@ function scratch(t: { after(fn: () => unknown): void }): string {
 /** Runs etcd-ts on `dataDir`, expects a refusal matching `error`, and that nothing under `root` changed. */
 async function expectRefusal(root: string, dataDir: string, error: RegExp): Promise<void> {
   const before = snapshotTree(root);
-  const r = await runEtcdTsWith(['--data-dir', dataDir, '--listen-client-binary-urls', 'http://127.0.0.1:0']);
+  const r = await runEtcdTsWith(['--data-dir', dataDir, '--listen-client-binary-urls', 'http://127.0.0.1:0', '--listen-client-urls', 'http://127.0.0.1:0']);
   assert.equal(r.signal, null, `etcd-ts must exit, not crash or hang (signal ${r.signal}): ${r.stderr}`);
   assert.equal(r.code, 1, `exit code: ${r.stderr}`);
   const fatal = r.stderr

@@ -156,7 +156,7 @@ test('etcd-ts reads its data directory and limits from ETCD_* variables, and a f
   assert.equal((await a.stop('SIGTERM')).code, 0);
 
   // the flags win: the data goes to --data-dir, and the flag's limits apply
-  const b2 = await startEtcdTsWith(['--data-dir', flagDir, '-listen-client-binary-urls=http://127.0.0.1:0', '--max-txn-ops=3', '-max-request-bytes', '4096'], {
+  const b2 = await startEtcdTsWith(['--data-dir', flagDir, '-listen-client-binary-urls=http://127.0.0.1:0', '--listen-client-urls=http://127.0.0.1:0', '--max-txn-ops=3', '-max-request-bytes', '4096'], {
     cwd: root,
     env: { ETCD_DATA_DIR: envDir, ETCD_MAX_TXN_OPS: '2', ETCD_MAX_REQUEST_BYTES: '2048', ETCD_LISTEN_CLIENT_BINARY_URLS: 'http://127.0.0.1:1' },
   });
