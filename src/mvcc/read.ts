@@ -7,6 +7,7 @@ import { etcdError } from '../errors/index.js';
 import { isFromKeyEnd, SortOrder, SortTarget, type KeyValue, type RangeRequest } from '../proto/index.js';
 import {
   escapedUserKeyOf,
+  historyKey,
   historyKeyAfter,
   historyKeyLowerBound,
   isTombstone,
@@ -85,18 +86,58 @@ function scan(
     }
     return;
   }
-  const start = historyKeyLowerBound(bounds.start);
+  // Per key, the versions newer than `rev` come first, then the one visible at `rev`, then older ones. A short run of
+  // them is stepped over; past SEEK_AFTER_SKIPS the scan seeks instead (a key with thousands of versions costs one
+  // seek, not thousands of steps). A single key seeks straight to its version at `rev`.
   const end =
     bounds.end === undefined ? historyKeyAfter(bounds.start) : bounds.end === null ? undefined : historyKeyLowerBound(bounds.end);
+  let from = historyKey(bounds.start, rev);
   let decidedKey: Buffer | null = null;
-  for (const { key: hkey, value } of tables.history.getRange(end === undefined ? { start } : { start, end })) {
-    const escaped = escapedUserKeyOf(hkey);
-    if (decidedKey !== null && escaped.equals(decidedKey)) continue;
-    if (revisionOfHistoryKey(hkey) > rev) continue;
-    decidedKey = Buffer.from(escaped);
-    if (isTombstone(value)) continue;
-    if (!visit(unescapeUserKey(escaped), value)) return;
+  restart: for (;;) {
+    let skipped = 0;
+    for (const { key: hkey, value } of tables.history.getRange(end === undefined ? { start: from } : { start: from, end })) {
+      const escaped = escapedUserKeyOf(hkey);
+      if (decidedKey !== null && escaped.equals(decidedKey)) {
+        if (++skipped >= SEEK_AFTER_SKIPS) {
+          from = escapedKeyAfter(decidedKey);
+          continue restart;
+        }
+        continue;
+      }
+      if (revisionOfHistoryKey(hkey) > rev) {
+        if (++skipped >= SEEK_AFTER_SKIPS) {
+          from = escapedKeyAt(escaped, rev);
+          continue restart;
+        }
+        continue;
+      }
+      skipped = 0;
+      decidedKey = Buffer.from(escaped);
+      if (!isTombstone(value) && !visit(unescapeUserKey(escaped), value)) return;
+      if (bounds.end === undefined) return;
+    }
+    return;
   }
+}
+
+/** Versions of one key stepped over before the scan seeks past them. */
+const SEEK_AFTER_SKIPS = 8;
+
+/** The history key of (escaped user key with its terminator, revision). */
+function escapedKeyAt(escaped: Buffer, revision: number): Buffer {
+  const out = Buffer.allocUnsafe(escaped.length + 8);
+  escaped.copy(out, 0);
+  const inverted = REVISION_MAX - revision;
+  out.writeUInt32BE(Math.floor(inverted / 0x1_0000_0000), escaped.length);
+  out.writeUInt32BE(inverted >>> 0, escaped.length + 4);
+  return out;
+}
+
+/** The first history key past every version of the escaped user key (its terminator 0x00 0x00 becomes 0x00 0x01). */
+function escapedKeyAfter(escaped: Buffer): Buffer {
+  const out = Buffer.from(escaped);
+  out[out.length - 1] = 1;
+  return out;
 }
 
 function countLatest(tables: MvccTables, bounds: Bounds): number {
