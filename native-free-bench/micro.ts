@@ -26,6 +26,57 @@ import {
 import { MvccTxn, range, type MvccState } from '../src/mvcc/index.js';
 import { openTables } from '../src/storage/index.js';
 import { Ring } from '../workers/ring.js';
+import { bootstrapEntries, decodeConfChange, encodeConfChange, EntryType, MemoryStorage, RawNode, type Message } from '../src/raft/index.js';
+
+/**
+ * Three Raft nodes in memory with a synchronous "network": propose() puts one batch of entries on the leader and
+ * pumps every Ready (persist to MemoryStorage, deliver messages, apply conf changes, advance) until all is quiet.
+ */
+function raftTrio(): { propose(batch: Uint8Array[]): void; committed(): number } {
+  const ids = [1n, 2n, 3n];
+  const boot = bootstrapEntries(ids.map((id) => ({ id, context: new Uint8Array() })), encodeConfChange);
+  const nodes = new Map<bigint, { node: RawNode; storage: MemoryStorage }>();
+  for (const id of ids) {
+    const storage = new MemoryStorage();
+    storage.append(boot.entries.map((e) => ({ ...e })));
+    storage.setHardState(boot.hardState);
+    nodes.set(id, { node: new RawNode({ id, electionTick: 10, heartbeatTick: 1, storage, applied: 0, confState: { voters: [], learners: [] }, maxInflightMsgs: 256, random: () => 0.5 }), storage });
+  }
+  const queue: Message[] = [];
+  const pump = (): void => {
+    for (;;) {
+      let busy = false;
+      for (const { node, storage } of nodes.values()) {
+        if (!node.hasReady()) continue;
+        busy = true;
+        const rd = node.ready();
+        storage.append(rd.entries);
+        if (rd.hardState) storage.setHardState(rd.hardState);
+        queue.push(...rd.messages);
+        for (const e of rd.committedEntries) if (e.type === EntryType.ConfChange) node.applyConfChange(decodeConfChange(e.data));
+        node.advance(rd);
+      }
+      while (queue.length > 0) {
+        busy = true;
+        const m = queue.shift()!;
+        nodes.get(m.to)?.node.step(m);
+      }
+      if (!busy) return;
+    }
+  };
+  const leader = nodes.get(1n)!.node;
+  pump();
+  leader.campaign();
+  pump();
+  if (!leader.isLeader) throw new Error('raft micro-benchmark: node 1 did not become leader');
+  return {
+    propose(batch) {
+      for (const data of batch) leader.propose(data);
+      pump();
+    },
+    committed: () => leader.raft.raftLog.committed,
+  };
+}
 
 interface Options {
   timeMs: number;
@@ -178,6 +229,15 @@ async function main(): Promise<void> {
     for (let i = 0; i < 64; i++) ring.push(ringMessage);
     for (let i = 0; i < 64; i++) sink += ring.pop()!.length;
   });
+  const trio = raftTrio();
+  const entry = new Uint8Array(300).fill(1);
+  for (const batch of [1, 64]) {
+    const entries = Array.from({ length: batch }, () => entry);
+    add(`raft: ${batch} entr${batch === 1 ? 'y' : 'ies'} proposed, replicated and committed on 3 in-memory nodes (every Ready and message)`, batch, () => {
+      trio.propose(entries);
+      sink += trio.committed();
+    });
+  }
   add('mvcc range: single key (current revision)', 1, () => {
     sink += range(tables, state, singleRange).kvs.length;
   });
