@@ -1,15 +1,19 @@
-// Worker-thread read loop (run as one long piscina task per thread): takes batches of Range requests from its request
-// ring, evaluates each with src/mvcc's range() on a fresh LMDB read snapshot, encodes the responses itself and puts
-// them on its reply ring as one message per batch; the main thread frames the bytes for the client without decoding
-// them. Batches are what make it pay: one cross-thread wake-up per event-loop turn's reads, not per read.
+// Worker-thread read loop (run as one long piscina task per thread): takes batches of reads (Range requests and
+// Txns without writes) from its request ring, evaluates each with src/mvcc on one fresh LMDB read snapshot per batch,
+// encodes the responses itself and puts them on its reply ring as one message per batch. The main thread writes each
+// response's 12-byte frame header into the space left for it in front of the body and hands the bytes to the socket
+// without decoding them. Batches are what make it pay: one cross-thread wake-up per batch, not per read.
 //
-// Request message: msgpack [[id, RangeRequest, header {cluster_id, member_id, raft_term}], ...]. Reply message: per
-// request u32 id, u8 status (1 response, 0 etcd error {code, message}, 2 too large for the ring: evaluate elsewhere),
-// u32 body length, msgpack body (all little-endian). An empty request message stops the loop.
+// Request message (little-endian): batch header u64 cluster_id, u64 member_id, f64 raft_term; then per read u32 id,
+// u8 method (1 Range, 2 Txn), u32 length, the request's msgpack bytes as the client sent them (the worker validates
+// them again with decodeRequest, so the main thread never re-encodes a request). An empty message stops the loop.
+//
+// Reply message: per read u32 id, u8 status (1 response, 0 etcd error {code, message}, 2 too large for the ring:
+// evaluate elsewhere), u32 body length, 12 bytes left for the frame header, then the msgpack body.
 
 import { toEtcdError } from '../src/errors/index.js';
-import { range } from '../src/mvcc/index.js';
-import { packr, unpackr, type RangeRequest, type ResponseHeader } from '../src/proto/index.js';
+import { MvccTxn, range, type MvccState } from '../src/mvcc/index.js';
+import { decodeRequest, packr, unpackr, type RangeRequest, type ResponseHeader, type TxnRequest } from '../src/proto/index.js';
 import { openTables, readPersistedState } from '../src/storage/index.js';
 import { Ring } from './ring.js';
 
@@ -17,51 +21,76 @@ export interface ReadLoopTask {
   requests: SharedArrayBuffer;
   replies: SharedArrayBuffer;
   dbPath: string;
+  txnOpsMax: number;
 }
 
+export const READ_METHOD_RANGE = 1;
+export const READ_METHOD_TXN = 2;
 export const REPLY_OK = 1;
 export const REPLY_ERROR = 0;
 export const REPLY_TOO_LARGE = 2;
-export const REPLY_HEADER_BYTES = 9;
+/** id, status, body length */
+export const REPLY_ENTRY_BYTES = 9;
+/** space for the binary protocol's frame header (src/proto/frame.ts FRAME_HEADER_BYTES) */
+export const REPLY_FRAME_SPACE = 12;
+export const REQUEST_BATCH_HEADER_BYTES = 24;
+export const REQUEST_ENTRY_BYTES = 9;
+const REPLY_PREFIX = REPLY_ENTRY_BYTES + REPLY_FRAME_SPACE;
+/** msgpackr's RESERVE_START_SPACE flag: the packed buffer starts with REPLY_PREFIX bytes for us to fill */
+const RESERVE_START_SPACE = 2048;
 
 let tables: ReturnType<typeof openTables> | null = null;
-/** empty polls of the request ring before the worker sleeps in Atomics.wait */
-const SPIN_POLLS = 2000;
+/** empty polls of the request ring before the worker sleeps in Atomics.wait (a futex wake-up costs more than a poll) */
+const SPIN_POLLS = 200;
 
-type ReadRequest = [number, RangeRequest, Omit<ResponseHeader, 'revision'>];
+/** Builds one reply message from packed entries, growing as needed. */
+class ReplyWriter {
+  private buf = Buffer.allocUnsafe(64 * 1024);
+  length = 0;
 
-function evaluate(t: NonNullable<typeof tables>, [id, request, header]: ReadRequest): { id: number; status: number; body: Uint8Array } {
-  try {
-    const state = readPersistedState(t.meta);
-    const r = range(t, state, request);
-    // msgpackr may reuse its buffer on the next pack: copy
-    return { id, status: REPLY_OK, body: Uint8Array.from(packr.pack({ header: { ...header, revision: r.revision }, kvs: r.kvs, more: r.more, count: r.count })) };
-  } catch (err) {
-    const e = toEtcdError(err);
-    return { id, status: REPLY_ERROR, body: Uint8Array.from(packr.pack({ code: e.code, message: e.message })) };
+  add(entry: Uint8Array): void {
+    if (this.length + entry.length > this.buf.length) {
+      const bigger = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.length + entry.length));
+      this.buf.copy(bigger, 0, 0, this.length);
+      this.buf = bigger;
+    }
+    this.buf.set(entry, this.length);
+    this.length += entry.length;
+  }
+
+  take(): Uint8Array {
+    const out = this.buf.subarray(0, this.length);
+    this.length = 0;
+    return out;
   }
 }
 
-function encodeReplies(replies: { id: number; status: number; body: Uint8Array }[], maxBytes: number): Uint8Array {
-  let total = 0;
-  for (const r of replies) {
-    if (REPLY_HEADER_BYTES + r.body.length > maxBytes / 2) {
-      r.body = new Uint8Array(0);
-      r.status = REPLY_TOO_LARGE;
-    }
-    total += REPLY_HEADER_BYTES + r.body.length;
+/** Packs `value` with the entry prefix in front of it: one buffer, no intermediate copy. */
+function entry(id: number, status: number, value: unknown): Buffer {
+  const b = packr.pack(value, RESERVE_START_SPACE | REPLY_PREFIX) as Buffer;
+  b.writeUInt32LE(id, 0);
+  b[4] = status;
+  b.writeUInt32LE(b.length - REPLY_PREFIX, 5);
+  return b;
+}
+
+function tooLarge(id: number): Buffer {
+  const b = Buffer.alloc(REPLY_PREFIX);
+  b.writeUInt32LE(id, 0);
+  b[4] = REPLY_TOO_LARGE;
+  return b;
+}
+
+function evaluate(t: NonNullable<typeof tables>, state: MvccState, header: Omit<ResponseHeader, 'revision'>, method: number, body: Uint8Array, txnOpsMax: number): unknown {
+  const decoded = unpackr.unpack(body) as { request?: unknown };
+  if (method === READ_METHOD_RANGE) {
+    const req = decodeRequest('Range', decoded.request ?? {}, txnOpsMax) as RangeRequest;
+    const r = range(t, state, req);
+    return { header: { ...header, revision: r.revision }, kvs: r.kvs, more: r.more, count: r.count };
   }
-  const out = new Uint8Array(total);
-  const view = new DataView(out.buffer);
-  let at = 0;
-  for (const r of replies) {
-    view.setUint32(at, r.id, true);
-    out[at + 4] = r.status;
-    view.setUint32(at + 5, r.body.length, true);
-    out.set(r.body, at + REPLY_HEADER_BYTES);
-    at += REPLY_HEADER_BYTES + r.body.length;
-  }
-  return out;
+  const req = decodeRequest('Txn', decoded.request ?? {}, txnOpsMax) as TxnRequest;
+  const r = new MvccTxn(t, { ...state }, undefined, true).txn(req);
+  return { header: { ...header, revision: r.header.revision }, succeeded: r.succeeded, responses: r.responses };
 }
 
 export default function serve(task: ReadLoopTask): string {
@@ -69,31 +98,44 @@ export default function serve(task: ReadLoopTask): string {
   const t = tables;
   const requests = new Ring(task.requests);
   const replies = new Ring(task.replies);
+  const writer = new ReplyWriter();
+  const messageMax = replies.messageBytesMax / 2;
+  const flush = (): void => {
+    if (writer.length === 0) return;
+    const out = writer.take();
+    while (!replies.push(out)) replies.waitForSpace(out.length, 1000);
+  };
   for (;;) {
     let m = requests.pop();
-    // spin briefly before sleeping: a futex wake-up costs more than a read
     for (let spin = 0; m === null && spin < SPIN_POLLS; spin++) m = requests.pop();
     if (m === null) {
       requests.waitForData(1000);
       continue;
     }
     if (m.length === 0) return 'stopped';
-    const batch = unpackr.unpack(m) as ReadRequest[];
+    const view = new DataView(m.buffer, m.byteOffset, m.byteLength);
+    const header = { cluster_id: view.getBigUint64(0, true), member_id: view.getBigUint64(8, true), raft_term: view.getFloat64(16, true) };
     // one fresh snapshot per batch: it sees every apply committed before the batch was sent
     t.env.resetReadTxn();
-    const results = batch.map((req) => evaluate(t, req));
-    // a reply message must fit the ring: split the batch's replies if they do not fit together
-    let start = 0;
-    while (start < results.length) {
-      let end = start;
-      let bytes = 0;
-      while (end < results.length && (end === start || bytes + REPLY_HEADER_BYTES + results[end]!.body.length <= replies.messageBytesMax / 2)) {
-        bytes += REPLY_HEADER_BYTES + results[end]!.body.length;
-        end++;
+    const state = readPersistedState(t.meta);
+    for (let at = REQUEST_BATCH_HEADER_BYTES; at < m.length; ) {
+      const id = view.getUint32(at, true);
+      const method = m[at + 4]!;
+      const length = view.getUint32(at + 5, true);
+      const body = m.subarray(at + REQUEST_ENTRY_BYTES, at + REQUEST_ENTRY_BYTES + length);
+      at += REQUEST_ENTRY_BYTES + length;
+      let e: Buffer;
+      try {
+        e = entry(id, REPLY_OK, evaluate(t, state, header, method, body, task.txnOpsMax));
+      } catch (err) {
+        const x = toEtcdError(err);
+        e = entry(id, REPLY_ERROR, { code: x.code, message: x.message });
       }
-      const out = encodeReplies(results.slice(start, end), replies.messageBytesMax);
-      while (!replies.push(out)) replies.waitForSpace(out.length, 1000);
-      start = end;
+      if (e.length > messageMax) e = tooLarge(id);
+      // a reply message must fit the ring: send what is gathered before it would not
+      if (writer.length + e.length > messageMax) flush();
+      writer.add(e);
     }
+    flush();
   }
 }

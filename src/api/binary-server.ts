@@ -12,7 +12,7 @@ import {
   decodeRequest,
   decodeStreamRequest,
   encodeFrame,
-  frameEncodedBody,
+  frameInPlace,
   FrameDecoder,
   FrameKind,
   METHOD_NAMES,
@@ -99,13 +99,13 @@ function describeType(v: unknown): string {
 }
 
 /** Dispatches one decoded request to the member. Returns a value or a promise; throws EtcdError. */
-function dispatch(server: EtcdServer, method: MethodName, request: unknown, limits: Limits): unknown {
+function dispatch(server: EtcdServer, method: MethodName, request: unknown, limits: Limits, body: Buffer): unknown {
   const req = decodeRequest(method, request, limits.txnOpsMax);
   switch (method) {
-    case 'Range': return server.rangeForClient(req as never);
+    case 'Range': return server.rangeForClient(req as never, body);
     case 'Put': return server.put(req as never);
     case 'DeleteRange': return server.deleteRange(req as never);
-    case 'Txn': return server.txn(req as never);
+    case 'Txn': return server.txnForClient(req as never, body);
     case 'Compact': return server.compact(req as never);
     case 'Status': return server.status();
     case 'MemberList': return server.memberListResponse();
@@ -255,7 +255,7 @@ class Connection {
         throw invalidArgument(`etcdserver: invalid request: field "method" must be a string, got ${describeType(method)}`);
       }
       if (!methods.has(method)) throw invalidArgument(`etcdserver: unknown method ${JSON.stringify(method)}`);
-      result = dispatch(this.server, method as MethodName, request, this.limits);
+      result = dispatch(this.server, method as MethodName, request, this.limits, body);
     } catch (err) {
       this.sendError(requestId, toEtcdError(err));
       this.updateFlow();
@@ -282,7 +282,7 @@ class Connection {
   }
 
   private sendFrame(kind: number, requestId: number, value: unknown): void {
-    if (value instanceof EncodedResponse) return this.enqueue(frameEncodedBody(kind, requestId, value.body));
+    if (value instanceof EncodedResponse) return this.enqueue(frameInPlace(kind, requestId, value.frame));
     let frame: Buffer;
     try {
       frame = encodeFrame(kind, requestId, value);

@@ -169,5 +169,11 @@ export const READ_REQUEST_RING_BYTES = 1 << 20;
  * says so), so a huge range never needs a huge ring.
  */
 export const READ_REPLY_RING_BYTES = 16 << 20;
-/** Reads sent to a worker in one ring message (one event-loop turn's reads travel together, in messages of this many). */
+/** Reads sent to a worker in one ring message (one socket chunk's reads travel together, in messages of this many). */
 export const READ_BATCH_REQUESTS_MAX = 64;
+/**
+ * Single-key ranges are evaluated on the main thread even when there are worker threads: such a read costs about
+ * 2 µs, less than the two cross-thread wake-ups of a trip through a worker (measured in BENCHMARKS.md, "Worker
+ * threads"). Scans and read-only txns go to the workers.
+ */
+export const WORKER_POINT_READS_INLINE = true;

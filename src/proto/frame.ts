@@ -44,11 +44,9 @@ export function encodeFrame(kind: number, requestId: number, body: unknown): Buf
   return frame;
 }
 
-/** Frames an already-encoded msgpack body (used for responses encoded elsewhere, e.g. in a worker). */
-export function frameEncodedBody(kind: number, requestId: number, body: Uint8Array): Buffer {
-  const frame = Buffer.allocUnsafe(FRAME_HEADER_BYTES + body.length);
-  writeHeader(frame, kind, requestId, body.length);
-  frame.set(body, FRAME_HEADER_BYTES);
+/** Completes a frame whose body was encoded elsewhere (a worker) behind FRAME_HEADER_BYTES left free for the header. */
+export function frameInPlace(kind: number, requestId: number, frame: Buffer): Buffer {
+  writeHeader(frame, kind, requestId, frame.length - FRAME_HEADER_BYTES);
   return frame;
 }
 

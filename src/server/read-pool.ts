@@ -1,30 +1,52 @@
-// Range reads in worker threads: a piscina pool whose threads each run one long task, the read loop of
+// Reads in worker threads: a piscina pool whose threads each run one long task, the read loop of
 // workers/read-worker.ts, fed through a pair of SharedArrayBuffer rings (requests in, encoded responses out). The
 // main thread never blocks: it pushes (waiting asynchronously when a ring is full, which is backpressure) and drains
 // replies with Atomics.waitAsync. A worker that dies is replaced and the reads it held are sent again (reads change
 // nothing, so none is lost and each is answered once).
+//
+// Batching: the reads one socket chunk carries leave together, in one ring message, as soon as that chunk has been
+// handled (a microtask), not at the end of the event-loop turn: while a worker evaluates one connection's reads the
+// main thread is already decoding the next connection's, instead of the two taking turns.
 
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
 import { READ_BATCH_REQUESTS_MAX, READ_REPLY_RING_BYTES, READ_REQUEST_RING_BYTES } from '../config/limits.js';
 import { EtcdError } from '../errors/index.js';
-import { packr, unpackr, type RangeRequest, type ResponseHeader } from '../proto/index.js';
+import { FRAME_HEADER_BYTES, packr, unpackr, type ResponseHeader } from '../proto/index.js';
 import { Ring } from '../../workers/ring.js';
+import {
+  READ_METHOD_RANGE,
+  READ_METHOD_TXN,
+  REPLY_ENTRY_BYTES,
+  REPLY_ERROR,
+  REPLY_FRAME_SPACE,
+  REPLY_OK,
+  REQUEST_BATCH_HEADER_BYTES,
+  REQUEST_ENTRY_BYTES,
+  type ReadLoopTask,
+} from '../../workers/read-worker.js';
 
 const workerFile = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../workers/read-worker.js');
 
-const REPLY_OK = 1;
-const REPLY_TOO_LARGE = 2;
-
-/** A response the worker encoded: the front end frames these bytes as they are. */
+/**
+ * A response a worker encoded: `frame` is the msgpack body with FRAME_HEADER_BYTES free in front of it, for the
+ * binary front end to write its frame header into and send as it is.
+ */
 export class EncodedResponse {
-  constructor(readonly body: Uint8Array) {}
+  constructor(readonly frame: Buffer) {}
+
+  get body(): Buffer {
+    return this.frame.subarray(FRAME_HEADER_BYTES);
+  }
 }
 
+export type WorkerReadMethod = 'Range' | 'Txn';
+
 interface Pending {
-  /** [id, request, header], as the worker takes it */
-  request: unknown[];
+  method: number;
+  /** the request as msgpack {method, request} */
+  body: Uint8Array;
   resolve(r: EncodedResponse | null): void;
   reject(err: Error): void;
 }
@@ -33,8 +55,8 @@ interface Slot {
   requests: Ring;
   replies: Ring;
   pending: Map<number, Pending>;
-  /** requests of this event-loop turn, sent as one message when the turn ends */
-  batch: unknown[][];
+  /** ids of reads not yet sent, sent as one message when the current chunk of work ends */
+  batch: number[];
   alive: boolean;
 }
 
@@ -44,18 +66,22 @@ export class ReadPool {
   private nextId = 1;
   private closed = false;
   private restarts = 0;
-
   constructor(
     private readonly dbPath: string,
     threads: number,
+    private readonly txnOpsMax: number,
+    /** the response header fields a batch's responses carry (the revision comes from the worker's snapshot) */
+    private readonly header: () => Omit<ResponseHeader, 'revision'>,
   ) {
+    if (REPLY_FRAME_SPACE !== FRAME_HEADER_BYTES) throw new Error('read pool: reply frame space does not match the frame header');
     this.pool = new Piscina({ filename: workerFile, minThreads: threads, maxThreads: threads, idleTimeout: Infinity, atomics: 'disabled' });
     for (let i = 0; i < threads; i++) this.slots.push(this.start());
   }
 
   private start(): Slot {
     const slot: Slot = { requests: Ring.create(READ_REQUEST_RING_BYTES), replies: Ring.create(READ_REPLY_RING_BYTES), pending: new Map(), batch: [], alive: true };
-    this.pool.run({ requests: slot.requests.buffer, replies: slot.replies.buffer, dbPath: this.dbPath }).then(
+    const task: ReadLoopTask = { requests: slot.requests.buffer, replies: slot.replies.buffer, dbPath: this.dbPath, txnOpsMax: this.txnOpsMax };
+    this.pool.run(task).then(
       () => this.ended(slot),
       () => this.ended(slot),
     );
@@ -76,36 +102,49 @@ export class ReadPool {
     this.slots[i] = fresh;
     for (const [id, p] of slot.pending) {
       fresh.pending.set(id, p);
-      this.enqueue(fresh, p.request);
+      this.enqueue(fresh, id);
     }
     slot.pending.clear();
   }
 
-  /** Adds a request to the slot's batch for this turn; the batch leaves when the turn ends. */
-  private enqueue(slot: Slot, request: unknown[]): void {
-    slot.batch.push(request);
-    if (slot.batch.length === 1) setImmediate(() => this.flush(slot));
+  private enqueue(slot: Slot, id: number): void {
+    slot.batch.push(id);
+    if (slot.batch.length === 1) queueMicrotask(() => this.flush(slot));
   }
 
   private flush(slot: Slot): void {
     const batch = slot.batch;
     slot.batch = [];
-    if (batch.length === 0 || !slot.alive) {
-      // the slot died meanwhile: its pending reads (these included) went to its successor
-      return;
+    // a slot that died meanwhile handed its pending reads (these included) to its successor
+    if (batch.length === 0 || !slot.alive) return;
+    for (let i = 0; i < batch.length; i += READ_BATCH_REQUESTS_MAX) this.send(slot, batch.slice(i, i + READ_BATCH_REQUESTS_MAX));
+  }
+
+  private send(slot: Slot, ids: number[]): void {
+    let bytes = REQUEST_BATCH_HEADER_BYTES;
+    const parts: Pending[] = [];
+    for (const id of ids) {
+      const p = slot.pending.get(id);
+      if (p === undefined) continue;
+      parts.push(p);
+      bytes += REQUEST_ENTRY_BYTES + p.body.length;
     }
-    // keep each message well inside the ring
-    let part: unknown[][] = [];
-    const send = (): void => {
-      const message = Uint8Array.from(packr.pack(part));
-      if (!slot.requests.push(message)) void slot.requests.pushAsync(message);
-      part = [];
-    };
-    for (const r of batch) {
-      part.push(r);
-      if (part.length >= READ_BATCH_REQUESTS_MAX) send();
+    const message = Buffer.allocUnsafe(bytes);
+    const h = this.header();
+    message.writeBigUInt64LE(BigInt(h.cluster_id), 0);
+    message.writeBigUInt64LE(BigInt(h.member_id), 8);
+    message.writeDoubleLE(Number(h.raft_term), 16);
+    let at = REQUEST_BATCH_HEADER_BYTES;
+    for (let i = 0, j = 0; i < ids.length; i++) {
+      if (!slot.pending.has(ids[i]!)) continue;
+      const p = parts[j++]!;
+      message.writeUInt32LE(ids[i]!, at);
+      message[at + 4] = p.method;
+      message.writeUInt32LE(p.body.length, at + 5);
+      message.set(p.body, at + REQUEST_ENTRY_BYTES);
+      at += REQUEST_ENTRY_BYTES + p.body.length;
     }
-    if (part.length > 0) send();
+    if (!slot.requests.push(message)) void slot.requests.pushAsync(message);
   }
 
   private async drain(slot: Slot): Promise<void> {
@@ -115,41 +154,45 @@ export class ReadPool {
         await slot.replies.waitForDataAsync(500);
         continue;
       }
-      const view = new DataView(m.buffer, m.byteOffset, m.byteLength);
-      for (let at = 0; at < m.length; ) {
-        const id = view.getUint32(at, true);
-        const status = m[at + 4];
-        const length = view.getUint32(at + 5, true);
-        const body = m.subarray(at + 9, at + 9 + length);
-        at += 9 + length;
+      const buf = Buffer.from(m.buffer, m.byteOffset, m.byteLength);
+      for (let at = 0; at < buf.length; ) {
+        const id = buf.readUInt32LE(at);
+        const status = buf[at + 4];
+        const length = buf.readUInt32LE(at + 5);
+        const frame = buf.subarray(at + REPLY_ENTRY_BYTES, at + REPLY_ENTRY_BYTES + REPLY_FRAME_SPACE + length);
+        at += REPLY_ENTRY_BYTES + REPLY_FRAME_SPACE + length;
         const p = slot.pending.get(id);
         if (p === undefined) continue; // answered already
         slot.pending.delete(id);
-        if (status === REPLY_OK) p.resolve(new EncodedResponse(body));
-        else if (status === REPLY_TOO_LARGE) p.resolve(null);
-        else {
-          const e = unpackr.unpack(body) as { code: number; message: string };
+        if (status === REPLY_OK) p.resolve(new EncodedResponse(frame));
+        else if (status === REPLY_ERROR) {
+          const e = unpackr.unpack(frame.subarray(REPLY_FRAME_SPACE)) as { code: number; message: string };
           p.reject(new EtcdError(e.code, e.message));
-        }
+        } else p.resolve(null);
       }
     }
   }
 
   /**
-   * A range evaluated by a worker, as the encoded response; null when the worker cannot carry it (a response larger
-   * than its ring), for the caller to evaluate on the main thread.
+   * A read evaluated by a worker, as the encoded response; null when the worker cannot carry it (a response larger
+   * than its ring), for the caller to evaluate on the main thread. `body` is the request as msgpack
+   * {method, request}, e.g. the frame body the client sent (validated already: the worker validates it again).
    */
-  range(request: RangeRequest, header: Omit<ResponseHeader, 'revision'>): Promise<EncodedResponse | null> {
+  read(method: WorkerReadMethod, body: Uint8Array): Promise<EncodedResponse | null> {
     if (this.closed) return Promise.resolve(null);
     const id = this.nextId;
     this.nextId = this.nextId >= 0x7fff_ffff ? 1 : this.nextId + 1;
-    const entry = [id, request, header];
     let slot = this.slots[0]!;
     for (const s of this.slots) if (s.pending.size < slot.pending.size) slot = s;
     return new Promise((resolve, reject) => {
-      slot.pending.set(id, { request: entry, resolve, reject });
-      this.enqueue(slot, entry);
+      slot.pending.set(id, { method: method === 'Range' ? READ_METHOD_RANGE : READ_METHOD_TXN, body, resolve, reject });
+      this.enqueue(slot, id);
     });
+  }
+
+  /** The request body for a read that did not arrive as bytes (an in-process caller, the HTTP front end). */
+  static encodeRequest(method: WorkerReadMethod, request: unknown): Uint8Array {
+    return Uint8Array.from(packr.pack({ method, request }));
   }
 
   /** Fault hook for tests: terminates one worker thread as if it had crashed. */
@@ -157,8 +200,13 @@ export class ReadPool {
     await this.pool.threads[0]?.terminate();
   }
 
-  get stats(): { threads: number; pending: number; restarts: number } {
-    return { threads: this.slots.length, pending: this.slots.reduce((n, s) => n + s.pending.size, 0), restarts: this.restarts };
+  get stats(): { threads: number; pending: number; restarts: number; ringBytes: number } {
+    return {
+      threads: this.slots.length,
+      pending: this.slots.reduce((n, s) => n + s.pending.size, 0),
+      restarts: this.restarts,
+      ringBytes: this.slots.reduce((n, s) => n + s.requests.usedBytes + s.replies.usedBytes, 0),
+    };
   }
 
   async close(): Promise<void> {
@@ -171,4 +219,9 @@ export class ReadPool {
     }
     await this.pool.destroy();
   }
+}
+
+/** A range of at most one key (no range_end). */
+export function isPointRead(req: { range_end?: Uint8Array | undefined }): boolean {
+  return req.range_end === undefined || req.range_end.length === 0;
 }

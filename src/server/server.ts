@@ -7,7 +7,7 @@
 // an acknowledged write nor applies one twice. Waiters resolve only after that transaction.
 
 import { Packr, Unpackr } from 'msgpackr';
-import { RAFT_INFLIGHT_MESSAGES_MAX, RAFT_MESSAGE_BYTES_MAX, WATCH_FRAGMENT_SLACK_BYTES, type Config } from '../config/index.js';
+import { RAFT_INFLIGHT_MESSAGES_MAX, RAFT_MESSAGE_BYTES_MAX, WATCH_FRAGMENT_SLACK_BYTES, WORKER_POINT_READS_INLINE, type Config } from '../config/index.js';
 import { etcdError, EtcdError } from '../errors/index.js';
 import {
   decodeCompaction,
@@ -99,7 +99,7 @@ import { produceSnapshotData, installSnapshotData } from './snapshot.js';
 import { WatchHub, type WatchSink, type WatchStream } from '../watch/index.js';
 import { Lessor, type LeaseCheckpoint } from '../lease/index.js';
 import { LeaseService } from './lease-service.js';
-import { EncodedResponse, ReadPool } from './read-pool.js';
+import { EncodedResponse, isPointRead, ReadPool, type WorkerReadMethod } from './read-pool.js';
 import { ConcurrencyService } from './concurrency.js';
 
 export const SERVER_VERSION = '3.4.0';
@@ -228,7 +228,10 @@ export class EtcdServer {
     this.lessor = new Lessor(storage.leases, monotonicNow, Math.ceil((1.5 * config.electionTimeoutMs) / 1000));
     this.leases = new LeaseService(this, this.lessor, config);
     this.concurrency = new ConcurrencyService(this);
-    this.readPool = config.workerThreads > 0 ? new ReadPool(storage.dbPath, config.workerThreads) : null;
+    this.readPool = config.workerThreads > 0 ? new ReadPool(storage.dbPath, config.workerThreads, config.limits.txnOpsMax, () => {
+      const { revision: _revision, ...header } = this.header();
+      return header;
+    }) : null;
     this.timeoutSweep = setInterval(() => {
       this.expireWaiters();
       this.retryReadRound();
@@ -528,16 +531,32 @@ export class EtcdServer {
    * A client's Range: in a worker when there are worker threads (the response comes back encoded), else here.
    * Serializable reads go at once; linearizable ones after their ReadIndex round and apply wait, as range() does.
    */
-  rangeForClient(req: RangeRequest): RangeResponse | Promise<RangeResponse | EncodedResponse> {
+  /**
+   * A range for a client that takes responses as encoded bytes (the binary front end): evaluated by a worker thread
+   * when there are any (serializable at once, linearizable after the ReadIndex wait), else here. `body` is the request
+   * as the client sent it, msgpack {method, request}, so that the worker needs no re-encoded copy.
+   */
+  rangeForClient(req: RangeRequest, body?: Uint8Array): RangeResponse | Promise<RangeResponse | EncodedResponse> {
     this.assertServing();
-    const pool = this.readPool;
-    if (pool === null) return this.range(req);
-    const inWorker = (): Promise<RangeResponse | EncodedResponse> => {
-      const { revision: _revision, ...header } = this.header();
-      return pool.range(req, header).then((encoded) => encoded ?? this.rangeLocal(req));
-    };
+    // A single-key read costs a couple of microseconds here, less than the two cross-thread wake-ups of a trip
+    // through a worker, so only scans go to the workers (BENCHMARKS.md, "Worker threads").
+    if (this.readPool === null || (WORKER_POINT_READS_INLINE && isPointRead(req))) return this.range(req);
+    const inWorker = this.inWorker('Range', req, body, () => this.rangeLocal(req));
     if (req.serializable) return inWorker();
     return this.linearizable(inWorker) as unknown as Promise<RangeResponse | EncodedResponse>;
+  }
+
+  /** A txn for a client that takes encoded responses: one without writes is evaluated as rangeForClient's reads are. */
+  txnForClient(req: TxnRequest, body?: Uint8Array): TxnResponse | EncodedResponse | Promise<TxnResponse | EncodedResponse> {
+    if (this.readPool === null || !isReadOnlyTxn(req)) return this.txn(req);
+    this.assertServing();
+    const inWorker = this.inWorker('Txn', req, body, () => this.txnReadOnly(req));
+    return isSerializableTxn(req) ? inWorker() : (this.linearizable(inWorker) as unknown as Promise<TxnResponse | EncodedResponse>);
+  }
+
+  private inWorker<T>(method: WorkerReadMethod, req: unknown, body: Uint8Array | undefined, local: () => T): () => Promise<T | EncodedResponse> {
+    const pool = this.readPool!;
+    return () => pool.read(method, body ?? ReadPool.encodeRequest(method, req)).then((encoded) => encoded ?? local());
   }
 
   private rangeLocal(req: RangeRequest): RangeResponse {
@@ -638,14 +657,15 @@ export class EtcdServer {
   txn(req: TxnRequest): Promise<TxnResponse> | TxnResponse {
     if (isReadOnlyTxn(req)) {
       this.assertServing();
-      const evaluate = (): TxnResponse => {
-        const txn = new MvccTxn(this.storage, { ...this.state }, undefined, true);
-        const r = txn.txn(req);
-        return { header: this.header(r.header.revision), succeeded: r.succeeded, responses: r.responses };
-      };
+      const evaluate = (): TxnResponse => this.txnReadOnly(req);
       return isSerializableTxn(req) ? evaluate() : this.linearizable(evaluate);
     }
     return this.propose('Txn', req) as Promise<TxnResponse>;
+  }
+
+  private txnReadOnly(req: TxnRequest): TxnResponse {
+    const r = new MvccTxn(this.storage, { ...this.state }, undefined, true).txn(req);
+    return { header: this.header(r.header.revision), succeeded: r.succeeded, responses: r.responses };
   }
 
   compact(req: CompactionRequest): Promise<CompactionResponse> {

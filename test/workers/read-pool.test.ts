@@ -8,6 +8,8 @@ import { startInProcess } from '../helpers/member.js';
 import { EtcdError } from '../../src/errors/index.js';
 import { unpackr, type RangeRequest, type RangeResponse } from '../../src/proto/index.js';
 import { EncodedResponse } from '../../src/server/read-pool.js';
+import type { Compare, TxnRequest, TxnResponse } from '../../src/proto/index.js';
+import os from 'node:os';
 import { normalizeIds } from '../../src/client/normalize.js';
 import type { EtcdServer } from '../../src/server/index.js';
 import { Rng, seedFromEnv } from '../helpers/rng.js';
@@ -16,10 +18,14 @@ function plain(v: unknown): unknown {
   return JSON.parse(JSON.stringify(v, (_k, x) => (typeof x === 'bigint' ? x.toString() : x instanceof Uint8Array ? Buffer.from(x).toString('hex') : x && x.type === 'Buffer' ? Buffer.from(x.data).toString('hex') : x)));
 }
 
+function isTxn(req: RangeRequest | TxnRequest): req is TxnRequest {
+  return 'success' in req;
+}
+
 /** What a worker answered, decoded as the client would, or the error. */
-async function viaWorker(server: EtcdServer, req: RangeRequest): Promise<unknown> {
+async function viaWorker(server: EtcdServer, req: RangeRequest | TxnRequest): Promise<unknown> {
   try {
-    const r = await server.rangeForClient(req);
+    const r = await (isTxn(req) ? server.txnForClient(req) : server.rangeForClient(req));
     assert.ok(r instanceof EncodedResponse, 'the read was served by a worker');
     return plain(normalizeIds(unpackr.unpack(r.body))); // as the client decodes it (small ids arrive as numbers)
   } catch (err) {
@@ -27,9 +33,10 @@ async function viaWorker(server: EtcdServer, req: RangeRequest): Promise<unknown
   }
 }
 
-function viaMain(server: EtcdServer, req: RangeRequest): unknown {
+function viaMain(server: EtcdServer, req: RangeRequest | TxnRequest): unknown {
   try {
-    return plain(server.range({ ...req, serializable: true }) as RangeResponse);
+    if (isTxn(req)) return plain(normalizeIds(server.txn(req) as TxnResponse));
+    return plain(normalizeIds(server.range({ ...req, serializable: true }) as RangeResponse));
   } catch (err) {
     return { error: (err as EtcdError).message };
   }
@@ -38,7 +45,8 @@ function viaMain(server: EtcdServer, req: RangeRequest): unknown {
 function randomRange(rng: Rng, keys: Buffer[], revisions: number): RangeRequest {
   const key = rng.pick(keys);
   const req: RangeRequest = { key, serializable: true };
-  const shape = rng.int(4);
+  // single-key reads stay on the main thread (WORKER_POINT_READS_INLINE): every read here is a scan
+  const shape = 1 + rng.int(3);
   if (shape === 1) req.range_end = Buffer.from([0]);
   else if (shape === 2) req.range_end = rng.pick(keys);
   else if (shape === 3) req.range_end = Buffer.concat([key.subarray(0, 2), Buffer.from([0xff])]);
@@ -50,6 +58,21 @@ function randomRange(rng: Rng, keys: Buffer[], revisions: number): RangeRequest 
   if (rng.chance(0.3)) req.sort_target = rng.int(5);
   if (rng.chance(0.2)) req.min_mod_revision = rng.int(revisions);
   return req;
+}
+
+/** A txn without writes: compares on every target, then serializable ranges (evaluated by a worker). */
+function randomReadTxn(rng: Rng, keys: Buffer[], revisions: number): TxnRequest {
+  const compare = Array.from({ length: rng.int(3) }, () => {
+    const target = rng.int(4);
+    const c: Compare = { key: rng.pick(keys), result: rng.int(4), target };
+    if (target === 0) c.version = rng.int(4);
+    else if (target === 1) c.create_revision = rng.int(revisions);
+    else if (target === 2) c.mod_revision = rng.int(revisions);
+    else c.value = Buffer.from(`v${rng.int(20)}`);
+    return c;
+  });
+  const ops = (): TxnRequest['success'] => Array.from({ length: 1 + rng.int(3) }, () => ({ request_range: { ...randomRange(rng, keys, revisions), serializable: true } }));
+  return { compare, success: ops(), failure: ops() };
 }
 
 test('reads in a worker equal reads on the main thread, quiet, under writes and compaction, and across a worker crash', { timeout: 120_000 }, async (t) => {
@@ -75,8 +98,12 @@ test('reads in a worker equal reads on the main thread, quiet, under writes and 
     const req = randomRange(rng, keys, server.revision);
     const main = viaMain(server, req);
     assert.deepEqual(await viaWorker(server, req), main, `seed ${seed}: ${JSON.stringify(plain(req))}`);
-    compared++;
+    const txn = randomReadTxn(rng, keys, server.revision);
+    assert.deepEqual(await viaWorker(server, txn), viaMain(server, txn), `seed ${seed}: ${JSON.stringify(plain(txn))}`);
+    compared += 2;
   }
+  // a single-key read is answered on the main thread
+  assert.ok(!(server.rangeForClient({ key: keys[1]!, serializable: true }) instanceof Promise), 'a point read stays on the main thread');
 
   // under writes and a compaction: reads at a revision fixed when they are sent (the header's revision is the store's
   // at evaluation time, so only the body is compared)
@@ -114,8 +141,11 @@ test('reads in a worker equal reads on the main thread, quiet, under writes and 
   t.diagnostic(`${compared} reads compared`);
 });
 
-test('--worker-threads 0 (the default for now) serves every read on the main thread', async (t) => {
-  const m = await startInProcess([]);
+test('--worker-threads defaults to cores - 1 (at least 1); 0 serves every read on the main thread', async (t) => {
+  const d = await startInProcess([]);
+  t.after(() => d.close());
+  assert.equal(d.member.server.readPool?.stats.threads, Math.max(1, os.availableParallelism() - 1));
+  const m = await startInProcess(['--worker-threads', '0']);
   t.after(() => m.close());
   assert.equal(m.member.server.readPool, null);
   const c = m.client();
