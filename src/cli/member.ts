@@ -5,9 +5,12 @@ import { openStorage, type Storage } from '../storage/index.js';
 import { EtcdServer, type ServerEvents } from '../server/index.js';
 import { BinaryServer, type ListeningAddress } from '../api/index.js';
 import { HttpServer, type HttpRoutes } from '../http/index.js';
+import { healthRoutes } from '../http/health.js';
+import { metricsRoutes } from '../http/metrics-route.js';
+import { dashboardRoutes } from '../http/dashboard-route.js';
 
 /** The HTTP route modules, in registration order (src/http). */
-const httpRoutes: HttpRoutes[] = [];
+const httpRoutes: HttpRoutes[] = [healthRoutes, metricsRoutes, dashboardRoutes];
 
 export interface Member {
   readonly server: EtcdServer;

@@ -177,3 +177,17 @@ export const READ_BATCH_REQUESTS_MAX = 64;
  * threads"). Scans and read-only txns go to the workers.
  */
 export const WORKER_POINT_READS_INLINE = true;
+
+// ---- HTTP: health, metrics, dashboard ------------------------------------------------------------------------
+
+/**
+ * How long /health, /livez and /readyz wait for their read before reporting it failed. etcd 3.4's health read waits
+ * one second: a probe must answer quickly, and a member that cannot serve a read in a second is not healthy.
+ */
+export const HEALTH_READ_TIMEOUT_MS = 1000;
+/** Health and readiness reads waiting at once; past it a probe fails at once instead of queueing another read. */
+export const HEALTH_READS_INFLIGHT_MAX = 64;
+/** Largest file the dashboard route serves (files are read once at start-up and kept in memory). */
+export const DASHBOARD_FILE_BYTES_MAX = 4 * MiB;
+/** Files the dashboard route loads from dashboard/ (it is a handful; anything more is a packaging mistake). */
+export const DASHBOARD_FILES_MAX = 64;

@@ -32,6 +32,8 @@ export interface RaftDriverHooks {
   onSoftState(ss: SoftState): void;
   onReadStates(rs: ReadState[]): void;
   send(messages: Message[]): void;
+  /** how long step 1 (persist up to `flushed`) took, for /metrics */
+  persisted?(seconds: number): void;
   fatal(err: unknown): void;
 }
 
@@ -156,9 +158,13 @@ export class RaftDriver {
         }
         // 1. persist
         if (rd.snapshot) hooks.installSnapshot(rd.snapshot);
+        const persistStart = performance.now();
         raftStorage.append(rd.entries);
         if (rd.hardState) raftStorage.setHardState(rd.hardState);
-        if (rd.entries.length > 0 || rd.hardState !== undefined || rd.snapshot !== undefined) await storage.log.flushed;
+        if (rd.entries.length > 0 || rd.hardState !== undefined || rd.snapshot !== undefined) {
+          await storage.log.flushed;
+          hooks.persisted?.((performance.now() - persistStart) / 1000);
+        }
         if (this.stopped) return;
         // 2. send
         if (rest.length > 0) hooks.send(rest);

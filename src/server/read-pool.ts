@@ -200,13 +200,14 @@ export class ReadPool {
     await this.pool.threads[0]?.terminate();
   }
 
-  get stats(): { threads: number; pending: number; restarts: number; ringBytes: number } {
-    return {
-      threads: this.slots.length,
-      pending: this.slots.reduce((n, s) => n + s.pending.size, 0),
-      restarts: this.restarts,
-      ringBytes: this.slots.reduce((n, s) => n + s.requests.usedBytes + s.replies.usedBytes, 0),
-    };
+  get stats(): { threads: number; pending: number; restarts: number; requestRingBytes: number; replyRingBytes: number } {
+    let requestRingBytes = 0;
+    let replyRingBytes = 0;
+    for (const s of this.slots) {
+      requestRingBytes += s.requests.usedBytes;
+      replyRingBytes += s.replies.usedBytes;
+    }
+    return { threads: this.slots.length, pending: this.slots.reduce((n, s) => n + s.pending.size, 0), restarts: this.restarts, requestRingBytes, replyRingBytes };
   }
 
   async close(): Promise<void> {

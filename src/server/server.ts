@@ -75,6 +75,7 @@ import {
   bootstrapEntries,
   ConfChangeType,
   EntryType,
+  MessageType,
   NONE,
   ProposalDroppedError,
   StateType,
@@ -101,6 +102,7 @@ import { Lessor, type LeaseCheckpoint } from '../lease/index.js';
 import { LeaseService } from './lease-service.js';
 import { EncodedResponse, isPointRead, ReadPool, type WorkerReadMethod } from './read-pool.js';
 import { ConcurrencyService } from './concurrency.js';
+import { countTxn, PeerRoundTrips, ServerStats } from './stats.js';
 
 export const SERVER_VERSION = '3.4.0';
 
@@ -178,6 +180,9 @@ export class EtcdServer {
   private readInFlight: { ctx: number; reads: PendingRead[]; sentAt: number } | null = null;
   private readSeq = 0;
   private readonly applyWaits: { index: number; run: () => void }[] = [];
+  /** counters and timing hooks read by /metrics (src/metrics) */
+  readonly stats = new ServerStats();
+  private readonly roundTrips: PeerRoundTrips;
 
   private constructor(
     readonly config: Config,
@@ -195,6 +200,7 @@ export class EtcdServer {
     this.members = readMembers(storage);
     this.raftStorage = new LmdbRaftStorage(storage, () => this.snapshotForRaft());
     const ticks = Math.max(2, Math.round(config.electionTimeoutMs / config.heartbeatIntervalMs));
+    this.roundTrips = new PeerRoundTrips(this.stats, monotonicNow, config.electionTimeoutMs);
     this.driver = new RaftDriver({
       memberId: this.memberId,
       storage,
@@ -212,7 +218,8 @@ export class EtcdServer {
         installSnapshot: (snapshot) => this.installSnapshot(snapshot),
         onSoftState: (ss) => this.onSoftState(ss),
         onReadStates: (rs) => this.onReadStates(rs),
-        send: (messages) => this.transport?.send(messages),
+        send: (messages) => this.sendToPeers(messages),
+        persisted: (seconds) => this.stats.walFsync(seconds),
         fatal: (err) => this.fail(err),
       },
     });
@@ -329,6 +336,7 @@ export class EtcdServer {
       listenUrls: this.config.listenPeerUrls,
       deliver: (m: Message) => {
         this.lastHeard.set(m.from, monotonicNow());
+        if (m.type === MessageType.HeartbeatResp) this.roundTrips.answered(m.from);
         this.driver.step(m);
       },
       reportUnreachable: (id) => this.driver.reportUnreachable(id),
@@ -348,6 +356,13 @@ export class EtcdServer {
       initial.map((m) => ({ id: computeMemberId(m.peerUrls, this.config.initialClusterToken), urls: m.peerUrls }));
     for (const m of named) if (!known.has(m.id.toString())) transport.addPeer(m.id, m.urls);
     for (const m of Object.values(this.members)) transport.addPeer(BigInt(m.id), m.peerURLs);
+  }
+
+  private sendToPeers(messages: Message[]): void {
+    const transport = this.transport;
+    if (transport === null) return;
+    for (const m of messages) if (m.type === MessageType.Heartbeat) this.roundTrips.sent(m.to);
+    transport.send(messages);
   }
 
   private removedCache: Set<string> | null = null;
@@ -393,6 +408,26 @@ export class EtcdServer {
 
   get isLearner(): boolean {
     return this.confState.learners.includes(this.memberId);
+  }
+
+  /** Live keys (etcd_debugging_mvcc_keys_total): entries of the latest-version table, which holds no tombstones. */
+  get keyCount(): number {
+    return (this.storage.latest.getStats() as { entryCount?: number }).entryCount ?? 0;
+  }
+
+  /** Raft's commit index (etcd_server_proposals_committed_total is this, as a gauge). */
+  get committedIndex(): number {
+    return this.driver.node.raft.raftLog.committed;
+  }
+
+  /** Proposals waiting to be applied (etcd_server_proposals_pending). */
+  get pendingProposals(): number {
+    return this.waiters.size;
+  }
+
+  /** Whether the database is over --quota-backend-bytes: puts fail, as under etcd's NOSPACE alarm. */
+  get overQuota(): boolean {
+    return this.backendBytes() > this.config.limits.backendQuotaBytes;
   }
 
   status(): StatusResponse {
@@ -523,14 +558,11 @@ export class EtcdServer {
   /** Serializable reads answer from local state; linearizable ones wait for a ReadIndex round and the apply. */
   range(req: RangeRequest): RangeResponse | Promise<RangeResponse> {
     this.assertServing();
+    this.stats.ranges++;
     if (req.serializable) return this.rangeLocal(req);
     return this.linearizable(() => this.rangeLocal(req));
   }
 
-  /**
-   * A client's Range: in a worker when there are worker threads (the response comes back encoded), else here.
-   * Serializable reads go at once; linearizable ones after their ReadIndex round and apply wait, as range() does.
-   */
   /**
    * A range for a client that takes responses as encoded bytes (the binary front end): evaluated by a worker thread
    * when there are any (serializable at once, linearizable after the ReadIndex wait), else here. `body` is the request
@@ -541,6 +573,7 @@ export class EtcdServer {
     // A single-key read costs a couple of microseconds here, less than the two cross-thread wake-ups of a trip
     // through a worker, so only scans go to the workers (BENCHMARKS.md, "Worker threads").
     if (this.readPool === null || (WORKER_POINT_READS_INLINE && isPointRead(req))) return this.range(req);
+    this.stats.ranges++;
     const inWorker = this.inWorker('Range', req, body, () => this.rangeLocal(req));
     if (req.serializable) return inWorker();
     return this.linearizable(inWorker) as unknown as Promise<RangeResponse | EncodedResponse>;
@@ -550,7 +583,9 @@ export class EtcdServer {
   txnForClient(req: TxnRequest, body?: Uint8Array): TxnResponse | EncodedResponse | Promise<TxnResponse | EncodedResponse> {
     if (this.readPool === null || !isReadOnlyTxn(req)) return this.txn(req);
     this.assertServing();
-    const inWorker = this.inWorker('Txn', req, body, () => this.txnReadOnly(req));
+    // counted without its branch's ranges: the worker's answer is not decoded here
+    this.stats.txns++;
+    const inWorker = this.inWorker('Txn', req, body, () => this.txnReadOnly(req).response);
     return isSerializableTxn(req) ? inWorker() : (this.linearizable(inWorker) as unknown as Promise<TxnResponse | EncodedResponse>);
   }
 
@@ -657,15 +692,19 @@ export class EtcdServer {
   txn(req: TxnRequest): Promise<TxnResponse> | TxnResponse {
     if (isReadOnlyTxn(req)) {
       this.assertServing();
-      const evaluate = (): TxnResponse => this.txnReadOnly(req);
+      const evaluate = (): TxnResponse => {
+        const { response, result } = this.txnReadOnly(req);
+        countTxn(req, result, this.stats);
+        return response;
+      };
       return isSerializableTxn(req) ? evaluate() : this.linearizable(evaluate);
     }
     return this.propose('Txn', req) as Promise<TxnResponse>;
   }
 
-  private txnReadOnly(req: TxnRequest): TxnResponse {
+  private txnReadOnly(req: TxnRequest): { response: TxnResponse; result: TxnResponse } {
     const r = new MvccTxn(this.storage, { ...this.state }, undefined, true).txn(req);
-    return { header: this.header(r.header.revision), succeeded: r.succeeded, responses: r.responses };
+    return { response: { header: this.header(r.header.revision), succeeded: r.succeeded, responses: r.responses }, result: r };
   }
 
   compact(req: CompactionRequest): Promise<CompactionResponse> {
@@ -702,6 +741,7 @@ export class EtcdServer {
     const w = this.waiters.get(id);
     if (w === undefined) return;
     this.waiters.delete(id);
+    this.stats.proposalsFailed++;
     w.reject(err);
   }
 
@@ -783,6 +823,7 @@ export class EtcdServer {
     const events: MvccEvent[] = [];
     const before = { state: { ...this.state }, applied: this.applied, confState: this.confState, members: this.members };
     let removedSelf = false;
+    const commitStart = performance.now();
     try {
       this.storage.env.transactionSync(() => {
         for (const entry of pending) {
@@ -809,6 +850,7 @@ export class EtcdServer {
       this.members = before.members;
       throw err;
     }
+    this.stats.backendCommit((performance.now() - commitStart) / 1000);
     this.maybeCompactLog();
     if (events.length > 0) {
       this.watchHub.onApplied(events);
@@ -853,16 +895,20 @@ export class EtcdServer {
           const req = decodePut(request);
           txn.checkPut(req, true);
           const r = txn.put(req);
+          this.stats.puts++;
           response = { ...r, header: this.header(r.header.revision) };
           break;
         }
         case 'DeleteRange': {
           const r = txn.deleteRange(decodeDeleteRange(request));
+          this.stats.deletes++;
           response = { ...r, header: this.header(r.header.revision) };
           break;
         }
         case 'Txn': {
-          const r = txn.txn(decodeTxn(request));
+          const req = decodeTxn(request);
+          const r = txn.txn(req);
+          countTxn(req, r, this.stats);
           response = { ...r, header: this.header(r.header.revision) };
           break;
         }
@@ -1056,6 +1102,8 @@ export class EtcdServer {
 
   private onSoftState(ss: SoftState): void {
     const wasLeader = this.softState.raftState === StateType.Leader;
+    // etcd counts a change to a known leader other than the one it had
+    if (ss.lead !== NONE && ss.lead !== this.softState.lead) this.stats.leaderChanges++;
     this.softState = ss;
     if (!wasLeader && ss.raftState === StateType.Leader) this.lessor.promote(this.config.electionTimeoutMs);
     else if (wasLeader && ss.raftState !== StateType.Leader) this.lessor.demote();
@@ -1175,6 +1223,7 @@ export class EtcdServer {
     for (const [id, waiter] of this.waiters) {
       if (waiter.proposedAt > deadline) break; // insertion order = proposal order
       this.waiters.delete(id);
+      this.stats.proposalsFailed++;
       waiter.reject(etcdError(this.softState.lead === NONE ? 'TimeoutDueToLeaderFail' : 'Timeout'));
     }
   }

@@ -131,6 +131,11 @@ export class WatchHub {
     return this.watcherCount;
   }
 
+  /** open watch streams (etcd_debugging_mvcc_watch_stream_total) */
+  get streamCount(): number {
+    return this.streams.size;
+  }
+
   get unsyncedWatchers(): number {
     return this.unsynced.size;
   }
