@@ -3,19 +3,24 @@
 // directories under --data-root, drives it for --duration seconds, and records ops/s, p50/p99, server CPU seconds
 // per op (summed over the members) and the CPU other processes used meanwhile.
 //
-//   npm run build && node dist/native-free-bench/compare.js [--workloads put,range] [--members 1|3] [--rounds 2] [--duration 10]
+//   npm run build && node dist/native-free-bench/compare.js [--workloads put,range,txn-mixed] [--members 1|3] [--rounds 2] [--duration 10]
 //
-// Workloads, etcd-ts driver / etcd driver:
-//   put                 loadgen.ts --workload put                / etcd-loadgen -workload put
-//   range               loadgen.ts --workload range              / etcd-loadgen -workload range-s   (serializable)
-//   range-linearizable  loadgen.ts --workload range-linearizable / etcd-loadgen -workload range-l
-//   watch               watch-bench.ts --mode watch --watchers N / etcd-loadgen -workload watch -watchers N
-//                       (one run per count in --watchers; ops/s = events delivered per second, etcd-loadgen's way)
+// Workloads, etcd-ts driver / etcd driver (Go: etcd-loadgen; node: loadgen.ts --target etcd, the etcd3 npm client):
+//   put                 loadgen.ts --workload put                / Go: -workload put      node: --workload put
+//   range (alias range-serializable)
+//                       loadgen.ts --workload range              / Go: -workload range-s  node: --workload range
+//   range-linearizable  loadgen.ts --workload range-linearizable / Go: -workload range-l  node: the same
+//   txn-mixed           loadgen.ts --workload txn-mixed          / node only (etcd-loadgen has no txn workload)
+//   watch               watch-bench.ts --mode watch --watchers N / Go: -workload watch -watchers N
+//                       with the node driver both sides run loadgen.ts --workload watch --watchers N instead
+//                       (one run per count in --watchers; ops/s = events delivered per second)
 //   keepalive           watch-bench.ts --mode keepalive          / none (etcd-loadgen has no lease workload)
 // etcd-ts is driven over the binary protocol, etcd by etcd-loadgen (etcd's own Go client, built by
-// /work/shared/tools/etcd-loadgen/build.sh), with the same client and connection counts and value size. With several
-// members both drivers get every member's endpoint: our loadgen spreads its connections over them round-robin, etcd's
-// client balances its requests over them.
+// /work/shared/tools/etcd-loadgen/build.sh) when it is built (--etcd-driver auto, the default), else by loadgen.ts
+// --target etcd, which is client-bound around 6k ops/s here (STACK.md): etcd's numbers are then a floor, not its
+// capacity, and compare says so. Same client and connection counts and value size. With several members both
+// drivers get every member's endpoint: our loadgen spreads its connections over them round-robin, etcd's clients
+// balance their requests over them.
 
 import fs from 'node:fs';
 import path from 'node:path';
@@ -23,7 +28,7 @@ import { spawn } from 'node:child_process';
 import { loadAverage1, machineCpu, processCpu } from './procstat.js';
 import { Cluster, repoRoot, sleep, type System } from './servers.js';
 
-const WORKLOADS = ['put', 'range', 'range-linearizable', 'watch', 'keepalive'] as const;
+const WORKLOADS = ['put', 'range', 'range-serializable', 'range-linearizable', 'txn-mixed', 'watch', 'keepalive'] as const;
 type Workload = (typeof WORKLOADS)[number];
 
 interface Options {
@@ -42,6 +47,9 @@ interface Options {
   leases: number;
   dataRoot: string;
   etcdLoadgen: string;
+  /** how etcd is driven: go = etcd-loadgen, node = loadgen.ts --target etcd, auto = go when it is built */
+  etcdDriver: 'auto' | 'go' | 'node';
+  writeRatio: number | null;
   etcd: string;
   only: 'ts' | 'etcd' | null;
   profileDir: string | null;
@@ -72,6 +80,8 @@ function parseOptions(argv: string[]): Options {
     leases: 10_000,
     dataRoot: '/tmp',
     etcdLoadgen: '/tmp/etcd-loadgen',
+    etcdDriver: 'auto',
+    writeRatio: null,
     etcd: 'etcd',
     only: null,
     profileDir: null,
@@ -114,6 +124,13 @@ function parseOptions(argv: string[]): Options {
       case '--data-root': o.dataRoot = v(); break;
       case '--etcd-loadgen': o.etcdLoadgen = v(); break;
       case '--etcd': o.etcd = v(); break;
+      case '--etcd-driver': {
+        const s = v();
+        if (s !== 'auto' && s !== 'go' && s !== 'node') throw new Error('--etcd-driver: auto, go or node');
+        o.etcdDriver = s;
+        break;
+      }
+      case '--write-ratio': o.writeRatio = Number(v()); break;
       case '--only': {
         const s = v();
         if (s !== 'ts' && s !== 'etcd') throw new Error('--only: ts or etcd');
@@ -130,11 +147,14 @@ function parseOptions(argv: string[]): Options {
       case '-h':
       case '--help':
         process.stdout.write(
-          'usage: node dist/native-free-bench/compare.js [--workloads put,range,range-linearizable,watch,keepalive]\n' +
+          'usage: node dist/native-free-bench/compare.js [--workloads put,range,range-linearizable,txn-mixed,watch,keepalive]\n' +
             '  [--members N (default 1; 3 for a 3-member cluster of each)] [--rounds N] [--duration S] [--warmup S]\n' +
             '  [--clients N] [--conns C] [--threads T] [--value-size B] [--keys K] [--hot-key (etcd-ts ranges read one key,\n' +
             '  as etcd-loadgen does)] [--watchers N[,N...] (watch; default 100)] [--leases N (keepalive; default 10000)]\n' +
+            '  [--write-ratio F (txn-mixed: share of compare-and-put txns; loadgen default 0.5)]\n' +
             '  [--data-root DIR] [--etcd-loadgen PATH] [--etcd PATH] [--only ts|etcd]\n' +
+            '  [--etcd-driver auto|go|node (etcd side: go = etcd-loadgen, node = loadgen --target etcd, which is client-bound\n' +
+            '  around 6k ops/s; auto (default) = go when --etcd-loadgen exists; txn-mixed is always node)]\n' +
             '  [--profile DIR (etcd-ts runs under node --cpu-prof)] [--ts-arg ARG]... [--etcd-arg ARG]...\n' +
             '  [--wait-idle S (before each run wait up to S s for the machine to be idle)] [--idle-cores X (default 0.25)]\n' +
             '  [--max-other-cores X (repeat a run during which other processes used more)] [--retries N (default 3)]\n',
@@ -193,10 +213,14 @@ function lastJsonLine(stdout: string): Record<string, unknown> {
   return JSON.parse(line) as Record<string, unknown>;
 }
 
+type EtcdDriver = 'go' | 'node';
+
 interface RunSpec {
   workload: Workload;
   /** watch only */
   watchers?: number;
+  /** how etcd is driven for this workload (the etcd-ts side of watch follows it: same code on both sides with node) */
+  etcdDriver: EtcdDriver;
 }
 
 function label(spec: RunSpec): string {
@@ -208,7 +232,9 @@ interface RunResult {
   workload: string;
   members: number;
   round: number;
-  /** watch: events delivered per second (etcd-loadgen's definition); keepalive: answers per second */
+  /** the load generator: loadgen, watch-bench, etcd-loadgen (Go) or loadgen --target etcd (etcd3) */
+  driver_name: string;
+  /** watch: events delivered per second; keepalive: answers per second */
   ops_per_s: number;
   p50_ms: number | null;
   p99_ms: number | null;
@@ -223,7 +249,7 @@ interface RunResult {
   idle_wait_s?: number;
   /** runs discarded before this one because other processes disturbed them */
   discarded?: number;
-  /** the driver's whole JSON line (watch: puts/s, delivered ratio, ...) */
+  /** the driver's whole JSON line (watch: puts/s, delivered ratio, ...; txn-mixed: compares held) */
   driver?: Record<string, unknown>;
   server_command: string;
   client_command: string;
@@ -239,11 +265,14 @@ function serverCpuS(pids: number[]): number | null {
   return sum;
 }
 
-async function runEtcdTs(o: Options, spec: RunSpec, round: number): Promise<RunResult> {
+/** The Node drivers: loadgen.ts (both targets) and watch-bench.ts (etcd-ts). */
+async function runNode(o: Options, spec: RunSpec, round: number, system: System): Promise<RunResult> {
   const load = loadAverage1();
-  const cluster = await Cluster.start({
-    system: 'etcd-ts', members: o.members, dataRoot: o.dataRoot, tag: `${label(spec)}-${round}`, extraArgs: o.tsArgs, profileDir: o.profileDir,
-  });
+  const cluster = await Cluster.start(
+    system === 'etcd-ts'
+      ? { system, members: o.members, dataRoot: o.dataRoot, tag: `${label(spec)}-${round}`, extraArgs: o.tsArgs, profileDir: o.profileDir }
+      : { system, members: o.members, dataRoot: o.dataRoot, tag: `${label(spec)}-${round}`, etcd: o.etcd, extraArgs: o.etcdArgs },
+  );
   try {
     const common = [
       '--endpoints', cluster.endpoints.join(','),
@@ -254,30 +283,40 @@ async function runEtcdTs(o: Options, spec: RunSpec, round: number): Promise<RunR
       '--server-pid', cluster.pids.join(','),
       '-w', 'json',
     ];
-    const args =
-      spec.workload === 'watch'
-        ? ['dist/native-free-bench/watch-bench.js', '--mode', 'watch', '--watchers', String(spec.watchers), '--writers', '8', '--value-size', String(o.valueSize), ...common]
-        : spec.workload === 'keepalive'
-          ? ['dist/native-free-bench/watch-bench.js', '--mode', 'keepalive', '--leases', String(o.leases), ...common]
-          : [
-              'dist/native-free-bench/loadgen.js',
-              '--workload', spec.workload,
-              '--clients', String(o.clients),
-              '--value-size', String(o.valueSize),
-              '--keys', String(o.keys),
-              ...(o.hotKey ? ['--hot-key'] : []),
-              ...common,
-            ];
+    const target = ['--target', system];
+    let args: string[];
+    if (spec.workload === 'watch' && (system === 'etcd' || spec.etcdDriver === 'node')) {
+      args = ['dist/native-free-bench/loadgen.js', ...target, '--workload', 'watch', '--watchers', String(spec.watchers), '--writers', '8',
+        '--value-size', String(o.valueSize), ...common];
+    } else if (spec.workload === 'watch') {
+      args = ['dist/native-free-bench/watch-bench.js', '--mode', 'watch', '--watchers', String(spec.watchers), '--writers', '8', '--value-size', String(o.valueSize), ...common];
+    } else if (spec.workload === 'keepalive') {
+      args = ['dist/native-free-bench/watch-bench.js', '--mode', 'keepalive', '--leases', String(o.leases), ...common];
+    } else {
+      args = [
+        'dist/native-free-bench/loadgen.js',
+        ...target,
+        '--workload', spec.workload,
+        '--clients', String(o.clients),
+        '--value-size', String(o.valueSize),
+        '--keys', String(o.keys),
+        ...(o.hotKey ? ['--hot-key'] : []),
+        ...(spec.workload === 'txn-mixed' && o.writeRatio !== null ? ['--write-ratio', String(o.writeRatio)] : []),
+        ...common,
+      ];
+    }
     const r = await runClient(process.execPath, args);
     if (r.code !== 0) throw new Error(`${args[0]} exited with ${r.code}`);
     const j = lastJsonLine(r.stdout);
     let clientCmd = ['node', ...args].join(' ');
     cluster.pids.forEach((pid, i) => (clientCmd = clientCmd.replace(String(pid), `PID${i + 1}`)));
+    const tool = path.basename(args[0]!, '.js');
     return {
-      system: 'etcd-ts',
+      system,
       workload: label(spec),
       members: o.members,
       round,
+      driver_name: system === 'etcd' ? `${tool} --target etcd (etcd3 npm client)` : tool,
       ops_per_s: j.ops_per_s as number,
       p50_ms: j.p50_ms as number,
       p99_ms: j.p99_ms as number,
@@ -287,7 +326,7 @@ async function runEtcdTs(o: Options, spec: RunSpec, round: number): Promise<RunR
       client_cpu_cores: j.loadgen_cpu_cores as number | null,
       other_cpu_cores: j.other_cpu_cores as number | null,
       load_avg_1m_before: load,
-      driver: spec.workload === 'watch' || spec.workload === 'keepalive' ? j : undefined,
+      driver: spec.workload === 'watch' || spec.workload === 'keepalive' || spec.workload === 'txn-mixed' ? j : undefined,
       server_command: cluster.command,
       client_command: clientCmd,
     };
@@ -296,15 +335,17 @@ async function runEtcdTs(o: Options, spec: RunSpec, round: number): Promise<RunR
   }
 }
 
-const ETCD_LOADGEN_WORKLOAD: Record<Exclude<Workload, 'keepalive'>, string> = {
+const ETCD_LOADGEN_WORKLOAD: Partial<Record<Workload, string>> = {
   put: 'put',
   range: 'range-s',
+  'range-serializable': 'range-s',
   'range-linearizable': 'range-l',
   watch: 'watch',
 };
 
-async function runEtcd(o: Options, spec: RunSpec, round: number): Promise<RunResult> {
-  if (spec.workload === 'keepalive') throw new Error('etcd-loadgen has no keepalive workload');
+async function runEtcdGo(o: Options, spec: RunSpec, round: number): Promise<RunResult> {
+  const workload = ETCD_LOADGEN_WORKLOAD[spec.workload];
+  if (workload === undefined) throw new Error(`etcd-loadgen has no ${spec.workload} workload`);
   const load = loadAverage1();
   const cluster = await Cluster.start({
     system: 'etcd', members: o.members, dataRoot: o.dataRoot, tag: `${label(spec)}-${round}`, etcd: o.etcd, extraArgs: o.etcdArgs,
@@ -312,7 +353,7 @@ async function runEtcd(o: Options, spec: RunSpec, round: number): Promise<RunRes
   try {
     const args = [
       '-endpoints', cluster.endpoints.join(','),
-      '-workload', ETCD_LOADGEN_WORKLOAD[spec.workload],
+      '-workload', workload,
       '-clients', String(o.clients),
       '-conns', String(o.conns),
       '-duration', `${o.durationS}s`,
@@ -341,6 +382,7 @@ async function runEtcd(o: Options, spec: RunSpec, round: number): Promise<RunRes
       workload: label(spec),
       members: o.members,
       round,
+      driver_name: 'etcd-loadgen (Go)',
       ops_per_s: opsPerS,
       p50_ms: (j.p50_ms as number | undefined) ?? null,
       p99_ms: (j.p99_ms as number | undefined) ?? null,
@@ -363,62 +405,130 @@ function fmt(n: number | null, digits: number): string {
   return n === null || Number.isNaN(n) ? 'n/a' : n.toFixed(digits);
 }
 
+function mean(xs: (number | null)[]): number | null {
+  const v = xs.filter((x): x is number => x !== null && !Number.isNaN(x));
+  return v.length === 0 ? null : v.reduce((a, b) => a + b, 0) / v.length;
+}
+
 async function main(): Promise<void> {
   const o = parseOptions(process.argv.slice(2));
-  const specs: RunSpec[] = o.workloads.flatMap((workload): RunSpec[] => (workload === 'watch' ? o.watchers.map((watchers) => ({ workload, watchers })) : [{ workload }]));
-  const etcdNeeded = o.only !== 'ts' && specs.some((s) => s.workload !== 'keepalive');
-  if (etcdNeeded && !fs.existsSync(o.etcdLoadgen)) {
-    throw new Error(`${o.etcdLoadgen} not found: build it with /work/shared/tools/etcd-loadgen/build.sh ${o.etcdLoadgen}`);
+  const goBuilt = fs.existsSync(o.etcdLoadgen);
+  if (o.etcdDriver === 'go' && !goBuilt) {
+    throw new Error(`${o.etcdLoadgen} not found: build it with /work/shared/tools/etcd-loadgen/build.sh ${o.etcdLoadgen}, or use --etcd-driver node`);
   }
-  if (o.only !== 'ts' && specs.some((s) => s.workload === 'keepalive')) {
-    process.stderr.write('compare: keepalive runs etcd-ts only (etcd-loadgen has no lease workload)\n');
+  const driverFor = (w: Workload): EtcdDriver =>
+    ETCD_LOADGEN_WORKLOAD[w] === undefined ? 'node' : o.etcdDriver === 'node' ? 'node' : o.etcdDriver === 'go' || goBuilt ? 'go' : 'node';
+  const specs: RunSpec[] = o.workloads.flatMap((workload): RunSpec[] =>
+    workload === 'watch' ? o.watchers.map((watchers) => ({ workload, watchers, etcdDriver: driverFor(workload) })) : [{ workload, etcdDriver: driverFor(workload) }],
+  );
+  const note = (s: string): boolean => process.stderr.write(`compare: ${s}\n`);
+  if (o.only !== 'ts') {
+    const reason = (s: RunSpec): string =>
+      ETCD_LOADGEN_WORKLOAD[s.workload] === undefined ? 'etcd-loadgen has no such workload' : o.etcdDriver === 'node' ? '--etcd-driver node' : `${o.etcdLoadgen} is not built`;
+    const nodeDriven = specs.filter((s) => s.workload !== 'keepalive' && s.etcdDriver === 'node').map((s) => `${label(s)} (${reason(s)})`);
+    const goDriven = specs.filter((s) => s.workload !== 'keepalive' && s.etcdDriver === 'go').map(label);
+    if (goDriven.length > 0) note(`etcd driven by etcd-loadgen (${o.etcdLoadgen}, etcd's Go client) for ${goDriven.join(', ')}`);
+    if (nodeDriven.length > 0) {
+      note(
+        `NOTE: etcd driven by loadgen --target etcd (the etcd3 npm client) for ${nodeDriven.join(', ')}. ` +
+          'That client is client-bound around 6k ops/s on this machine (STACK.md), so those etcd numbers are a floor, ' +
+          'not etcd\'s capacity, and the ratios flatter etcd-ts; server CPU per op is still comparable. ' +
+          (goBuilt ? '' : `Build the Go driver with /work/shared/tools/etcd-loadgen/build.sh ${o.etcdLoadgen}.`),
+      );
+    }
+    if (specs.some((s) => s.workload === 'keepalive')) note('keepalive runs etcd-ts only (no etcd driver has a lease workload)');
   }
   if (o.profileDir !== null) fs.mkdirSync(o.profileDir, { recursive: true });
-  const results: RunResult[] = [];
+  const plan: { spec: RunSpec; round: number; system: System }[] = [];
   for (const spec of specs) {
     for (let round = 1; round <= o.rounds; round++) {
       for (const system of ['etcd-ts', 'etcd'] as const) {
         if ((o.only === 'ts' && system === 'etcd') || (o.only === 'etcd' && system === 'etcd-ts')) continue;
         if (system === 'etcd' && spec.workload === 'keepalive') continue;
-        for (let attempt = 1; ; attempt++) {
-          const idle = await waitIdle(o);
-          const r = system === 'etcd-ts' ? await runEtcdTs(o, spec, round) : await runEtcd(o, spec, round);
-          r.idle_check_busy_cores = idle.busy;
-          r.idle_wait_s = idle.waitedS;
-          r.discarded = attempt - 1;
-          const disturbed = r.other_cpu_cores !== null && r.other_cpu_cores > o.maxOtherCores;
-          process.stdout.write((disturbed && attempt <= o.retries ? 'discarded (other processes busy): ' : '') + JSON.stringify(r) + '\n');
-          await sleep(1000);
-          if (!disturbed || attempt > o.retries) {
-            results.push(r);
-            break;
-          }
-        }
+        plan.push({ spec, round, system });
+      }
+    }
+  }
+  note(`${plan.length} runs of about ${o.durationS + o.warmupS + 5} s each, A B A B`);
+  const results: RunResult[] = [];
+  for (const [k, { spec, round, system }] of plan.entries()) {
+    for (let attempt = 1; ; attempt++) {
+      const idle = await waitIdle(o);
+      const r = system === 'etcd' && spec.etcdDriver === 'go' ? await runEtcdGo(o, spec, round) : await runNode(o, spec, round, system);
+      r.idle_check_busy_cores = idle.busy;
+      r.idle_wait_s = idle.waitedS;
+      r.discarded = attempt - 1;
+      const disturbed = r.other_cpu_cores !== null && r.other_cpu_cores > o.maxOtherCores;
+      const discard = disturbed && attempt <= o.retries;
+      note(
+        `[${k + 1}/${plan.length}] ${r.system} ${r.workload} round ${round}: ${Math.round(r.ops_per_s)} ops/s, ` +
+          `p50 ${fmt(r.p50_ms, 2)} ms, p99 ${fmt(r.p99_ms, 2)} ms, server ${r.server_cpu_s_per_op === null ? 'n/a' : (r.server_cpu_s_per_op * 1e6).toFixed(1)} µs/op, ` +
+          `other processes ${fmt(r.other_cpu_cores, 2)} cores (${r.driver_name})${discard ? ' - DISCARDED, other processes busy: repeating' : ''}`,
+      );
+      process.stdout.write((discard ? 'discarded (other processes busy): ' : '') + JSON.stringify(r) + '\n');
+      await sleep(1000);
+      if (!discard) {
+        results.push(r);
+        break;
       }
     }
   }
   process.stdout.write(
-    '\n| workload | members | system | round | ops/s | p50 ms | p99 ms | errors | server CPU µs/op | server cores | client cores | other processes, cores | busy before, cores | load avg before | runs discarded |\n' +
-      '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n',
+    '\n| workload | members | system | round | ops/s | p50 ms | p99 ms | errors | server CPU µs/op | server cores | client cores | other processes, cores | busy before, cores | load avg before | runs discarded | driver |\n' +
+      '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n',
   );
   for (const r of results) {
     process.stdout.write(
       `| ${r.workload} | ${r.members} | ${r.system} | ${r.round} | ${Math.round(r.ops_per_s)} | ${fmt(r.p50_ms, 2)} | ${fmt(r.p99_ms, 2)} | ${r.errors} | ` +
         `${r.server_cpu_s_per_op === null ? 'n/a' : (r.server_cpu_s_per_op * 1e6).toFixed(1)} | ${fmt(r.server_cpu_cores, 2)} | ` +
-        `${fmt(r.client_cpu_cores, 2)} | ${fmt(r.other_cpu_cores, 2)} | ${fmt(r.idle_check_busy_cores ?? null, 2)} | ${fmt(r.load_avg_1m_before, 2)} | ${r.discarded ?? 0} |\n`,
+        `${fmt(r.client_cpu_cores, 2)} | ${fmt(r.other_cpu_cores, 2)} | ${fmt(r.idle_check_busy_cores ?? null, 2)} | ${fmt(r.load_avg_1m_before, 2)} | ${r.discarded ?? 0} | ${r.driver_name} |\n`,
+    );
+  }
+  // ratios: means over the rounds of each system
+  const workloads = [...new Set(results.map((r) => r.workload))];
+  const rows = workloads.flatMap((w) => {
+    const ts = results.filter((r) => r.workload === w && r.system === 'etcd-ts');
+    const et = results.filter((r) => r.workload === w && r.system === 'etcd');
+    if (ts.length === 0 || et.length === 0) return [];
+    const tsOps = mean(ts.map((r) => r.ops_per_s));
+    const etOps = mean(et.map((r) => r.ops_per_s));
+    const tsCpu = mean(ts.map((r) => r.server_cpu_s_per_op));
+    const etCpu = mean(et.map((r) => r.server_cpu_s_per_op));
+    const driver = et[0]!.driver_name;
+    return [
+      `| ${w} | ${fmt(tsOps, 0)} | ${fmt(etOps, 0)} | **${tsOps === null || etOps === null || etOps === 0 ? 'n/a' : (tsOps / etOps).toFixed(2)}** | ` +
+        `${tsCpu === null ? 'n/a' : (tsCpu * 1e6).toFixed(1)} | ${etCpu === null ? 'n/a' : (etCpu * 1e6).toFixed(1)} | ` +
+        `**${tsCpu === null || etCpu === null || tsCpu === 0 ? 'n/a' : (etCpu / tsCpu).toFixed(2)}** | ${driver}${driver.includes('etcd3') ? ' (client-bound: etcd figure is a floor)' : ''} |`,
+    ];
+  });
+  if (rows.length > 0) {
+    process.stdout.write(
+      `\nRatios (means over ${o.rounds} round(s); ops/s ratio > 1 and CPU ratio > 1 both favour etcd-ts):\n\n` +
+        '| workload | etcd-ts ops/s | etcd ops/s | ops/s etcd-ts / etcd | etcd-ts server CPU µs/op | etcd server CPU µs/op | CPU/op etcd / etcd-ts | etcd driver |\n' +
+        '|---|---|---|---|---|---|---|---|\n' +
+        rows.join('\n') +
+        '\n',
     );
   }
   if (results.some((r) => r.workload.startsWith('watch') || r.workload === 'keepalive')) {
     process.stdout.write(
-      '\nwatch: ops/s = events delivered per second (events of the measured puts delivered by the end of a 2 s drain, over duration + 2 s);\n' +
-        'p50/p99 = put-to-delivery latency (etcd-ts only). keepalive: ops/s = keep-alive answers per second, p50/p99 = round trip.\n',
+      '\nwatch: ops/s = events delivered per second (watch-bench and etcd-loadgen: events of the measured puts delivered by the end of a 2 s drain,\n' +
+        'over duration + 2 s; loadgen: events arrived in the measured window, over it); p50/p99 = put-to-delivery latency (not etcd-loadgen).\n' +
+        'keepalive: ops/s = keep-alive answers per second, p50/p99 = round trip.\n',
     );
     for (const r of results) {
-      if (r.driver === undefined) continue;
+      if (r.driver === undefined || !r.workload.startsWith('watch')) continue;
       const d = r.driver;
-      if (r.workload.startsWith('watch')) {
-        process.stdout.write(`${r.workload} ${r.system} round ${r.round}: puts ${d.puts}, delivered ${d.events_delivered} of ${d.expected} expected\n`);
-      }
+      const w = (d.watch as Record<string, unknown> | undefined) ?? d;
+      process.stdout.write(`${r.workload} ${r.system} round ${r.round}: puts ${w.puts}, delivered ${w.events_delivered ?? w.delivered} of ${w.expected} expected\n`);
+    }
+  }
+  const txn = results.filter((r) => r.workload === 'txn-mixed' && r.driver?.txn !== undefined);
+  if (txn.length > 0) {
+    process.stdout.write('\ntxn-mixed: per request, a compare-and-put txn (mod_revision) with the share --write-ratio, else a linearizable range:\n');
+    for (const r of txn) {
+      const t = r.driver!.txn as { cas_succeeded: number; cas_failed: number; ranges: number };
+      process.stdout.write(`${r.system} round ${r.round}: compares held ${t.cas_succeeded}, failed ${t.cas_failed}, ranges ${t.ranges}\n`);
     }
   }
 }

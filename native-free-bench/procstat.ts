@@ -73,3 +73,43 @@ export function loadAverage1(): number | null {
     return null;
   }
 }
+
+/**
+ * Established TCP connections of this process whose remote port is one of `ports` (sockets of /proc/self/fd matched
+ * with /proc/net/tcp and tcp6 by inode); null if /proc is unreadable. Worker threads share the process, so their
+ * connections count too. Used to check that `--connections C` really gives C connections (grpc-js may share one).
+ */
+export function tcpConnectionsTo(ports: number[]): number | null {
+  try {
+    const inodes = new Set<string>();
+    for (const fd of fs.readdirSync('/proc/self/fd')) {
+      try {
+        const link = fs.readlinkSync(`/proc/self/fd/${fd}`);
+        const m = /^socket:\[(\d+)\]$/.exec(link);
+        if (m !== null) inodes.add(m[1]!);
+      } catch {
+        // closed meanwhile
+      }
+    }
+    const wanted = new Set(ports);
+    let n = 0;
+    for (const file of ['/proc/net/tcp', '/proc/net/tcp6']) {
+      let text: string;
+      try {
+        text = fs.readFileSync(file, 'utf8');
+      } catch {
+        continue;
+      }
+      for (const line of text.split('\n').slice(1)) {
+        const f = line.trim().split(/\s+/);
+        // sl local_address rem_address st tx_queue:rx_queue tr:tm->when retrnsmt uid timeout inode
+        if (f.length < 10 || f[3] !== '01') continue;
+        const remPort = parseInt((f[2] ?? '').split(':')[1] ?? '', 16);
+        if (wanted.has(remPort) && inodes.has(f[9]!)) n++;
+      }
+    }
+    return n;
+  } catch {
+    return null;
+  }
+}
