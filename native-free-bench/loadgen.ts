@@ -33,6 +33,8 @@ interface Options {
   valueSize: number;
   keys: number;
   hotKey: boolean;
+  /** range workloads: keys per read (1 = a single-key read) */
+  rangeKeys: number;
   populate: boolean;
   /** txn-mixed: fraction of requests that are compare-and-put txns (the rest are linearizable ranges) */
   writeRatio: number;
@@ -80,6 +82,8 @@ const USAGE = `usage: npm run bench -- [options]
   --key-size B         key length: the key index zero-padded to B digits, as etcd-loadgen (default 8)
   --value-size B       value bytes (default 256; watch: at least 20, the send time is stamped in the first 20)
   --keys K             key space size (default 10000)
+  --range-keys N       range workloads: each read is a scan of N consecutive keys [key i, key i+N) instead of one
+                       key (scans go to worker threads; single-key reads stay on the main thread)
   --hot-key            every request uses the first key (as etcd-loadgen's range-s, which reads one key)
   --no-populate        ranges, txn-mixed: do not write the key space first
   --write-ratio F      txn-mixed: fraction of requests that are compare-and-put txns (default 0.5)
@@ -106,6 +110,7 @@ function parseOptions(argv: string[]): Options {
     valueSize: 256,
     keys: 10_000,
     hotKey: false,
+    rangeKeys: 1,
     populate: true,
     writeRatio: 0.5,
     watchers: 100,
@@ -140,6 +145,7 @@ function parseOptions(argv: string[]): Options {
       case '--value-size': o.valueSize = positiveInteger(flag, value(), true); break;
       case '--keys': o.keys = positiveInteger(flag, value()); break;
       case '--hot-key': o.hotKey = true; break;
+      case '--range-keys': o.rangeKeys = positiveInteger(flag, value()); break;
       case '--no-populate': o.populate = false; break;
       case '--write-ratio': {
         o.writeRatio = positiveNumber(flag, value(), true);
@@ -336,7 +342,7 @@ async function workerMain(init: WorkerInit): Promise<void> {
               break;
             case 'range-serializable':
             case 'range-linearizable':
-              missed = !(await conn.range(key, o.workload === 'range-serializable')).found;
+              missed = !(await conn.range(key, o.workload === 'range-serializable', o.rangeKeys > 1 ? keyOf(i + o.rangeKeys, o.keySize) : undefined)).found;
               break;
             case 'txn-mixed':
               if (Math.random() < o.writeRatio) {
@@ -659,6 +665,7 @@ async function main(): Promise<void> {
       value_size: o.valueSize,
       keys: o.keys,
       hot_key: o.hotKey,
+      range_keys: o.rangeKeys,
       ...(o.workload === 'txn-mixed' ? { write_ratio: o.writeRatio } : {}),
       ...(isWatch ? { watchers: o.watchers, writers: o.rate > 0 ? null : o.writers, rate: o.rate > 0 ? o.rate : null, drain_s: o.drainS } : {}),
     },

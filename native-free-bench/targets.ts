@@ -37,7 +37,8 @@ export interface WatchHandlers {
 export interface Conn {
   /** resolves with the revision of the put */
   put(key: Buffer, value: Buffer): Promise<number>;
-  range(key: Buffer, serializable: boolean): Promise<RangeResult>;
+  /** one key, or [key, rangeEnd) when rangeEnd is given */
+  range(key: Buffer, serializable: boolean, rangeEnd?: Buffer): Promise<RangeResult>;
   /** Txn: if mod_revision(key) == expected then put(key, value) else range(key). */
   cas(key: Buffer, expected: number, value: Buffer): Promise<CasResult>;
   /** Opens one watch stream carrying `watchers` watchers of `prefix`; resolves once all are created. */
@@ -71,8 +72,8 @@ async function connectEtcdTs(o: ConnectOptions): Promise<Conn> {
     async put(key, value) {
       return (await client.put({ key, value })).header.revision;
     },
-    async range(key, serializable) {
-      const r = await client.range({ key, serializable });
+    async range(key, serializable, rangeEnd) {
+      const r = await client.range({ key, serializable, ...(rangeEnd === undefined ? {} : { range_end: rangeEnd }) });
       const kv = r.kvs[0];
       return { found: kv !== undefined, modRevision: kv?.mod_revision ?? 0 };
     },
@@ -149,8 +150,8 @@ async function connectEtcd(o: ConnectOptions): Promise<Conn> {
     async put(key, value) {
       return int((await kv.put({ key, value })).header.revision);
     },
-    async range(key, serializable) {
-      const r = await kv.range({ key, serializable });
+    async range(key, serializable, rangeEnd) {
+      const r = await kv.range({ key, serializable, ...(rangeEnd === undefined ? {} : { range_end: rangeEnd }) });
       const found = r.kvs[0];
       return { found: found !== undefined, modRevision: int(found?.mod_revision) };
     },
