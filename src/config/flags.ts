@@ -25,7 +25,7 @@ export interface Config {
   readonly watchProgressNotifyIntervalMs: number;
   /** --lease-checkpoint-interval: the leader replicates remaining lease TTLs this often (etcd-ts; etcd: 5 min, opt-in) */
   readonly leaseCheckpointIntervalMs: number;
-  /** --worker-threads: threads serving range reads (0 = all on the main thread) */
+  /** --worker-threads: threads serving range reads (0 = all on the main thread); > 0 also moves compaction to a thread */
   readonly workerThreads: number;
   readonly limits: Limits;
 }
@@ -60,10 +60,11 @@ export const FLAGS: Record<string, FlagSpec> = {
   'quota-backend-bytes': { kind: 'int', default: '0', help: 'Raise alarms when backend size exceeds the given quota (0 defaults to low space quota).' },
   'auto-compaction-mode': { kind: 'string', default: 'periodic', help: "Interpret 'auto-compaction-retention' one of: 'periodic', 'revision'." },
   'auto-compaction-retention': { kind: 'string', default: '0', help: 'Auto compaction retention (0 = off).' },
+  'experimental-compaction-batch-limit': { kind: 'int', default: String(DEFAULT_LIMITS.compactionBatchKeysMax), help: 'Sets the maximum revisions deleted in each compaction batch.' },
   'experimental-watch-progress-notify-interval': { kind: 'string', default: '10m0s', help: 'Duration of periodic watch progress notifications.' },
   // Default 0 until the pool beats the main thread: measured in session 2, one worker served 37-39k ranges/s against
   // 115k/s on the main thread (the per-request wake-ups across threads dominate; see BENCHMARKS.md).
-  'worker-threads': { kind: 'int', default: '-1', help: 'Worker threads for range scans, read-only txns and compaction (-1 = cores - 1, at least 1; 0 = everything on the main thread).' },
+  'worker-threads': { kind: 'int', default: '-1', help: 'Worker threads for range scans and read-only txns, plus one for compaction (-1 = cores - 1, at least 1; 0 = everything on the main thread).' },
   'lease-checkpoint-interval': { kind: 'string', default: '5s', help: 'How often the leader checkpoints remaining lease TTLs through Raft, so leader changes and restarts keep them (0s = never).' },
   'log-level': { kind: 'string', default: 'info', help: "Configures log level. Only supports debug, info, warn, error, panic, or fatal." },
 };
@@ -300,6 +301,7 @@ export function parseFlags(argv: readonly string[], env: Readonly<Record<string,
       ...DEFAULT_LIMITS,
       requestBytesMax: int('max-request-bytes'),
       txnOpsMax: int('max-txn-ops'),
+      compactionBatchKeysMax: int('experimental-compaction-batch-limit'),
       backendQuotaBytes: quota <= 0 ? 2 * GiB : quota,
       requestTimeoutMs: 5000 + 2 * election,
     });

@@ -32,7 +32,10 @@ export interface Limits {
   readonly proposalBatchBytesMax: number;
   /** Log entries kept behind the applied index (for slow followers, as etcd's snapshot catch-up entries). */
   readonly logEntriesRetained: number;
-  /** Keys deleted per write transaction during physical compaction (etcd's compaction batch limit). */
+  /**
+   * --experimental-compaction-batch-limit: keys deleted per write transaction during physical compaction, so an apply
+   * waiting for the write lock waits for at most one such batch (etcd: 1000).
+   */
   readonly compactionBatchKeysMax: number;
   /** A proposal not applied within this time fails with `request timed out` (etcd: 5 s + 2 x election timeout). */
   readonly requestTimeoutMs: number;
@@ -169,6 +172,11 @@ export const READ_REQUEST_RING_BYTES = 1 << 20;
  * says so), so a huge range never needs a huge ring.
  */
 export const READ_REPLY_RING_BYTES = 16 << 20;
+/**
+ * Consecutive failed attempts at one physical-compaction step (its worker died or the step threw) before the member
+ * gives up as on any storage failure. A step is idempotent, so each attempt simply runs it again on a fresh thread.
+ */
+export const COMPACTION_STEP_ATTEMPTS_MAX = 5;
 /** Reads sent to a worker in one ring message (one socket chunk's reads travel together, in messages of this many). */
 export const READ_BATCH_REQUESTS_MAX = 64;
 /**

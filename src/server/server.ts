@@ -58,16 +58,12 @@ import {
   type ResignResponse,
 } from '../proto/index.js';
 import {
-  COMPACTION_START,
   compactLogical,
   isReadOnlyTxn,
   isSerializableTxn,
   MvccTxn,
-  planCompactionChunk,
-  eventKey,
   readEvents,
   range,
-  type CompactionCursor,
   type MvccEvent,
   type MvccState,
 } from '../mvcc/index.js';
@@ -103,6 +99,7 @@ import { LeaseService } from './lease-service.js';
 import { EncodedResponse, isPointRead, ReadPool, type WorkerReadMethod } from './read-pool.js';
 import { ConcurrencyService } from './concurrency.js';
 import { countTxn, PeerRoundTrips, ServerStats } from './stats.js';
+import { Compactor, MainThreadSteps, WorkerThreadSteps } from './compactor.js';
 
 export const SERVER_VERSION = '3.4.0';
 
@@ -162,7 +159,8 @@ export class EtcdServer {
   private readonly waiters = new Map<number, Waiter>();
   private stopped = false;
   private fatal: Error | null = null;
-  private compaction: { revision: number; cursor: CompactionCursor; running: boolean } | null = null;
+  /** physical compaction: in its own worker thread with --worker-threads > 0, else on the main thread */
+  readonly compactor: Compactor;
   private physicalWaiters: { revision: number; resolve: () => void }[] = [];
   private readonly timeoutSweep: NodeJS.Timeout;
   private readonly raftStorage: LmdbRaftStorage;
@@ -239,6 +237,16 @@ export class EtcdServer {
       const { revision: _revision, ...header } = this.header();
       return header;
     }) : null;
+    const batchKeysMax = config.limits.compactionBatchKeysMax;
+    this.compactor = new Compactor(
+      {
+        compactRevision: () => this.state.compactRevision,
+        compactedPhysically: () => this.compactedPhysically,
+        completed: (revision) => this.physicalCompactionCompleted(revision),
+        fail: (err) => this.fail(err),
+      },
+      config.workerThreads > 0 ? new WorkerThreadSteps(storage.dbPath, batchKeysMax) : new MainThreadSteps(storage, batchKeysMax),
+    );
     this.timeoutSweep = setInterval(() => {
       this.expireWaiters();
       this.retryReadRound();
@@ -1147,56 +1155,16 @@ export class EtcdServer {
   // ---- physical compaction ----------------------------------------------------------------------------------
 
   private resumePhysicalCompaction(): void {
-    const target = this.state.compactRevision;
-    if (target <= this.compactedPhysically) return;
-    if (this.compaction === null || this.compaction.revision !== target) {
-      // A newer compaction restarts the scan; everything the older one would have removed is removed by it too.
-      this.compaction = { revision: target, cursor: COMPACTION_START, running: this.compaction?.running ?? false };
-    }
-    if (this.compaction.running) return;
-    this.compaction.running = true;
-    setImmediate(() => this.compactionStep());
+    if (!this.stopped) this.compactor.resume();
   }
 
-  private compactionStep(): void {
-    const job = this.compaction;
-    if (job === null || this.stopped) return;
-    try {
-      const chunk = planCompactionChunk(this.storage, job.revision, job.cursor, this.config.limits.compactionBatchKeysMax);
-      if (chunk.remove.length > 0) {
-        this.storage.env.transactionSync(() => {
-          for (const key of chunk.remove) this.storage.history.removeSync(key);
-        });
-      }
-      if (this.compaction !== job) {
-        // superseded by a newer compaction while planning
-        job.running = false;
-        this.compaction!.running = true;
-        setImmediate(() => this.compactionStep());
-        return;
-      }
-      if (chunk.next !== null) {
-        job.cursor = chunk.next;
-        setImmediate(() => this.compactionStep());
-        return;
-      }
-      // then the events index below the compacted revision (watchers may start at the compacted revision itself)
-      const stale = [...this.storage.events.getKeys({ end: eventKey(job.revision, 0), limit: this.config.limits.compactionBatchKeysMax })];
-      if (stale.length > 0) {
-        this.storage.env.transactionSync(() => {
-          for (const key of stale) this.storage.events.removeSync(key);
-        });
-        setImmediate(() => this.compactionStep());
-        return;
-      }
-      this.compactedPhysically = job.revision;
-      this.storage.env.transactionSync(() => this.persistState());
-      this.compaction = null;
-      this.releasePhysicalWaiters();
-      if (this.state.compactRevision > this.compactedPhysically) this.resumePhysicalCompaction();
-    } catch (err) {
-      this.fail(err);
-    }
+  /** Every step of the physical compaction at `revision` is done (see compactor.ts). */
+  private physicalCompactionCompleted(revision: number): void {
+    if (this.stopped || this.fatal !== null) return;
+    // a snapshot installed meanwhile may have brought a newer completed compaction
+    this.compactedPhysically = Math.max(this.compactedPhysically, revision);
+    this.storage.env.transactionSync(() => this.persistState());
+    this.releasePhysicalWaiters();
   }
 
   private releasePhysicalWaiters(): void {
@@ -1263,6 +1231,7 @@ export class EtcdServer {
     this.stopped = true;
     clearInterval(this.timeoutSweep);
     await this.readPool?.close();
+    await this.compactor.close();
     this.watchHub.close();
     this.leases.close();
     this.concurrency.close();
