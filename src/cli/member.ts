@@ -8,9 +8,10 @@ import { HttpServer, type HttpRoutes } from '../http/index.js';
 import { healthRoutes } from '../http/health.js';
 import { metricsRoutes } from '../http/metrics-route.js';
 import { dashboardRoutes } from '../http/dashboard-route.js';
+import { jsonGateway } from '../http/gateway/index.js';
 
 /** The HTTP route modules, in registration order (src/http). */
-const httpRoutes: HttpRoutes[] = [healthRoutes, metricsRoutes, dashboardRoutes];
+const httpRoutes: HttpRoutes[] = [jsonGateway, healthRoutes, metricsRoutes, dashboardRoutes];
 
 export interface Member {
   readonly server: EtcdServer;

@@ -199,3 +199,44 @@ export const HEALTH_READS_INFLIGHT_MAX = 64;
 export const DASHBOARD_FILE_BYTES_MAX = 4 * MiB;
 /** Files the dashboard route loads from dashboard/ (it is a handful; anything more is a packaging mistake). */
 export const DASHBOARD_FILES_MAX = 64;
+
+// ---- HTTP/JSON gateway and WebSocket -------------------------------------------------------------------------
+
+/**
+ * etcd's gRPC server takes messages up to --max-request-bytes plus this (grpc.MaxRecvMsgSize); a larger request
+ * fails with ResourceExhausted `grpc: received message larger than max (N vs. M)` before the server sees it.
+ */
+export const GRPC_RECEIVE_SLACK_BYTES = 512 * 1024;
+
+/**
+ * Largest JSON request body (or one JSON message on a stream) the gateway buffers. JSON carries bytes as base64 (4/3)
+ * plus names and quoting, so twice the largest gRPC message etcd accepts leaves room for any request etcd would
+ * take; anything longer is refused from its Content-Length, or as soon as the streamed body passes it.
+ */
+export function gatewayBodyBytesMax(limits: Pick<Limits, 'requestBytesMax'>): number {
+  return 2 * (limits.requestBytesMax + GRPC_RECEIVE_SLACK_BYTES);
+}
+
+/**
+ * Bytes an HTTP stream response (watch, keep-alive, observe) may hold unsent for a client that does not read. Watch
+ * streams stop taking live events earlier (WATCH_PENDING_BYTES_MAX) and catch up from history later; past this
+ * bound the stream is ended and the connection closed, so a stalled client holds a bounded amount of memory.
+ */
+export const HTTP_STREAM_PENDING_BYTES_MAX = 16 * MiB;
+/** While a stream response holds more than this unsent, the member stops reading that request's body. */
+export const HTTP_STREAM_READ_PAUSE_BYTES = 1 * MiB;
+/**
+ * Idle HTTP connections: uWS closes a connection that sends no request (or no body bytes) for 10 s, and one whose
+ * response cannot be written for 10 s. This is compiled into uWS; named here so the bound is documented.
+ */
+export const HTTP_IDLE_TIMEOUT_MS = 10_000;
+
+/**
+ * Bytes a WebSocket stream may have buffered towards a slow client. A send that would pass it closes the socket
+ * with code 1008 and a reason instead: an event is never dropped silently. Watch streams stop taking live events at
+ * WATCH_PENDING_BYTES_MAX first (and catch up from history once the client reads), so this bound is hit by a client
+ * that stalls for good or by non-watch streams.
+ */
+export const WEBSOCKET_BUFFERED_BYTES_MAX = 16 * MiB;
+/** Seconds without any frame (uWS sends pings to keep live clients) before a WebSocket is closed. */
+export const WEBSOCKET_IDLE_TIMEOUT_S = 120;

@@ -1,0 +1,142 @@
+// The gateway's paths, as etcd 3.4 registers them: each /v3/ path, the messages it reads and writes, and the member
+// call behind it. Requests go through proto/validate.ts exactly as on the binary protocol.
+//
+// etcd 3.4 has no /v3/auth/status and no /v3/maintenance/downgrade, and binds HashKV to /v3/maintenance/hash (fixed
+// in 3.5), so /v3/maintenance/hashkv answers 404 there; we answer as 3.4 does.
+
+import type { Limits } from '../../config/index.js';
+import { EtcdError, GrpcCode } from '../../errors/index.js';
+import { decodeRequest, type MethodName, type StreamMethodName } from '../../proto/index.js';
+import type { EtcdServer } from '../../server/index.js';
+import * as S from './schema.js';
+import type { MessageDesc } from './schema.js';
+
+export interface UnaryRoute {
+  readonly kind: 'unary';
+  readonly request: MessageDesc;
+  readonly response: MessageDesc;
+  /** a write through Raft: etcd refuses it above --max-request-bytes with `request is too large` */
+  readonly proposal: boolean;
+  call(server: EtcdServer, request: Record<string, unknown>, limits: Limits): unknown;
+}
+
+export interface StreamRoute {
+  readonly kind: 'stream';
+  readonly method: StreamMethodName;
+  readonly request: MessageDesc;
+  readonly response: MessageDesc;
+  /** bidirectional: the body is a sequence of requests; otherwise one request, then a server stream */
+  readonly bidi: boolean;
+}
+
+export type Route = UnaryRoute | StreamRoute;
+
+function method(name: MethodName, request: MessageDesc, response: MessageDesc, call: (server: EtcdServer, req: never) => unknown): UnaryRoute {
+  return {
+    kind: 'unary',
+    request,
+    response,
+    proposal: name === 'Put' || name === 'DeleteRange' || name === 'Txn',
+    call: (server, body, limits) => call(server, decodeRequest(name, body, limits.txnOpsMax) as never),
+  };
+}
+
+function fixed(request: MessageDesc, response: MessageDesc, call: (server: EtcdServer, req: Record<string, unknown>) => unknown): UnaryRoute {
+  return { kind: 'unary', request, response, proposal: false, call: (server, body) => call(server, body) };
+}
+
+/** What grpc-go answers for a method the server does not implement. */
+export function unimplemented(rpc: string): EtcdError {
+  return new EtcdError(GrpcCode.Unimplemented, `method ${rpc} not implemented`);
+}
+
+// etcd's auth store with auth disabled and no users: these are its answers (checked against etcd 3.4.23). Adding a
+// user or role would succeed in etcd; etcd-ts has no auth store, so those two answer Unimplemented.
+const failedPrecondition = (message: string): EtcdError => new EtcdError(GrpcCode.FailedPrecondition, message);
+const invalidArgument = (message: string): EtcdError => new EtcdError(GrpcCode.InvalidArgument, message);
+const userNotFound = (): never => {
+  throw failedPrecondition('etcdserver: user name not found');
+};
+const roleNotFound = (): never => {
+  throw failedPrecondition('etcdserver: role name not found');
+};
+
+const header = (server: EtcdServer): { header: unknown } => ({ header: server.header() });
+
+export const ROUTES: ReadonlyMap<string, Route> = new Map<string, Route>([
+  ['/v3/kv/range', method('Range', S.RangeRequest, S.RangeResponse, (s, r) => s.range(r))],
+  ['/v3/kv/put', method('Put', S.PutRequest, S.PutResponse, (s, r) => s.put(r))],
+  ['/v3/kv/deleterange', method('DeleteRange', S.DeleteRangeRequest, S.DeleteRangeResponse, (s, r) => s.deleteRange(r))],
+  ['/v3/kv/txn', method('Txn', S.TxnRequest, S.TxnResponse, (s, r) => s.txn(r))],
+  ['/v3/kv/compaction', method('Compact', S.CompactionRequest, S.HeaderOnly, (s, r) => s.compact(r))],
+
+  ['/v3/watch', { kind: 'stream', method: 'Watch', request: S.WatchRequest, response: S.WatchResponse, bidi: true }],
+
+  ['/v3/lease/grant', method('LeaseGrant', S.LeaseGrantRequest, S.LeaseGrantResponse, (s, r) => s.leaseGrant(r))],
+  ['/v3/lease/revoke', method('LeaseRevoke', S.LeaseIdRequest, S.HeaderOnly, (s, r) => s.leaseRevoke(r))],
+  ['/v3/kv/lease/revoke', method('LeaseRevoke', S.LeaseIdRequest, S.HeaderOnly, (s, r) => s.leaseRevoke(r))],
+  ['/v3/lease/keepalive', { kind: 'stream', method: 'LeaseKeepAlive', request: S.LeaseIdRequest, response: S.LeaseKeepAliveResponse, bidi: true }],
+  ['/v3/lease/timetolive', method('LeaseTimeToLive', S.LeaseTimeToLiveRequest, S.LeaseTimeToLiveResponse, (s, r) => s.leaseTimeToLive(r))],
+  ['/v3/kv/lease/timetolive', method('LeaseTimeToLive', S.LeaseTimeToLiveRequest, S.LeaseTimeToLiveResponse, (s, r) => s.leaseTimeToLive(r))],
+  ['/v3/lease/leases', method('LeaseLeases', S.Empty, S.LeaseLeasesResponse, (s) => s.leaseLeases())],
+  ['/v3/kv/lease/leases', method('LeaseLeases', S.Empty, S.LeaseLeasesResponse, (s) => s.leaseLeases())],
+
+  ['/v3/cluster/member/add', method('MemberAdd', S.MemberAddRequest, S.MemberAddResponse, (s, r) => s.memberAdd(r))],
+  ['/v3/cluster/member/remove', method('MemberRemove', S.MemberIdRequest, S.MembersResponse, (s, r) => s.memberRemove(r))],
+  ['/v3/cluster/member/update', method('MemberUpdate', S.MemberUpdateRequest, S.MembersResponse, (s, r) => s.memberUpdate(r))],
+  ['/v3/cluster/member/list', method('MemberList', S.Empty, S.MembersResponse, (s) => s.memberListResponse())],
+  ['/v3/cluster/member/promote', method('MemberPromote', S.MemberIdRequest, S.MembersResponse, (s, r) => s.memberPromote(r))],
+
+  ['/v3/maintenance/status', method('Status', S.Empty, S.StatusResponse, (s) => s.status())],
+  // etcd 3.4 leaves the header of Alarm and Defragment responses empty: they answer `{}`
+  ['/v3/maintenance/alarm', fixed(S.AlarmRequest, S.AlarmResponse, (_s, r) => {
+    // No alarm is ever raised here (the quota refuses writes directly), so GET and DEACTIVATE find none.
+    if (r['action'] === 1) throw unimplemented('Alarm');
+    return {};
+  })],
+  // LMDB reuses freed pages itself; there is nothing to rewrite
+  ['/v3/maintenance/defragment', fixed(S.Empty, S.HeaderOnly, () => ({}))],
+  ['/v3/maintenance/hash', fixed(S.HashKVRequest, S.HeaderOnly, () => {
+    throw unimplemented('Hash');
+  })],
+  ['/v3/maintenance/snapshot', fixed(S.Empty, S.HeaderOnly, () => {
+    throw unimplemented('Snapshot');
+  })],
+  ['/v3/maintenance/transfer-leadership', method('MoveLeader', S.MoveLeaderRequest, S.HeaderOnly, (s, r) => s.moveLeader(r))],
+
+  ['/v3/auth/enable', fixed(S.Empty, S.HeaderOnly, () => {
+    throw failedPrecondition('etcdserver: root user does not exist');
+  })],
+  ['/v3/auth/disable', fixed(S.Empty, S.HeaderOnly, header)],
+  ['/v3/auth/authenticate', fixed(S.AuthenticateRequest, S.HeaderOnly, () => {
+    throw failedPrecondition('etcdserver: authentication is not enabled');
+  })],
+  ['/v3/auth/user/add', fixed(S.AuthUserAddRequest, S.HeaderOnly, (_s, r) => {
+    if (!r['name']) throw invalidArgument('etcdserver: user name is empty');
+    throw unimplemented('UserAdd');
+  })],
+  ['/v3/auth/user/get', fixed(S.AuthNameRequest, S.HeaderOnly, userNotFound)],
+  ['/v3/auth/user/list', fixed(S.Empty, S.HeaderOnly, header)],
+  ['/v3/auth/user/delete', fixed(S.AuthNameRequest, S.HeaderOnly, userNotFound)],
+  ['/v3/auth/user/changepw', fixed(S.AuthUserChangePasswordRequest, S.HeaderOnly, userNotFound)],
+  ['/v3/auth/user/grant', fixed(S.AuthUserGrantRoleRequest, S.HeaderOnly, userNotFound)],
+  ['/v3/auth/user/revoke', fixed(S.AuthUserRevokeRoleRequest, S.HeaderOnly, userNotFound)],
+  ['/v3/auth/role/add', fixed(S.AuthNameRequest, S.HeaderOnly, (_s, r) => {
+    if (!r['name']) throw invalidArgument('etcdserver: role name is empty');
+    throw unimplemented('RoleAdd');
+  })],
+  ['/v3/auth/role/get', fixed(S.AuthRoleRequest, S.HeaderOnly, roleNotFound)],
+  ['/v3/auth/role/list', fixed(S.Empty, S.HeaderOnly, header)],
+  ['/v3/auth/role/delete', fixed(S.AuthRoleRequest, S.HeaderOnly, roleNotFound)],
+  ['/v3/auth/role/grant', fixed(S.AuthRoleGrantPermissionRequest, S.HeaderOnly, roleNotFound)],
+  ['/v3/auth/role/revoke', fixed(S.AuthRoleRevokePermissionRequest, S.HeaderOnly, roleNotFound)],
+
+  ['/v3/lock/lock', method('Lock', S.LockRequest, S.LockResponse, (s, r) => s.lock(r))],
+  ['/v3/lock/unlock', method('Unlock', S.UnlockRequest, S.HeaderOnly, (s, r) => s.unlock(r))],
+
+  ['/v3/election/campaign', method('Campaign', S.CampaignRequest, S.CampaignResponse, (s, r) => s.campaign(r))],
+  ['/v3/election/proclaim', method('Proclaim', S.ProclaimRequest, S.HeaderOnly, (s, r) => s.proclaim(r))],
+  ['/v3/election/leader', method('Leader', S.LeaderRequest, S.LeaderResponse, (s, r) => s.electionLeader(r))],
+  ['/v3/election/observe', { kind: 'stream', method: 'Observe', request: S.LeaderRequest, response: S.LeaderResponse, bidi: false }],
+  ['/v3/election/resign', method('Resign', S.ResignRequest, S.HeaderOnly, (s, r) => s.resign(r))],
+]);
