@@ -64,7 +64,7 @@ export const FLAGS: Record<string, FlagSpec> = {
   'experimental-watch-progress-notify-interval': { kind: 'string', default: '10m0s', help: 'Duration of periodic watch progress notifications.' },
   // Default 0 until the pool beats the main thread: measured in session 2, one worker served 37-39k ranges/s against
   // 115k/s on the main thread (the per-request wake-ups across threads dominate; see BENCHMARKS.md).
-  'worker-threads': { kind: 'int', default: '-1', help: 'Worker threads for range scans and read-only txns, plus one for compaction (-1 = cores - 1, at least 1; 0 = everything on the main thread).' },
+  'worker-threads': { kind: 'int', default: '-1', help: 'Worker threads for range scans and read-only txns, plus one for compaction and one matching watch events once there are many watchers (-1 = cores - 1, at least 1; 0 = everything on the main thread).' },
   'lease-checkpoint-interval': { kind: 'string', default: '5s', help: 'How often the leader checkpoints remaining lease TTLs through Raft, so leader changes and restarts keep them (0s = never).' },
   'log-level': { kind: 'string', default: 'info', help: "Configures log level. Only supports debug, info, warn, error, panic, or fatal." },
 };

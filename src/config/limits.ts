@@ -240,3 +240,29 @@ export const HTTP_IDLE_TIMEOUT_MS = 10_000;
 export const WEBSOCKET_BUFFERED_BYTES_MAX = 16 * MiB;
 /** Seconds without any frame (uWS sends pings to keep live clients) before a WebSocket is closed. */
 export const WEBSOCKET_IDLE_TIMEOUT_S = 120;
+
+// ---- Watch filtering in a worker thread (issue 5) -------------------------------------------------------------
+
+/**
+ * Synced watchers from which applied batches are matched in the watch filter worker rather than on the main thread
+ * (with --worker-threads > 0). Below it the main thread's own RangeIndex stab costs less than a ring round trip.
+ */
+export const WATCH_FILTER_WORKER_MIN_WATCHERS = 1000;
+/**
+ * ... and distinct watched ranges among them. 10,000 watchers on one prefix matched faster on the main thread (371-415k
+ * events/s) than through the worker (240-254k): a stab is cheap when the ranges are few, and the sends stay here.
+ */
+export const WATCH_FILTER_WORKER_MIN_RANGES = 256;
+/** Bytes of the filter worker's request ring (registration changes and event batches; keys only, no values). */
+export const WATCH_FILTER_REQUEST_RING_BYTES = 4 << 20;
+/** Bytes of the filter worker's reply ring ((watcher, event indices) per batch; a reply above half of it is refused). */
+export const WATCH_FILTER_REPLY_RING_BYTES = 8 << 20;
+/**
+ * Applied batches waiting for delivery (matched by the worker, or queued behind one that is). Past it the oldest is
+ * matched on the main thread at once, so a slow worker holds back a bounded number of batches and no queue grows.
+ */
+export const WATCH_FILTER_BATCHES_PENDING_MAX = 64;
+/** A batch the worker has not answered within this is matched on the main thread (a stuck worker delays events by at most this). */
+export const WATCH_FILTER_RESULT_WAIT_MS = 1000;
+/** Bytes of registration changes (estimated) carried by one request-ring message. */
+export const WATCH_FILTER_CHANGES_MESSAGE_BYTES_MAX = 256 * 1024;

@@ -93,7 +93,7 @@ import { computeClusterId, computeMemberId, parseInitialCluster } from './identi
 import { decodeConfContext, encodeConfContext, readMembers, sortedMembers, toApiMember, type MemberRecord, type Members } from './membership.js';
 import { RaftDriver } from './raft-driver.js';
 import { produceSnapshotData, installSnapshotData } from './snapshot.js';
-import { WatchHub, type WatchSink, type WatchStream } from '../watch/index.js';
+import { WatchFilterPool, WatchHub, type WatchSink, type WatchStream } from '../watch/index.js';
 import { Lessor, type LeaseCheckpoint } from '../lease/index.js';
 import { LeaseService } from './lease-service.js';
 import { EncodedResponse, isPointRead, ReadPool, type WorkerReadMethod } from './read-pool.js';
@@ -165,6 +165,8 @@ export class EtcdServer {
   private readonly timeoutSweep: NodeJS.Timeout;
   private readonly raftStorage: LmdbRaftStorage;
   readonly watchHub: WatchHub;
+  /** a worker thread matching applied events against large watcher sets (null with --worker-threads 0) */
+  readonly watchFilterPool: WatchFilterPool | null;
   readonly lessor: Lessor;
   private readonly leases: LeaseService;
   /** worker threads for range reads (null with --worker-threads 0) */
@@ -221,6 +223,7 @@ export class EtcdServer {
         fatal: (err) => this.fail(err),
       },
     });
+    this.watchFilterPool = config.workerThreads > 0 ? new WatchFilterPool() : null;
     this.watchHub = new WatchHub(
       {
         revision: () => this.state.revision,
@@ -228,7 +231,11 @@ export class EtcdServer {
         header: (rev) => this.header(rev),
         readEvents: (from, to, max, keep, withPrev) => readEvents(this.storage, from, to, max, keep, withPrev),
       },
-      { fragmentBytes: config.limits.requestBytesMax + WATCH_FRAGMENT_SLACK_BYTES, progressNotifyIntervalMs: config.watchProgressNotifyIntervalMs },
+      {
+        fragmentBytes: config.limits.requestBytesMax + WATCH_FRAGMENT_SLACK_BYTES,
+        progressNotifyIntervalMs: config.watchProgressNotifyIntervalMs,
+        filter: this.watchFilterPool,
+      },
     );
     this.lessor = new Lessor(storage.leases, monotonicNow, Math.ceil((1.5 * config.electionTimeoutMs) / 1000));
     this.leases = new LeaseService(this, this.lessor, config);
@@ -1233,6 +1240,7 @@ export class EtcdServer {
     await this.readPool?.close();
     await this.compactor.close();
     this.watchHub.close();
+    await this.watchFilterPool?.close();
     this.leases.close();
     this.concurrency.close();
     await this.driver.stop();

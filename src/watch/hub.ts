@@ -6,6 +6,20 @@
 // current revision. Everything runs on the main thread between applies, so a watcher switches from history to live
 // events at exactly the current revision: no gap, no duplicate.
 //
+// With a watch filter (src/watch/filter-pool.ts) and at least WATCH_FILTER_WORKER_MIN_WATCHERS synced watchers, a
+// worker thread matches applied batches instead; delivery then waits for its answer. Ordering argument:
+//   1. Batches are delivered strictly in apply order from one queue (`pending`); a batch the worker cannot take, or
+//      does not answer in time, or that would make the queue too long, is matched here at its turn instead.
+//   2. Registration changes reach the worker before any batch applied after them, so when it matches batch R its view
+//      holds every watcher synced when R was applied. Its answer is checked at delivery against the watcher now: it
+//      must still be synced, and events below its nextRev are dropped. A watcher synced at R's apply and still due R
+//      at delivery was synced all along (becoming synced again sets nextRev past the current revision, past R), so it
+//      is in any view taken between R's apply and R's delivery: that is what makes a resend after a crash, and
+//      matching a batch here at delivery against the current index, give the same result.
+//   3. A watcher leaving the synced set at delivery of R (congestion) resumes from R's first revision: every earlier
+//      batch was delivered. Progress (notifications and answers to progress requests) reports only the revision
+//      before the oldest undelivered batch.
+//
 // Memory: nothing is buffered per watcher. A stream whose connection holds WATCH_PENDING_BYTES_MAX unsent bytes is
 // congested: its watchers that would receive events become unsynced (remembering only the next revision they need),
 // and are caught up from history when the client reads again. A watcher whose next revision was compacted meanwhile
@@ -13,6 +27,10 @@
 
 import {
   WATCH_CATCHUP_EVENTS_MAX,
+  WATCH_FILTER_BATCHES_PENDING_MAX,
+  WATCH_FILTER_RESULT_WAIT_MS,
+  WATCH_FILTER_WORKER_MIN_RANGES,
+  WATCH_FILTER_WORKER_MIN_WATCHERS,
   WATCH_CATCHUP_REVISIONS_MAX,
   WATCH_PENDING_BYTES_MAX,
   WATCH_SYNC_INTERVAL_MS,
@@ -22,6 +40,8 @@ import {
 import { EventType, isFromKeyEnd, WatchFilterType, type Event, type ResponseHeader, type WatchCreateRequest, type WatchRequest, type WatchResponse } from '../proto/index.js';
 import type { EventsRead } from '../mvcc/index.js';
 import { keyString, RangeIndex, type KeyString } from './range-index.js';
+import type { WatchFilter } from './filter-pool.js';
+import { forEachMatch, type FilterWatcher } from './filter-protocol.js';
 
 /** What the hub needs from the member. */
 export interface WatchSource {
@@ -49,10 +69,18 @@ export interface WatchHubOptions {
   /** --experimental-watch-progress-notify-interval */
   progressNotifyIntervalMs: number;
   pendingBytesMax?: number;
+  /** matches applied batches in a worker thread once there are enough synced watchers (null: always here) */
+  filter?: WatchFilter | null;
+  /** synced watchers from which batches go to `filter` (default WATCH_FILTER_WORKER_MIN_WATCHERS) */
+  filterMinWatchers?: number;
+  /** and distinct ranges among them (default WATCH_FILTER_WORKER_MIN_RANGES) */
+  filterMinRanges?: number;
 }
 
-interface Watcher {
+interface Watcher extends FilterWatcher {
   readonly id: number;
+  /** hub-wide, names the watcher to the filter worker */
+  readonly serial: number;
   readonly stream: WatchStream;
   readonly start: KeyString;
   /** undefined: the single key; null: every key from start */
@@ -66,6 +94,7 @@ interface Watcher {
   nextRev: number;
   synced: boolean;
   sentSinceProgress: boolean;
+  removed: boolean;
 }
 
 function contains(w: Watcher, k: KeyString): boolean {
@@ -83,6 +112,19 @@ function eventBytes(ev: Event): number {
 
 function stripPrevKv(evs: readonly Event[]): readonly Event[] {
   return evs.some((ev) => ev.prev_kv !== undefined) ? evs.map((ev) => (ev.prev_kv === undefined ? ev : { type: ev.type, kv: ev.kv })) : evs;
+}
+
+/** An applied batch not yet delivered: in the worker, or waiting behind one that is. */
+interface PendingBatch {
+  readonly seq: number;
+  readonly events: readonly Event[];
+  readonly shared: SharedBatch;
+  readonly firstRev: number;
+  readonly appliedAt: number;
+  /** worker: awaiting its answer; local: matched here at its turn */
+  state: 'worker' | 'local';
+  /** the worker's answer (serial, count, indices words) */
+  answer: Int32Array | null;
 }
 
 /** One applied batch's header and events, with and without prev_kv, made once and shared by every watcher. */
@@ -109,19 +151,37 @@ export class WatchHub {
   private readonly unsynced = new Set<Watcher>();
   private readonly progressWatchers = new Set<Watcher>();
   private readonly streams = new Set<WatchStream>();
+  private readonly bySerial = new Map<number, Watcher>();
+  private nextSerial = 0;
+  /** applied batches not yet delivered, in apply order (only with a filter) */
+  private readonly pending: PendingBatch[] = [];
+  private nextSeq = 1;
+  private readonly filter: WatchFilter | null;
+  private readonly filterMinWatchers: number;
+  private readonly filterMinRanges: number;
   private watcherCount = 0;
   private syncScheduled = false;
   private readonly syncTimer: NodeJS.Timeout;
   private readonly progressTimer: NodeJS.Timeout;
   readonly pendingBytesMax: number;
-  readonly stats = { eventsDelivered: 0, catchUpRounds: 0, congestions: 0, compactedCancels: 0 };
+  readonly stats = { eventsDelivered: 0, catchUpRounds: 0, congestions: 0, compactedCancels: 0, batchesFilteredByWorker: 0, batchesFilteredHere: 0 };
 
   constructor(
     private readonly source: WatchSource,
     private readonly options: WatchHubOptions,
   ) {
     this.pendingBytesMax = options.pendingBytesMax ?? WATCH_PENDING_BYTES_MAX;
-    this.syncTimer = setInterval(() => this.sync(), WATCH_SYNC_INTERVAL_MS);
+    this.filter = options.filter ?? null;
+    this.filterMinWatchers = options.filterMinWatchers ?? WATCH_FILTER_WORKER_MIN_WATCHERS;
+    this.filterMinRanges = options.filterMinRanges ?? WATCH_FILTER_WORKER_MIN_RANGES;
+    this.filter?.attach({
+      syncedWatchers: () => [...this.bySerial.values()].filter((w) => w.synced),
+      filtered: (seq, words) => this.filtered(seq, words),
+    });
+    this.syncTimer = setInterval(() => {
+      this.deliverStalled();
+      this.sync();
+    }, WATCH_SYNC_INTERVAL_MS);
     this.syncTimer.unref();
     this.progressTimer = setInterval(() => this.notifyProgress(), options.progressNotifyIntervalMs);
     this.progressTimer.unref();
@@ -149,31 +209,93 @@ export class WatchHub {
   close(): void {
     clearInterval(this.syncTimer);
     clearInterval(this.progressTimer);
+    this.filter?.detach();
+    this.pending.length = 0;
     for (const s of [...this.streams]) s.close();
+  }
+
+  /** Applied batches waiting for delivery (in the filter worker or behind one that is). */
+  get pendingBatches(): number {
+    return this.pending.length;
+  }
+
+  /** The revision through which every applied event was delivered to the synced watchers. */
+  deliveredRevision(): number {
+    const head = this.pending[0];
+    return head === undefined ? this.source.revision() : head.firstRev - 1;
   }
 
   // ---- live events --------------------------------------------------------------------------------------------
 
   /** Events of one applied batch, in revision order, after its LMDB transaction committed. */
   onApplied(events: readonly Event[]): void {
+    // no synced watcher now: none is due this batch later either (a watcher synced later starts after it)
     if (events.length === 0 || this.index.size === 0) return;
     const firstRev = events[0]!.kv.mod_revision;
-    const matched = new Map<Watcher, Event[]>();
-    for (const ev of events) {
-      this.index.stab(keyString(ev.kv.key), (w) => {
-        if (ev.kv.mod_revision < w.nextRev || !wants(w, ev)) return;
-        const list = matched.get(w);
-        if (list === undefined) matched.set(w, [ev]);
-        else list.push(ev);
-      });
-    }
-    const touched = new Set<WatchStream>();
     // Fan-out shares objects: watchers that matched the whole batch get the same events array (and header), so a
     // sink can encode it once for all of them (see WatchSink.sendEvents).
     const shared = new SharedBatch(events, this.source.header(this.source.revision()));
+    if (this.filter === null) return this.deliver(events, shared, firstRev, null);
+    const b: PendingBatch = { seq: this.nextSeq++, events, shared, firstRev, appliedAt: Date.now(), state: 'local', answer: null };
+    // many watchers on few ranges cost a few stabs and then the sends, which stay here anyway: the trip to the worker
+    // only pays when there are many ranges to search (BENCHMARKS.md, "Watch filtering in a worker")
+    const worthIt = this.index.size >= this.filterMinWatchers && this.index.distinctRanges >= this.filterMinRanges;
+    if (worthIt && this.filter.submit(b.seq, events)) b.state = 'worker';
+    this.pending.push(b);
+    // bounded: past the limit the oldest batch is matched here now rather than waited for
+    while (this.pending.length > WATCH_FILTER_BATCHES_PENDING_MAX) {
+      this.matchHere(this.pending[0]!);
+      this.deliverReady();
+    }
+    this.deliverReady();
+  }
+
+  /** The filter worker's answer for batch `seq`, or null: match it here. */
+  private filtered(seq: number, words: Int32Array | null): void {
+    const head = this.pending[0];
+    if (head === undefined) return;
+    const b = this.pending[seq - head.seq];
+    if (b === undefined || b.seq !== seq || b.state !== 'worker') return; // delivered already
+    if (words === null) b.state = 'local';
+    else b.answer = words;
+    this.deliverReady();
+  }
+
+  private matchHere(b: PendingBatch): void {
+    if (b.state === 'worker' && b.answer === null) {
+      b.state = 'local';
+      this.filter?.forget(b.seq);
+    }
+  }
+
+  /** Batches the worker has left unanswered too long are matched here (a stuck worker delays events boundedly). */
+  private deliverStalled(): void {
+    const head = this.pending[0];
+    if (head === undefined || Date.now() - head.appliedAt < WATCH_FILTER_RESULT_WAIT_MS) return;
+    for (const b of this.pending) if (Date.now() - b.appliedAt >= WATCH_FILTER_RESULT_WAIT_MS) this.matchHere(b);
+    this.deliverReady();
+  }
+
+  /** Delivers batches from the oldest while they are answered or to be matched here: apply order, always. */
+  private deliverReady(): void {
+    for (;;) {
+      const b = this.pending[0];
+      if (b === undefined || (b.state === 'worker' && b.answer === null)) return;
+      this.pending.shift();
+      this.deliver(b.events, b.shared, b.firstRev, b.state === 'worker' ? b.answer : null);
+    }
+  }
+
+  /** Sends one batch to its synced watchers: those the worker matched (`answer`), or those this thread's index finds. */
+  private deliver(events: readonly Event[], shared: SharedBatch, firstRev: number, answer: Int32Array | null): void {
+    const matched = answer === null ? this.matchLocally(events) : this.matchAnswer(events, firstRev, answer);
+    if (answer === null) this.stats.batchesFilteredHere++;
+    else this.stats.batchesFilteredByWorker++;
+    const touched = new Set<WatchStream>();
     for (const [w, evs] of matched) {
       if (w.stream.congested()) {
         this.stats.congestions++;
+        // every batch before this one was delivered: the watcher resumes at this batch
         this.toUnsynced(w, Math.max(w.nextRev, firstRev));
         continue;
       }
@@ -184,11 +306,40 @@ export class WatchHub {
     for (const s of touched) s.maybeSendProgress();
   }
 
+  private matchLocally(events: readonly Event[]): Map<Watcher, Event[]> {
+    const matched = new Map<Watcher, Event[]>();
+    for (const ev of events) {
+      this.index.stab(keyString(ev.kv.key), (w) => {
+        if (ev.kv.mod_revision < w.nextRev || !wants(w, ev)) return;
+        const list = matched.get(w);
+        if (list === undefined) matched.set(w, [ev]);
+        else list.push(ev);
+      });
+    }
+    return matched;
+  }
+
+  /** The worker's matches, checked against each watcher now: still synced, and due these revisions. */
+  private matchAnswer(events: readonly Event[], firstRev: number, answer: Int32Array): Map<Watcher, readonly Event[]> {
+    const matched = new Map<Watcher, readonly Event[]>();
+    forEachMatch(answer, (serial, indices) => {
+      const w = this.bySerial.get(serial);
+      if (w === undefined || !w.synced) return;
+      let evs: readonly Event[] = indices === null ? events : Array.from(indices, (i) => events[i]!);
+      if (w.nextRev > firstRev) evs = evs.filter((ev) => ev.kv.mod_revision >= w.nextRev);
+      if (evs.length > 0) matched.set(w, evs);
+    });
+    return matched;
+  }
+
   /**
    * The key space jumped (a snapshot was installed): every synced watcher catches up from history from `nextRev`,
    * the first revision the snapshot brought in.
    */
   resyncAll(nextRev: number): void {
+    // the batches applied before the jump go out first (matched here), so nextRev is right for every watcher
+    for (const b of this.pending) this.matchHere(b);
+    this.deliverReady();
     for (const s of this.streams) s.forEachWatcher((w) => {
       if (w.synced) this.toUnsynced(w, Math.max(w.nextRev, nextRev));
     });
@@ -241,10 +392,8 @@ export class WatchHub {
         if (evs.length > 0) this.sendEvents(w, evs);
         w.nextRev = Math.max(w.nextRev, read.lastRevision + 1);
         this.unsynced.delete(w);
-        if (w.nextRev > cur) {
-          w.synced = true;
-          this.index.add(w, w.start, w.end);
-        } else this.unsynced.add(w); // to the back: round-robin between watchers
+        if (w.nextRev > cur) this.toSynced(w);
+        else this.unsynced.add(w); // to the back: round-robin between watchers
         touched.add(w.stream);
       }
       for (const s of touched) s.maybeSendProgress();
@@ -266,8 +415,17 @@ export class WatchHub {
     };
   }
 
+  private toSynced(w: Watcher): void {
+    w.synced = true;
+    this.index.add(w, w.start, w.end);
+    this.filter?.added(w);
+  }
+
   private toUnsynced(w: Watcher, nextRev: number): void {
-    if (w.synced) this.index.remove(w, w.start, w.end);
+    if (w.synced) {
+      this.index.remove(w, w.start, w.end);
+      this.filter?.removed(w.serial);
+    }
     w.synced = false;
     w.nextRev = nextRev;
     this.unsynced.add(w);
@@ -308,7 +466,7 @@ export class WatchHub {
 
   private notifyProgress(): void {
     if (this.progressWatchers.size === 0) return;
-    const header = this.source.header(this.source.revision());
+    const header = this.source.header(this.deliveredRevision());
     for (const w of this.progressWatchers) {
       if (!w.synced || w.stream.congested()) continue;
       if (!w.sentSinceProgress) w.stream.sink.send({ header, watch_id: w.id, events: [] });
@@ -332,8 +490,12 @@ export class WatchHub {
     const filters = req.filters ?? [];
     const cur = this.source.revision();
     const startRev = req.start_revision ?? 0;
+    while (this.bySerial.has(this.nextSerial)) this.nextSerial = (this.nextSerial + 1) & 0x7fff_ffff;
+    const serial = this.nextSerial;
+    this.nextSerial = (this.nextSerial + 1) & 0x7fff_ffff;
     const w: Watcher = {
       id,
+      serial,
       stream,
       start,
       end,
@@ -346,13 +508,13 @@ export class WatchHub {
       nextRev: startRev === 0 ? cur + 1 : startRev,
       synced: false,
       sentSinceProgress: false,
+      removed: false,
     };
     this.watcherCount++;
+    this.bySerial.set(serial, w);
     if (w.progressNotify) this.progressWatchers.add(w);
-    if (w.nextRev > cur) {
-      w.synced = true;
-      this.index.add(w, start, end);
-    } else {
+    if (w.nextRev > cur) this.toSynced(w);
+    else {
       this.unsynced.add(w);
       this.scheduleSync();
     }
@@ -360,8 +522,14 @@ export class WatchHub {
   }
 
   unregister(w: Watcher): void {
-    if (w.synced) this.index.remove(w, w.start, w.end);
-    else this.unsynced.delete(w);
+    if (w.removed) return;
+    if (w.synced) {
+      this.index.remove(w, w.start, w.end);
+      this.filter?.removed(w.serial);
+    } else this.unsynced.delete(w);
+    w.synced = false;
+    w.removed = true;
+    this.bySerial.delete(w.serial);
     this.progressWatchers.delete(w);
     this.watcherCount--;
   }
@@ -372,6 +540,11 @@ export class WatchHub {
 
   currentHeader(): ResponseHeader {
     return this.source.header(this.source.revision());
+  }
+
+  /** The header a progress report carries: the revision through which events were delivered. */
+  progressHeader(): ResponseHeader {
+    return this.source.header(this.deliveredRevision());
   }
 
   headerAt(revision: number): ResponseHeader {
@@ -454,7 +627,7 @@ export class WatchStream {
     if (!this.progressRequested || this.closed) return;
     for (const w of this.watchers.values()) if (!w.synced) return;
     this.progressRequested = false;
-    this.sink.send({ header: this.hub.currentHeader(), watch_id: -1, events: [] });
+    this.sink.send({ header: this.hub.progressHeader(), watch_id: -1, events: [] });
   }
 
   close(): void {

@@ -1,2 +1,3 @@
 export * from './hub.js';
 export * from './range-index.js';
+export { WatchFilterPool, type WatchFilter, type WatchFilterClient } from './filter-pool.js';

@@ -62,6 +62,11 @@ export class RangeIndex<T> {
     return this.count;
   }
 
+  /** Distinct ranges (single keys and exact ranges): what a stab's cost grows with, unlike watchers sharing a range. */
+  get distinctRanges(): number {
+    return this.single.size + this.groups.size;
+  }
+
   /** end: undefined = the single key `start`; null = every key >= start; else the exclusive end. */
   add(item: T, start: KeyString, end: KeyString | null | undefined): void {
     this.count++;
