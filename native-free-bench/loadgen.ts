@@ -16,6 +16,7 @@ import { eachFlag, outputFormat, pidList, positiveInteger, positiveNumber } from
 import { Histogram } from './histogram.js';
 import { loadAverage1, machineCpu, processCpu, tcpConnectionsTo } from './procstat.js';
 import { connect, type Conn, type Target } from './targets.js';
+import { readStamp, split, stampedValue, STAMP_BYTES, WATCH_PREFIX } from './watch-stamp.js';
 
 const WORKLOADS = ['put', 'range-serializable', 'range-linearizable', 'txn-mixed', 'watch'] as const;
 type Workload = (typeof WORKLOADS)[number];
@@ -205,24 +206,7 @@ function connectionFor(o: Options, n: number, requestTimeoutMs?: number, use: 'k
   return connect(o.target, { endpoints: endpointsFor(o, n), dialTimeoutMs: 5000, requestTimeoutMs, use });
 }
 
-// watch: the send time, in ms with 3 decimals, zero-padded to STAMP_BYTES characters at the start of each value
-const WATCH_PREFIX = Buffer.from('/watchbench/');
-const STAMP_BYTES = 20;
 
-function stampedValue(size: number, t: number): Buffer {
-  const b = Buffer.alloc(size, 'v');
-  b.write(t.toFixed(3).padStart(STAMP_BYTES, '0'), 0, 'latin1');
-  return b;
-}
-
-function readStamp(value: Uint8Array): number {
-  return Number(Buffer.from(value.buffer, value.byteOffset, Math.min(STAMP_BYTES, value.byteLength)).toString('latin1'));
-}
-
-/** n items split into k nearly equal parts. */
-function split(n: number, k: number): number[] {
-  return Array.from({ length: k }, (_, i) => Math.floor(n / k) + (i < n % k ? 1 : 0));
-}
 
 // ---- worker thread -------------------------------------------------------------------------------------------
 

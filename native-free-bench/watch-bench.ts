@@ -20,6 +20,7 @@ import { Client, prefixRangeEnd, type ClientStream, type LeaseKeepAliveRequest, 
 import { eachFlag, outputFormat, pidList, positiveInteger, positiveNumber } from './args.js';
 import { Histogram } from './histogram.js';
 import { loadAverage1, machineCpu, processCpu } from './procstat.js';
+import { readStamp, split, stampedValue, STAMP_BYTES, WATCH_PREFIX } from './watch-stamp.js';
 
 type Mode = 'watch' | 'keepalive';
 
@@ -117,25 +118,9 @@ function now(): number {
   return performance.timeOrigin + performance.now();
 }
 
-const PREFIX = Buffer.from('/watchbench/');
+const PREFIX = WATCH_PREFIX;
 const PREFIX_END = prefixRangeEnd(PREFIX);
-/** The send time, in ms with 3 decimals, zero-padded to this many characters at the start of each value. */
-const STAMP_BYTES = 20;
 
-function stampedValue(size: number, t: number): Buffer {
-  const b = Buffer.alloc(size, 'v');
-  b.write(t.toFixed(3).padStart(STAMP_BYTES, '0'), 0, 'latin1');
-  return b;
-}
-
-function readStamp(value: Uint8Array): number {
-  return Number(Buffer.from(value.buffer, value.byteOffset, Math.min(STAMP_BYTES, value.byteLength)).toString('latin1'));
-}
-
-/** n items split into k nearly equal parts. */
-function split(n: number, k: number): number[] {
-  return Array.from({ length: k }, (_, i) => Math.floor(n / k) + (i < n % k ? 1 : 0));
-}
 
 /** A client for connection number n: the endpoint list rotated so that connections spread over the endpoints. */
 function clientFor(o: Options, n: number): Client {

@@ -106,12 +106,8 @@ export default function serve(task: ReadLoopTask): string {
     while (!replies.push(out)) replies.waitForSpace(out.length, 1000);
   };
   for (;;) {
-    let m = requests.pop();
-    for (let spin = 0; m === null && spin < SPIN_POLLS; spin++) m = requests.pop();
-    if (m === null) {
-      requests.waitForData(1000);
-      continue;
-    }
+    const m = requests.take(SPIN_POLLS, 1000);
+    if (m === null) continue;
     if (m.length === 0) return 'stopped';
     const view = new DataView(m.buffer, m.byteOffset, m.byteLength);
     const header = { cluster_id: view.getBigUint64(0, true), member_id: view.getBigUint64(8, true), raft_term: view.getFloat64(16, true) };

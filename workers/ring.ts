@@ -164,6 +164,27 @@ export class Ring {
     }
   }
 
+  /**
+   * Worker side: the next message, polling `spinPolls` times before sleeping in Atomics.wait (a futex wake-up costs
+   * more than a few polls); null when nothing came within the timeout.
+   */
+  take(spinPolls: number, timeoutMs: number): Uint8Array | null {
+    let m = this.pop();
+    for (let spin = 0; m === null && spin < spinPolls; spin++) m = this.pop();
+    if (m !== null) return m;
+    this.waitForData(timeoutMs);
+    return this.pop();
+  }
+
+  /** Main-thread side: every message as it arrives, waiting with Atomics.waitAsync, for as long as `open()` holds. */
+  async *messages(open: () => boolean, pollMs = 500): AsyncGenerator<Uint8Array> {
+    while (open()) {
+      const m = this.pop();
+      if (m === null) await this.waitForDataAsync(pollMs);
+      else yield m;
+    }
+  }
+
   /** Pushes, waiting for space as long as needed (main thread). */
   async pushAsync(message: Uint8Array): Promise<void> {
     while (!this.push(message)) await this.waitForSpaceAsync(message.length);

@@ -21,12 +21,8 @@ export default function serve(task: FilterLoopTask): string {
   const replies = new Ring(task.replies);
   const view = new FilterView();
   for (;;) {
-    let m = requests.pop();
-    for (let spin = 0; m === null && spin < SPIN_POLLS; spin++) m = requests.pop();
-    if (m === null) {
-      requests.waitForData(1000);
-      continue;
-    }
+    const m = requests.take(SPIN_POLLS, 1000);
+    if (m === null) continue;
     if (m.length === 0) return 'stopped';
     for (const item of unpackr.unpack(m) as RequestItem[]) {
       if (item[0] === ITEM_ADD) view.add(item);

@@ -148,12 +148,7 @@ export class ReadPool {
   }
 
   private async drain(slot: Slot): Promise<void> {
-    while (slot.alive && !this.closed) {
-      const m = slot.replies.pop();
-      if (m === null) {
-        await slot.replies.waitForDataAsync(500);
-        continue;
-      }
+    for await (const m of slot.replies.messages(() => slot.alive && !this.closed)) {
       const buf = Buffer.from(m.buffer, m.byteOffset, m.byteLength);
       for (let at = 0; at < buf.length; ) {
         const id = buf.readUInt32LE(at);

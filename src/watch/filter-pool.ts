@@ -157,12 +157,7 @@ export class WatchFilterPool implements WatchFilter {
   }
 
   private async drain(slot: Slot): Promise<void> {
-    while (slot.alive && !this.closed) {
-      const m = slot.replies.pop();
-      if (m === null) {
-        await slot.replies.waitForDataAsync(500);
-        continue;
-      }
+    for await (const m of slot.replies.messages(() => slot.alive && !this.closed)) {
       const reply = decodeReply(m);
       // answered already (delivered by the hub itself, or by this worker's predecessor): nothing to do
       if (!this.inflight.delete(reply.seq)) continue;
