@@ -385,11 +385,20 @@ export class WatchHub {
         read = this.source.readEvents(from, to, WATCH_CATCHUP_EVENTS_MAX, keep, live.some((w) => w.prevKv));
       }
       const touched = new Set<WatchStream>();
+      // Watchers of one range and filters that resume at one revision get the very same events and header objects,
+      // so a sink encodes them once for all of them, as in live fan-out (catch-up after congestion hits many at once).
+      const header = this.source.header(cur);
+      const shaped = new Map<string, readonly Event[]>();
       for (const w of live) {
         // a stream this round already filled up takes no more: its watchers wait, unsynced, where they were
         if (w.stream.congested()) continue;
-        const evs = read.events.filter((ev) => ev.kv.mod_revision >= w.nextRev && wants(w, ev) && contains(w, keyString(ev.kv.key)));
-        if (evs.length > 0) this.sendEvents(w, evs);
+        const shape = JSON.stringify([w.nextRev, w.start, w.end ?? (w.end === null ? 1 : 0), w.noPut, w.noDelete, w.prevKv]);
+        let evs = shaped.get(shape);
+        if (evs === undefined) {
+          const matched = read.events.filter((ev) => ev.kv.mod_revision >= w.nextRev && wants(w, ev) && contains(w, keyString(ev.kv.key)));
+          shaped.set(shape, (evs = w.prevKv ? matched : stripPrevKv(matched)));
+        }
+        if (evs.length > 0) this.sendEvents(w, evs, header);
         w.nextRev = Math.max(w.nextRev, read.lastRevision + 1);
         this.unsynced.delete(w);
         if (w.nextRev > cur) this.toSynced(w);
