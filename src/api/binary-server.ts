@@ -99,7 +99,7 @@ function describeType(v: unknown): string {
 }
 
 /** Dispatches one decoded request to the member. Returns a value or a promise; throws EtcdError. */
-function dispatch(server: EtcdServer, method: MethodName, request: unknown, limits: Limits, body: Buffer): unknown {
+function dispatch(server: EtcdServer, method: MethodName, request: unknown, limits: Limits, body: Buffer, untilClosed: () => AbortSignal): unknown {
   const req = decodeRequest(method, request, limits.txnOpsMax);
   switch (method) {
     case 'Range': return server.rangeForClient(req as never, body);
@@ -118,9 +118,9 @@ function dispatch(server: EtcdServer, method: MethodName, request: unknown, limi
     case 'LeaseRevoke': return server.leaseRevoke(req as never);
     case 'LeaseTimeToLive': return server.leaseTimeToLive(req as never);
     case 'LeaseLeases': return server.leaseLeases();
-    case 'Lock': return server.lock(req as never);
+    case 'Lock': return server.lock(req as never, untilClosed());
     case 'Unlock': return server.unlock(req as never);
-    case 'Campaign': return server.campaign(req as never);
+    case 'Campaign': return server.campaign(req as never, untilClosed());
     case 'Proclaim': return server.proclaim(req as never);
     case 'Leader': return server.electionLeader(req as never);
     case 'Resign': return server.resign(req as never);
@@ -138,6 +138,8 @@ class Connection {
   private responseBytesEstimate: number;
   private readonly decoder: FrameDecoder;
   private readonly streams = new Map<number, StreamHandler>();
+  /** aborted when the connection closes: a waiting Lock or Campaign then withdraws its key, as etcd's do */
+  private closed: AbortController | null = null;
 
   constructor(
     private readonly socket: net.Socket,
@@ -174,6 +176,7 @@ class Connection {
     });
     socket.on('error', () => {});
     socket.on('close', () => {
+      this.closed?.abort();
       for (const h of this.streams.values()) h.close();
       this.streams.clear();
     });
@@ -255,7 +258,7 @@ class Connection {
         throw invalidArgument(`etcdserver: invalid request: field "method" must be a string, got ${describeType(method)}`);
       }
       if (!methods.has(method)) throw invalidArgument(`etcdserver: unknown method ${JSON.stringify(method)}`);
-      result = dispatch(this.server, method as MethodName, request, this.limits, body);
+      result = dispatch(this.server, method as MethodName, request, this.limits, body, () => (this.closed ??= new AbortController()).signal);
     } catch (err) {
       this.sendError(requestId, toEtcdError(err));
       this.updateFlow();

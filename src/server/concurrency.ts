@@ -93,7 +93,7 @@ export class ConcurrencyService {
    * Resolves once no key under the prefix has a create revision below `rev` (etcd's waitDeletes), with the header of
    * the last range, or null when nothing was ahead in the first place (etcd then answers with its txn's header).
    */
-  private async waitDeletes(prefix: Buffer, rev: number): Promise<ResponseHeader | null> {
+  private async waitDeletes(prefix: Buffer, rev: number, signal?: AbortSignal): Promise<ResponseHeader | null> {
     for (let first = true; ; first = false) {
       const r = await this.server.range({
         key: prefix,
@@ -105,13 +105,14 @@ export class ConcurrencyService {
       });
       const ahead = r.kvs[0];
       if (ahead === undefined) return first ? null : r.header;
-      await this.waitDelete(Buffer.from(ahead.key), r.header.revision);
+      await this.waitDelete(Buffer.from(ahead.key), r.header.revision, signal);
     }
   }
 
   /** Resolves when `key` is deleted after revision `rev`. */
-  private waitDelete(key: Buffer, rev: number): Promise<void> {
+  private waitDelete(key: Buffer, rev: number, signal?: AbortSignal): Promise<void> {
     return new Promise((resolve, reject) => {
+      if (signal?.aborted) return reject(etcdError('Canceled'));
       const stream = this.server.watchHub.openStream({
         send: (resp: WatchResponse) => {
           if (resp.events.some((e) => e.type === EventType.DELETE) || resp.compact_revision) done(null);
@@ -120,12 +121,15 @@ export class ConcurrencyService {
       });
       const done = (err: Error | null): void => {
         this.closers.delete(closer);
+        signal?.removeEventListener('abort', cancel);
         stream.close();
         if (err) reject(err);
         else resolve();
       };
       const closer = (): void => done(plainError('etcdserver: server stopped'));
+      const cancel = (): void => done(etcdError('Canceled'));
       this.closers.add(closer);
+      signal?.addEventListener('abort', cancel, { once: true });
       stream.handle({ create_request: { key, start_revision: rev + 1, filters: [WatchFilterType.NOPUT] } });
     });
   }
@@ -136,11 +140,22 @@ export class ConcurrencyService {
 
   // ---- Lock ---------------------------------------------------------------------------------------------------
 
-  lock(req: LockRequest): Promise<LockResponse> {
-    return asPlain(this.lockInner(req));
+  /** `signal`: the caller went away (its connection closed); a waiting Lock then removes its key, as etcd's does. */
+  lock(req: LockRequest, signal?: AbortSignal): Promise<LockResponse> {
+    return asPlain(this.lockInner(req, signal));
   }
 
-  private async lockInner(req: LockRequest): Promise<LockResponse> {
+  /** Waits for the keys ahead; if the caller goes away meanwhile, removes `key` (etcd's Mutex.Lock and Campaign). */
+  private async waitOrWithdraw(prefix: Buffer, rev: number, key: Buffer, signal?: AbortSignal): Promise<ResponseHeader | null> {
+    try {
+      return await this.waitDeletes(prefix, rev, signal);
+    } catch (err) {
+      if (signal?.aborted) await this.server.deleteRange({ key }).catch(() => undefined);
+      throw err;
+    }
+  }
+
+  private async lockInner(req: LockRequest, signal?: AbortSignal): Promise<LockResponse> {
     let lease = req.lease;
     if (lease === 0n) {
       checkWriteKey(ownKey(req.name, -1n)); // the longest key a granted lease can give, before granting one
@@ -149,7 +164,7 @@ export class ConcurrencyService {
     const key = ownKey(req.name, lease);
     checkWriteKey(key);
     const own = await this.createOwnKey(key, lease, new Uint8Array(0));
-    const waited = await this.waitDeletes(prefixOf(req.name), own.createRevision);
+    const waited = await this.waitOrWithdraw(prefixOf(req.name), own.createRevision, key, signal);
     // the lease may have expired while waiting: then the key is gone and the lock was not acquired
     if (!(await this.keyExists(key))) throw plainError(ERR_SESSION_EXPIRED);
     return { header: waited ?? own.header, key };
@@ -167,18 +182,19 @@ export class ConcurrencyService {
 
   // ---- Election -----------------------------------------------------------------------------------------------
 
-  campaign(req: CampaignRequest): Promise<CampaignResponse> {
-    return asPlain(this.campaignInner(req));
+  /** `signal`: as lock's; a waiting candidate that goes away resigns. */
+  campaign(req: CampaignRequest, signal?: AbortSignal): Promise<CampaignResponse> {
+    return asPlain(this.campaignInner(req, signal));
   }
 
-  private async campaignInner(req: CampaignRequest): Promise<CampaignResponse> {
+  private async campaignInner(req: CampaignRequest, signal?: AbortSignal): Promise<CampaignResponse> {
     const value = req.value ?? new Uint8Array(0);
     const key = ownKey(req.name, req.lease);
     checkWriteKey(key);
     const own = await this.createOwnKey(key, req.lease, value);
     const leader: LeaderKey = { name: req.name, key, rev: own.createRevision, lease: req.lease };
     if (own.kv !== null && !Buffer.from(own.kv.value).equals(Buffer.from(value))) await this.proclaimInner({ leader, value });
-    await this.waitDeletes(prefixOf(req.name), own.createRevision);
+    await this.waitOrWithdraw(prefixOf(req.name), own.createRevision, key, signal);
     if (!(await this.keyExists(key))) throw plainError(ERR_SESSION_EXPIRED);
     // etcd's Election.Campaign answers with the header of its campaign txn, even after a proclaim or a wait
     return { header: own.header, leader };

@@ -1071,14 +1071,14 @@ export class EtcdServer {
     this.assertStreamAllowed();
     return this.leases.openKeepAliveStream(sink);
   }
-  lock(req: LockRequest): Promise<LockResponse> {
-    return this.concurrency.lock(req);
+  lock(req: LockRequest, signal?: AbortSignal): Promise<LockResponse> {
+    return this.concurrency.lock(req, signal);
   }
   unlock(req: UnlockRequest): Promise<UnlockResponse> {
     return this.concurrency.unlock(req);
   }
-  campaign(req: CampaignRequest): Promise<CampaignResponse> {
-    return this.concurrency.campaign(req);
+  campaign(req: CampaignRequest, signal?: AbortSignal): Promise<CampaignResponse> {
+    return this.concurrency.campaign(req, signal);
   }
   proclaim(req: ProclaimRequest): Promise<ProclaimResponse> {
     return this.concurrency.proclaim(req);

@@ -137,8 +137,10 @@ function readBody(res: uWS.HttpResponse, contentLength: string, limits: Limits, 
 
 function handleUnary(server: EtcdServer, limits: Limits, route: UnaryRoute, res: uWS.HttpResponse, req: uWS.HttpRequest): void {
   const state: Aborted = { aborted: false };
+  const gone = new AbortController();
   res.onAborted(() => {
     state.aborted = true;
+    gone.abort();
   });
   readBody(res, req.getHeader('content-length'), limits, state, (body) => {
     let result: unknown;
@@ -146,7 +148,7 @@ function handleUnary(server: EtcdServer, limits: Limits, route: UnaryRoute, res:
       const first = decodeNext(body, 0, true);
       const node = first.kind === 'value' ? first.node : null; // an empty body is the default request
       const request = decodeMessage(node, route.request, limits, route.proposal);
-      result = route.call(server, request, limits);
+      result = route.call(server, request, limits, gone.signal);
     } catch (err) {
       if (!state.aborted) sendError(res, decodeError(err));
       return;

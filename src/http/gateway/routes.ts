@@ -17,7 +17,8 @@ export interface UnaryRoute {
   readonly response: MessageDesc;
   /** a write through Raft: etcd refuses it above --max-request-bytes with `request is too large` */
   readonly proposal: boolean;
-  call(server: EtcdServer, request: Record<string, unknown>, limits: Limits): unknown;
+  /** `signal` is aborted when the client goes away before the answer (a waiting Lock or Campaign withdraws) */
+  call(server: EtcdServer, request: Record<string, unknown>, limits: Limits, signal: AbortSignal): unknown;
 }
 
 export interface StreamRoute {
@@ -31,13 +32,13 @@ export interface StreamRoute {
 
 export type Route = UnaryRoute | StreamRoute;
 
-function method(name: MethodName, request: MessageDesc, response: MessageDesc, call: (server: EtcdServer, req: never) => unknown): UnaryRoute {
+function method(name: MethodName, request: MessageDesc, response: MessageDesc, call: (server: EtcdServer, req: never, signal: AbortSignal) => unknown): UnaryRoute {
   return {
     kind: 'unary',
     request,
     response,
     proposal: name === 'Put' || name === 'DeleteRange' || name === 'Txn',
-    call: (server, body, limits) => call(server, decodeRequest(name, body, limits.txnOpsMax) as never),
+    call: (server, body, limits, signal) => call(server, decodeRequest(name, body, limits.txnOpsMax) as never, signal),
   };
 }
 
@@ -131,10 +132,10 @@ export const ROUTES: ReadonlyMap<string, Route> = new Map<string, Route>([
   ['/v3/auth/role/grant', fixed(S.AuthRoleGrantPermissionRequest, S.HeaderOnly, roleNotFound)],
   ['/v3/auth/role/revoke', fixed(S.AuthRoleRevokePermissionRequest, S.HeaderOnly, roleNotFound)],
 
-  ['/v3/lock/lock', method('Lock', S.LockRequest, S.LockResponse, (s, r) => s.lock(r))],
+  ['/v3/lock/lock', method('Lock', S.LockRequest, S.LockResponse, (s, r, signal) => s.lock(r, signal))],
   ['/v3/lock/unlock', method('Unlock', S.UnlockRequest, S.HeaderOnly, (s, r) => s.unlock(r))],
 
-  ['/v3/election/campaign', method('Campaign', S.CampaignRequest, S.CampaignResponse, (s, r) => s.campaign(r))],
+  ['/v3/election/campaign', method('Campaign', S.CampaignRequest, S.CampaignResponse, (s, r, signal) => s.campaign(r, signal))],
   ['/v3/election/proclaim', method('Proclaim', S.ProclaimRequest, S.HeaderOnly, (s, r) => s.proclaim(r))],
   ['/v3/election/leader', method('Leader', S.LeaderRequest, S.LeaderResponse, (s, r) => s.electionLeader(r))],
   ['/v3/election/observe', { kind: 'stream', method: 'Observe', request: S.LeaderRequest, response: S.LeaderResponse, bidi: false }],
