@@ -23,6 +23,14 @@ export function bucketUpperUs(bucket: number): number {
   return (mantissa + 1) * 2 ** shift - 1;
 }
 
+/** A histogram's data as it crosses threads (postMessage): what merge() adds up. */
+export interface HistData {
+  counts: Uint32Array;
+  total: number;
+  sumUs: number;
+  maxUs: number;
+}
+
 export class Histogram {
   readonly counts: Uint32Array;
   total = 0;
@@ -39,7 +47,7 @@ export class Histogram {
     if (us > this.maxUs) this.maxUs = us;
   }
 
-  merge(other: { counts: Uint32Array; total: number; sumUs: number; maxUs: number }): void {
+  merge(other: HistData): void {
     for (let i = 0; i < this.counts.length; i++) this.counts[i]! += other.counts[i] ?? 0;
     this.total += other.total;
     this.sumUs += other.sumUs;

@@ -13,10 +13,10 @@ import os from 'node:os';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import { parseEndpoint } from '../src/client/index.js';
 import { eachFlag, outputFormat, pidList, positiveInteger, positiveNumber } from './args.js';
-import { Histogram } from './histogram.js';
+import { Histogram, type HistData } from './histogram.js';
 import { loadAverage1, machineCpu, processCpu, tcpConnectionsTo } from './procstat.js';
 import { connect, type Conn, type Target } from './targets.js';
-import { readStamp, split, stampedValue, STAMP_BYTES, WATCH_PREFIX } from './watch-stamp.js';
+import { readStamp, split, stampedValue, STAMP_BYTES, WATCH_PREFIX, type Timeline } from './watch-stamp.js';
 
 const WORKLOADS = ['put', 'range-serializable', 'range-linearizable', 'txn-mixed', 'watch'] as const;
 type Workload = (typeof WORKLOADS)[number];
@@ -221,20 +221,6 @@ interface WorkerInit {
    * populate phase, so the cache starts warm), or null
    */
   revisions: Float64Array | null;
-}
-
-interface Timeline {
-  measureFrom: number;
-  endAt: number;
-  /** watch: when to stop waiting for events and report */
-  reportAt: number;
-}
-
-interface HistData {
-  counts: Uint32Array;
-  total: number;
-  sumUs: number;
-  maxUs: number;
 }
 
 interface WorkerResult {

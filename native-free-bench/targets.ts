@@ -11,6 +11,7 @@
 // `etcd3` is imported lazily: only `--target etcd` loads grpc-js.
 
 import { Client, prefixRangeEnd, CompareResult, CompareTarget, type ClientStream, type WatchRequest } from '../src/client/index.js';
+import { WatchCreation } from './watch-stamp.js';
 
 export type Target = 'etcd-ts' | 'etcd';
 
@@ -87,29 +88,22 @@ async function connectEtcdTs(o: ConnectOptions): Promise<Conn> {
       return { succeeded: false, modRevision: r.responses[0]?.response_range?.kvs[0]?.mod_revision ?? 0 };
     },
     async watchPrefix(prefix, watchers, handlers) {
-      let pending = watchers;
-      let markCreated!: () => void;
-      let failCreate!: (e: Error) => void;
-      const created = new Promise<void>((res, rej) => ((markCreated = res), (failCreate = rej)));
+      const creation = new WatchCreation(watchers);
       const create: WatchRequest = { create_request: { key: prefix, range_end: prefixRangeEnd(prefix) } };
       const stream = await client.openStream('Watch', create, {
         message: (resp) => {
-          if (resp.created === true) {
-            if (resp.canceled === true) failCreate(new Error(`watch not created: ${resp.cancel_reason ?? 'canceled'}`));
-            else if (--pending === 0) markCreated();
-            return;
-          }
+          if (creation.take(resp)) return;
           if (resp.canceled === true) return handlers.error(`watch canceled: ${resp.cancel_reason ?? ''}`);
           if (resp.events.length > 0) handlers.events(resp.events.map((e) => e.kv.value));
         },
         end: (err) => {
           handlers.error(`watch stream ended: ${err?.message ?? 'by the server'}`);
-          failCreate(err ?? new Error('watch stream ended'));
+          creation.fail(err ?? new Error('watch stream ended'));
         },
       });
       streams.push(stream);
       for (let i = 1; i < watchers; i++) stream.send(create);
-      await created;
+      await creation.created;
     },
     close() {
       for (const s of streams) s.close();

@@ -18,9 +18,9 @@ import os from 'node:os';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import { Client, prefixRangeEnd, type ClientStream, type LeaseKeepAliveRequest, type WatchRequest } from '../src/client/index.js';
 import { eachFlag, outputFormat, pidList, positiveInteger, positiveNumber } from './args.js';
-import { Histogram } from './histogram.js';
+import { Histogram, type HistData } from './histogram.js';
 import { loadAverage1, machineCpu, processCpu } from './procstat.js';
-import { readStamp, split, stampedValue, STAMP_BYTES, WATCH_PREFIX } from './watch-stamp.js';
+import { readStamp, split, stampedValue, STAMP_BYTES, WATCH_PREFIX, WatchCreation, type Timeline } from './watch-stamp.js';
 
 type Mode = 'watch' | 'keepalive';
 
@@ -137,20 +137,6 @@ interface WorkerInit {
   perConnection: number[] | bigint[][];
 }
 
-interface Timeline {
-  measureFrom: number;
-  endAt: number;
-  /** watch: when to stop counting and report */
-  reportAt: number;
-}
-
-interface HistData {
-  counts: Uint32Array;
-  total: number;
-  sumUs: number;
-  maxUs: number;
-}
-
 interface WorkerResult {
   /** watch: events (any) arrived in [measureFrom, endAt] / keepalive: answers arrived in it */
   inWindow: number;
@@ -185,17 +171,11 @@ async function watchWorker(init: WorkerInit, port: NonNullable<typeof parentPort
     const client = clientFor(o, init.firstConnection + c);
     await client.connect();
     clients.push(client);
-    let pending = n;
-    let markCreated!: () => void;
-    let failCreate!: (e: Error) => void;
-    created.push(new Promise<void>((res, rej) => ((markCreated = res), (failCreate = rej))));
+    const creation = new WatchCreation(n);
+    created.push(creation.created);
     const stream = await client.openStream('Watch', create, {
       message: (resp) => {
-        if (resp.created === true) {
-          if (resp.canceled === true) failCreate(new Error(`watch not created: ${resp.cancel_reason ?? 'canceled'}`));
-          else if (--pending === 0) markCreated();
-          return;
-        }
+        if (creation.take(resp)) return;
         if (resp.canceled === true) return fail(`watch canceled: ${resp.cancel_reason ?? ''}`);
         const at = now();
         const k = resp.events.length;
@@ -215,7 +195,7 @@ async function watchWorker(init: WorkerInit, port: NonNullable<typeof parentPort
       },
       end: (err) => {
         fail(`watch stream ended: ${err?.message ?? 'by the server'}`);
-        failCreate(err ?? new Error('watch stream ended'));
+        creation.fail(err ?? new Error('watch stream ended'));
       },
     });
     streams.push(stream);

@@ -2,7 +2,8 @@
 // that fetch would normalise (`..` segments, encoded slashes).
 
 import net from 'node:net';
-import type { InProcessMember } from './member.js';
+import { after, before } from 'node:test';
+import { startInProcess, type InProcessMember } from './member.js';
 
 export function httpBase(m: InProcessMember | { member: { httpAddresses: { port: number }[] } }): string {
   return `http://127.0.0.1:${m.member.httpAddresses[0]!.port}`;
@@ -36,4 +37,25 @@ export function metricValue(text: string, name: string, labels = ''): number | u
     if (at > 0 && line.slice(0, at) === wanted) return Number(line.slice(at + 1));
   }
   return undefined;
+}
+
+/**
+ * For a describe block whose tests share one in-process member: started before them, closed after them.
+ * `member` and `base` are read inside the tests (they exist once `before` ran).
+ */
+export function memberForSuite(flags: string[] = []): { readonly member: InProcessMember; readonly base: string } {
+  let m: InProcessMember | undefined;
+  before(async () => {
+    m = await startInProcess(flags);
+  });
+  after(() => m?.close());
+  return {
+    get member(): InProcessMember {
+      if (m === undefined) throw new Error('the suite member is not started yet');
+      return m;
+    },
+    get base(): string {
+      return httpBase(this.member);
+    },
+  };
 }

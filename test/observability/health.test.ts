@@ -9,36 +9,30 @@ import { parseFlags } from '../../src/config/index.js';
 import { startMember, type Member } from '../../src/cli/member.js';
 import { freePort } from '../helpers/etcd.js';
 import { startInProcess, tempDir, type InProcessMember } from '../helpers/member.js';
-import { get, httpBase, metricValue } from '../helpers/http.js';
+import { get, httpBase, memberForSuite, metricValue } from '../helpers/http.js';
 
 const packageVersion = (JSON.parse(fs.readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
 describe('health endpoints of a healthy member', () => {
-  let m: InProcessMember;
-  let base: string;
-  before(async () => {
-    m = await startInProcess();
-    base = httpBase(m);
-  });
-  after(() => m.close());
+  const suite = memberForSuite();
 
   test('/health is 200 {"health":"true","reason":""} and counts in etcd_server_health_success', async () => {
-    const r = await get(`${base}/health`);
+    const r = await get(`${suite.base}/health`);
     assert.equal(r.status, 200);
     assert.equal(r.body, '{"health":"true","reason":""}');
     assert.equal(r.headers.get('content-type'), 'text/plain; charset=utf-8');
     assert.equal(r.headers.get('access-control-allow-origin'), '*');
-    const s = await get(`${base}/health?serializable=true`);
+    const s = await get(`${suite.base}/health?serializable=true`);
     assert.equal(s.status, 200);
     assert.deepEqual(JSON.parse(s.body), { health: 'true', reason: '' });
-    const metrics = (await get(`${base}/metrics`)).body;
+    const metrics = (await get(`${suite.base}/metrics`)).body;
     assert.ok(metricValue(metrics, 'etcd_server_health_success')! >= 2);
     assert.equal(metricValue(metrics, 'etcd_server_health_failures'), 0);
   });
 
   test('methods other than GET are 405 with Allow: GET, as etcd answers', async () => {
     for (const p of ['/health', '/livez', '/readyz', '/readyz/linearizable_read', '/version']) {
-      const r = await get(`${base}${p}`, { method: 'POST', body: '{}' });
+      const r = await get(`${suite.base}${p}`, { method: 'POST', body: '{}' });
       assert.equal(r.status, 405, p);
       assert.equal(r.headers.get('allow'), 'GET', p);
       assert.equal(r.body, 'Method Not Allowed\n', p);
@@ -46,21 +40,21 @@ describe('health endpoints of a healthy member', () => {
   });
 
   test('/livez and /readyz say ok; ?verbose lists every check', async () => {
-    assert.deepEqual(await get(`${base}/livez`).then((r) => [r.status, r.body]), [200, 'ok\n']);
-    assert.deepEqual(await get(`${base}/readyz`).then((r) => [r.status, r.body]), [200, 'ok\n']);
-    const v = await get(`${base}/readyz?verbose`);
+    assert.deepEqual(await get(`${suite.base}/livez`).then((r) => [r.status, r.body]), [200, 'ok\n']);
+    assert.deepEqual(await get(`${suite.base}/readyz`).then((r) => [r.status, r.body]), [200, 'ok\n']);
+    const v = await get(`${suite.base}/readyz?verbose`);
     assert.equal(v.status, 200);
     assert.equal(v.body, '[+]data_corruption ok\n[+]serializable_read ok\n[+]linearizable_read ok\n[+]non_learner ok\nok\n');
-    assert.equal((await get(`${base}/livez?verbose`)).body, '[+]serializable_read ok\nok\n');
-    const one = await get(`${base}/readyz/linearizable_read?verbose`);
+    assert.equal((await get(`${suite.base}/livez?verbose`)).body, '[+]serializable_read ok\nok\n');
+    const one = await get(`${suite.base}/readyz/linearizable_read?verbose`);
     assert.equal(one.body, '[+]linearizable_read ok\nok\n');
-    const excluded = await get(`${base}/readyz?verbose&exclude=linearizable_read&exclude=non_learner`);
+    const excluded = await get(`${suite.base}/readyz?verbose&exclude=linearizable_read&exclude=non_learner`);
     assert.equal(excluded.body, '[+]data_corruption ok\n[+]serializable_read ok\nok\n');
-    assert.equal((await get(`${base}/readyz/no_such_check`)).status, 404);
+    assert.equal((await get(`${suite.base}/readyz/no_such_check`)).status, 404);
   });
 
   test('/version names the etcd API version and etcd-ts own version', async () => {
-    const r = await get(`${base}/version`);
+    const r = await get(`${suite.base}/version`);
     assert.equal(r.status, 200);
     assert.equal(r.headers.get('content-type'), 'application/json');
     assert.deepEqual(JSON.parse(r.body), { etcdserver: '3.4.0', etcdcluster: '3.4.0', etcdts: packageVersion });

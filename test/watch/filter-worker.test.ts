@@ -19,6 +19,7 @@ import { forEachMatch, type FilterWatcher } from '../../src/watch/filter-protoco
 import { startInProcess, type InProcessMember } from '../helpers/member.js';
 import { Rng, seedFromEnv } from '../helpers/rng.js';
 import { assertWatch, History, Recorder, syncWatcher, waitFor, type WatchSpec } from '../helpers/watch-checker.js';
+import { runOps, watchSpecOf } from '../helpers/watch-workload.js';
 
 const b = (s: string): Buffer => Buffer.from(s);
 
@@ -255,12 +256,11 @@ async function randomWorkload(t: { diagnostic(s: string): void; after(fn: () => 
     const w = client.watch(o, { ...rec.handlers, onEvents: (r) => rec.handlers.onEvents(slimResponse(r)) });
     const created = await Promise.race([w.ready, new Promise<number>((r) => setTimeout(() => r(-1), 20_000))]);
     assert.ok(created >= 0 || rec.canceled !== null, `watch ${d} was neither created nor cancelled`);
-    const key = b(o.key as string);
-    const range_end = o.prefix ? Buffer.from(prefixRangeEnd(key)) : o.range_end === undefined ? undefined : typeof o.range_end === 'string' ? b(o.range_end) : Buffer.from(o.range_end);
-    const from = o.start_revision ?? created + 1;
+    const spec = watchSpecOf(o, created);
+    const from = spec.from;
     const desc = `${d} from ${from}${o.prev_kv ? ' prev_kv' : ''}${o.filters ? ` filter ${o.filters[0]}` : ''}`;
     watched.push({
-      spec: { key, range_end, from, prev_kv: o.prev_kv, filters: o.filters },
+      spec,
       rec,
       w,
       desc,
@@ -304,14 +304,7 @@ async function randomWorkload(t: { diagnostic(s: string): void; after(fn: () => 
     return writer.call('LeaseRevoke', { ID: leases.splice(rng.int(leases.length), 1)[0]! });
   }
 
-  async function workload(n: number, concurrency = 6): Promise<void> {
-    let left = n;
-    await Promise.all(
-      Array.from({ length: concurrency }, async () => {
-        while (left-- > 0) await randomOp();
-      }),
-    );
-  }
+  const workload = (n: number, concurrency = 6): Promise<void> => runOps(n, concurrency, randomOp);
 
   await workload(100);
   await addWatchers(WATCH_FILTER_WORKER_MIN_WATCHERS + 400);

@@ -9,6 +9,7 @@ import type net from 'node:net';
 import { startInProcess } from '../helpers/member.js';
 import { Rng, seedFromEnv } from '../helpers/rng.js';
 import { assertWatch, History, Recorder, syncWatcher, type WatchSpec } from '../helpers/watch-checker.js';
+import { runOps, watchSpecOf } from '../helpers/watch-workload.js';
 import { prefixRangeEnd, WatchFilterType, type Client, type RequestOp, type Watcher, type WatchOptions } from '../../src/client/index.js';
 
 const b = (s: string): Buffer => Buffer.from(s);
@@ -84,13 +85,12 @@ test('random workload: every watcher gets exactly the history of its range, in o
       const rec = new Recorder();
       const w = clients[ci]!.watch(o, rec.handlers);
       const created = await Promise.race([w.ready, new Promise<number>((r) => setTimeout(() => r(-1), 5000))]);
-      const key = b(o.key as string);
-      const range_end = o.prefix ? Buffer.from(prefixRangeEnd(key)) : o.range_end === undefined ? undefined : typeof o.range_end === 'string' ? b(o.range_end) : Buffer.from(o.range_end);
-      const from = o.start_revision ?? created + 1;
+      const spec = watchSpecOf(o, created);
+      const from = spec.from;
       assert.ok(created >= 0 || rec.canceled !== null, `watch ${desc} was neither created nor cancelled`);
       desc += ` from ${from}${o.prev_kv ? ' prev_kv' : ''}${o.filters ? ` filter ${o.filters[0]}` : ''}`;
       watched.push({
-        spec: { key, range_end, from, prev_kv: o.prev_kv, filters: o.filters },
+        spec,
         rec,
         w,
         client: ci,
@@ -135,14 +135,7 @@ test('random workload: every watcher gets exactly the history of its range, in o
     return writer.call('LeaseRevoke', { ID: id });
   }
 
-  async function workload(n: number, concurrency = 6): Promise<void> {
-    let left = n;
-    await Promise.all(
-      Array.from({ length: concurrency }, async () => {
-        while (left-- > 0) await randomOp();
-      }),
-    );
-  }
+  const workload = (n: number, concurrency = 6): Promise<void> => runOps(n, concurrency, randomOp);
 
   await workload(100);
   await addWatchers(25);

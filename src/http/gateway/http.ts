@@ -75,6 +75,15 @@ function sendError(res: uWS.HttpResponse, err: EtcdError, close = false): void {
   });
 }
 
+/** A stream that failed before its first message: grpc-gateway's error chunk, with the code's status. */
+function sendStreamRefusal(res: uWS.HttpResponse, err: EtcdError): void {
+  res.cork(() => {
+    res.writeStatus(statusLine(gatewayHttpStatus(err.code)));
+    writeCorsHeaders(res);
+    res.writeHeader('Content-Type', 'application/json').end(streamErrorBody(err));
+  });
+}
+
 function sendJson(res: uWS.HttpResponse, body: string): void {
   res.cork(() => {
     res.writeStatus('200 OK');
@@ -283,14 +292,17 @@ function handleStream(server: EtcdServer, limits: Limits, route: StreamRoute, re
     if (route.method === 'LeaseKeepAlive' && bodyEnded && answered >= handled) finish();
   };
 
-  /** Opens the member stream; a refusal before anything was written is a unary-style error, as grpc-gateway's. */
+  /**
+   * Opens the member stream. A refusal (no leader for a require-leader stream, ...) is the stream's error chunk with
+   * the code's HTTP status, as etcd 3.4 answers: grpc-gateway gets it from the stream's first Recv, not as a call error.
+   */
   const open = (): boolean => {
     try {
       stream = openServerStream(server, route.method, output, requireLeader);
       return true;
     } catch (err) {
       finished = true;
-      sendError(res, toEtcdError(err));
+      sendStreamRefusal(res, toEtcdError(err));
       return false;
     }
   };
