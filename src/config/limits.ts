@@ -145,6 +145,11 @@ export const WATCH_SYNC_WATCHERS_MAX = 512;
 export const WATCH_CATCHUP_REVISIONS_MAX = 1000;
 /** Events read from history per catch-up round; a revision is never split, so one huge revision can exceed it. */
 export const WATCH_CATCHUP_EVENTS_MAX = 10_000;
+/**
+ * Bytes of keys and values read from history per catch-up round (whole revisions: one huge revision can exceed it).
+ * Below the stream congestion bound (WATCH_PENDING_BYTES_MAX), so one round cannot push a stream far past it.
+ */
+export const WATCH_CATCHUP_BYTES_MAX = 4 * MiB;
 /** How often unsynced watchers are caught up when nothing else prompts it (etcd: 100 ms). */
 export const WATCH_SYNC_INTERVAL_MS = 100;
 /** Watchers one member holds across all its streams; past it a create is refused with a cancel. */
@@ -223,8 +228,6 @@ export function gatewayBodyBytesMax(limits: Pick<Limits, 'requestBytesMax'>): nu
  * bound the stream is ended and the connection closed, so a stalled client holds a bounded amount of memory.
  */
 export const HTTP_STREAM_PENDING_BYTES_MAX = 16 * MiB;
-/** While a stream response holds more than this unsent, the member stops reading that request's body. */
-export const HTTP_STREAM_READ_PAUSE_BYTES = 1 * MiB;
 /**
  * Idle HTTP connections: uWS closes a connection that sends no request (or no body bytes) for 10 s, and one whose
  * response cannot be written for 10 s. This is compiled into uWS; named here so the bound is documented.

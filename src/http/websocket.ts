@@ -64,7 +64,8 @@ export function registerWebSockets(app: uWS.TemplatedApp, server: EtcdServer, li
         idleTimeout: WEBSOCKET_IDLE_TIMEOUT_S,
         sendPingsAutomatically: true,
         // never let uWS drop a message: our own bound (checked before every send) closes the socket first
-        maxBackpressure: bufferedMax + 2 * messageMax,
+        // room for one message of any size on top of the bound, so uWS itself never drops one (send() answering 2)
+        maxBackpressure: 0x7fff_ffff,
         closeOnBackpressureLimit: 0,
         upgrade: (res, req, context) => {
           const protocols = req.getHeader('sec-websocket-protocol').split(',').map((s) => s.trim());
@@ -133,7 +134,9 @@ export function registerWebSockets(app: uWS.TemplatedApp, server: EtcdServer, li
       return;
     }
     const size = typeof data === 'string' ? Buffer.byteLength(data) : data.length;
-    if (ws.getBufferedAmount() + size > bufferedMax) {
+    // judged on what is already buffered: one message larger than the bound (a huge revision) still reaches a reader
+    const buffered = ws.getBufferedAmount();
+    if (buffered > 0 && buffered + size > bufferedMax) {
       closeWith(ws, c, CLOSE_SLOW_CONSUMER, `etcd-ts: slow consumer: more than ${bufferedMax} bytes buffered, stream closed`);
       return;
     }

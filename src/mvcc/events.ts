@@ -26,8 +26,9 @@ export function previousKeyValue(tables: MvccTables, key: Uint8Array, revision: 
 }
 
 /**
- * Events of revisions from..to in order; `from` must not be below the compacted revision. Stops early only at a revision boundary once `maxEvents` is reached, so a
- * revision is never split. `keep` filters by key before records are read; `withPrev` fills prev_kv.
+ * Events of revisions from..to in order; `from` must not be below the compacted revision. Stops early only at a
+ * revision boundary once `maxEvents` events were looked at or `maxBytes` of kept keys and values read, so a revision is
+ * never split. `keep` filters by key before records are read; `withPrev` fills prev_kv.
  */
 export function readEvents(
   tables: MvccTables,
@@ -36,14 +37,16 @@ export function readEvents(
   maxEvents: number,
   keep: (key: Buffer) => boolean = () => true,
   withPrev = false,
+  maxBytes = Infinity,
 ): EventsRead {
   const events: Event[] = [];
   let lastRevision = from - 1;
   let seen = 0;
+  let bytes = 0;
   for (const { key: ekey, value: userKey } of tables.events.getRange({ start: eventKey(from, 0), end: eventKey(to + 1, 0) })) {
     const rev = revisionOfEventKey(ekey);
     if (rev !== lastRevision) {
-      if (seen >= maxEvents) return { events, lastRevision };
+      if (seen >= maxEvents || bytes >= maxBytes) return { events, lastRevision };
       lastRevision = rev;
     }
     seen++;
@@ -59,6 +62,7 @@ export function readEvents(
       const prev = previousKeyValue(tables, key, rev);
       if (prev !== undefined) ev.prev_kv = prev;
     }
+    bytes += key.length + ev.kv.value.length + (ev.prev_kv === undefined ? 0 : ev.prev_kv.key.length + ev.prev_kv.value.length);
     events.push(ev);
   }
   return { events, lastRevision: Math.max(lastRevision, to) };

@@ -229,7 +229,7 @@ export class EtcdServer {
         revision: () => this.state.revision,
         compactRevision: () => this.state.compactRevision,
         header: (rev) => this.header(rev),
-        readEvents: (from, to, max, keep, withPrev) => readEvents(this.storage, from, to, max, keep, withPrev),
+        readEvents: (from, to, max, keep, withPrev, maxBytes) => readEvents(this.storage, from, to, max, keep, withPrev, maxBytes),
       },
       {
         fragmentBytes: config.limits.requestBytesMax + WATCH_FRAGMENT_SLACK_BYTES,

@@ -26,6 +26,7 @@
 // is cancelled with compact_revision, never silently skipped.
 
 import {
+  WATCH_CATCHUP_BYTES_MAX,
   WATCH_CATCHUP_EVENTS_MAX,
   WATCH_FILTER_BATCHES_PENDING_MAX,
   WATCH_FILTER_RESULT_WAIT_MS,
@@ -48,7 +49,7 @@ export interface WatchSource {
   revision(): number;
   compactRevision(): number;
   header(revision: number): ResponseHeader;
-  readEvents(from: number, to: number, maxEvents: number, keep: (key: Buffer) => boolean, withPrev: boolean): EventsRead;
+  readEvents(from: number, to: number, maxEvents: number, keep: (key: Buffer) => boolean, withPrev: boolean, maxBytes?: number): EventsRead;
 }
 
 /** Where a stream's responses go (a binary-protocol stream, a WebSocket, an in-process consumer). */
@@ -382,7 +383,7 @@ export class WatchHub {
       let read: EventsRead = { events: [], lastRevision: to };
       if (from <= to) {
         const keep = this.keyFilter(live);
-        read = this.source.readEvents(from, to, WATCH_CATCHUP_EVENTS_MAX, keep, live.some((w) => w.prevKv));
+        read = this.source.readEvents(from, to, WATCH_CATCHUP_EVENTS_MAX, keep, live.some((w) => w.prevKv), WATCH_CATCHUP_BYTES_MAX);
       }
       const touched = new Set<WatchStream>();
       // Watchers of one range and filters that resume at one revision get the very same events and header objects,

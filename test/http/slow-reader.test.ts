@@ -14,14 +14,6 @@ import { startInProcess } from '../helpers/member.js';
 import { waitFor } from '../helpers/watch-checker.js';
 
 const PUTS = 300;
-/**
- * Known failures of the catch-up after the client reads again (found by this test): (1) the gateway calls res.pause()
- * once 1 MiB is pending while the request body is still open, and a paused uWS socket gets no writable events either,
- * so the ChunkedWriter never drains and the stream stalls for good; (2) without that pause, one catch-up round
- * (WATCH_CATCHUP_EVENTS_MAX events, not bounded in bytes) puts ~37 MiB into the writer at once and the gateway closes
- * the connection at HTTP_STREAM_PENDING_BYTES_MAX. Drop the todo once both are fixed.
- */
-const READ_AGAIN_TODO = 'stalls (res.pause stops writable events) or is closed (catch-up round not bounded in bytes)';
 const VALUE_BYTES = 100 * 1024;
 
 /** A raw HTTP/1.1 client for one chunked POST whose response it decodes (headers, chunks, lines) as it reads. */
@@ -130,9 +122,10 @@ test('a plain-HTTP watch client that stops reading: bounded on the member, other
   assert.equal(range.status, 200);
   assert.equal(Buffer.from((JSON.parse(range.body) as { kvs: { value: string }[] }).kvs[0]!.value, 'base64').toString(), 'v');
 
-  // Reading again: every event once, in order (or the connection the member closed ends). A todo: on etcd-ts this
-  // fails today in one of two ways (see the report in the test's todo text).
-  await t.test('the slow client reads again: every event once, in order', { todo: READ_AGAIN_TODO }, async () => {
+  // Reading again: every event once, in order (or the connection the member closed ends). This found two bugs: a
+  // paused uWS response gets no writable events (the stream stalled for good), and a catch-up round not bounded in
+  // bytes put ~37 MiB into the writer at once (past HTTP_STREAM_PENDING_BYTES_MAX: the stream was closed).
+  await t.test('the slow client reads again: every event once, in order', async () => {
     slow.socket.resume();
     await waitFor(() => slow.ended || slow.events.length >= PUTS, 30_000, () => `${slow.events.length} of ${PUTS} events read (${slow.bytes} bytes; member: ${hub.streamCount} streams, pending ${sinks().map((s) => s.pendingBytes()).join()}, ${hub.unsyncedWatchers} unsynced, ${hub.stats.catchUpRounds} catch-up rounds)`);
     if (closed) {

@@ -6,7 +6,6 @@ import type uWS from 'uWebSockets.js';
 import {
   GRPC_RECEIVE_SLACK_BYTES,
   HTTP_STREAM_PENDING_BYTES_MAX,
-  HTTP_STREAM_READ_PAUSE_BYTES,
   gatewayBodyBytesMax,
   type Limits,
 } from '../../config/index.js';
@@ -232,7 +231,6 @@ function handleStream(server: EtcdServer, limits: Limits, route: StreamRoute, re
   let bodyEnded = false;
   let handled = 0;
   let answered = 0;
-  let paused = false;
 
   const writer = new ChunkedWriter(
     res,
@@ -241,13 +239,7 @@ function handleStream(server: EtcdServer, limits: Limits, route: StreamRoute, re
       writeCorsHeaders(r);
       r.writeHeader('Content-Type', 'application/json').writeHeader('Grpc-Metadata-Content-Type', 'application/grpc');
     },
-    () => {
-      if (paused && writer.pendingBytes() < HTTP_STREAM_READ_PAUSE_BYTES) {
-        paused = false;
-        res.resume();
-      }
-      stream?.drained();
-    },
+    () => stream?.drained(),
   );
 
   const finish = (err?: EtcdError): void => {
@@ -267,9 +259,10 @@ function handleStream(server: EtcdServer, limits: Limits, route: StreamRoute, re
     send: (response: unknown): void => {
       if (finished) return;
       answered++;
-      writer.writeLine(`{"result":${marshalJson(response as Record<string, unknown>, route.response)}}`);
-      const pending = writer.pendingBytes();
-      if (pending > HTTP_STREAM_PENDING_BYTES_MAX) {
+      // Judged on what is already waiting, not on this message: one response larger than the bound (a huge revision)
+      // still reaches a client that reads. The request body is never paused: a paused uWS response gets no writable
+      // events either, so the stream would never drain; what the client's further requests produce counts here too.
+      if (writer.pendingBytes() > HTTP_STREAM_PENDING_BYTES_MAX) {
         // a client that stopped reading: give up on it rather than hold more
         finished = true;
         stream?.close();
@@ -277,10 +270,7 @@ function handleStream(server: EtcdServer, limits: Limits, route: StreamRoute, re
         res.close();
         return;
       }
-      if (!paused && pending >= HTTP_STREAM_READ_PAUSE_BYTES && !bodyEnded) {
-        paused = true;
-        res.pause();
-      }
+      writer.writeLine(`{"result":${marshalJson(response as Record<string, unknown>, route.response)}}`);
       maybeEndKeepAlive();
     },
     end: (err?: EtcdError): void => finish(err),
