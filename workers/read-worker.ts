@@ -133,5 +133,7 @@ export default function serve(task: ReadLoopTask): string {
       writer.add(e);
     }
     flush();
+    // release the snapshot before waiting: a read transaction held while idle stops LMDB from reusing freed pages
+    t.env.resetReadTxn();
   }
 }

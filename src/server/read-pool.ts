@@ -44,6 +44,8 @@ export class EncodedResponse {
 export type WorkerReadMethod = 'Range' | 'Txn';
 
 interface Pending {
+  /** workers that died holding this read; past READ_ATTEMPTS_MAX it fails instead of killing another */
+  attempts: number;
   method: number;
   /** the request as msgpack {method, request} */
   body: Uint8Array;
@@ -58,11 +60,19 @@ interface Slot {
   /** ids of reads not yet sent, sent as one message when the current chunk of work ends */
   batch: number[];
   alive: boolean;
+  startedAt: number;
 }
+
+/** Workers a read may see die before it fails (a read that kills every thread it reaches must not loop forever). */
+const READ_ATTEMPTS_MAX = 3;
+/** A worker that dies sooner than this after starting is restarted only after RESTART_DELAY_MS (a broken start-up). */
+const YOUNG_MS = 250;
+const RESTART_DELAY_MS = 1000;
 
 export class ReadPool {
   private readonly pool: Piscina;
-  private readonly slots: Slot[] = [];
+  /** null while a slot waits to be restarted: reads then go to the other slots, or to the main thread */
+  private readonly slots: (Slot | null)[] = [];
   private nextId = 1;
   private closed = false;
   private restarts = 0;
@@ -79,13 +89,17 @@ export class ReadPool {
   }
 
   private start(): Slot {
-    const slot: Slot = { requests: Ring.create(READ_REQUEST_RING_BYTES), replies: Ring.create(READ_REPLY_RING_BYTES), pending: new Map(), batch: [], alive: true };
+    const slot: Slot = { requests: Ring.create(READ_REQUEST_RING_BYTES), replies: Ring.create(READ_REPLY_RING_BYTES), pending: new Map(), batch: [], alive: true, startedAt: Date.now() };
     const task: ReadLoopTask = { requests: slot.requests.buffer, replies: slot.replies.buffer, dbPath: this.dbPath, txnOpsMax: this.txnOpsMax };
     this.pool.run(task).then(
       () => this.ended(slot),
       () => this.ended(slot),
     );
-    void this.drain(slot);
+    this.drain(slot).catch(() => {
+      // a corrupt reply ring: this worker's answers cannot be trusted; stop it (ended() replaces it, resending)
+      slot.alive = false;
+      slot.requests.push(new Uint8Array(0));
+    });
     return slot;
   }
 
@@ -98,13 +112,27 @@ export class ReadPool {
       return;
     }
     this.restarts++;
-    const fresh = this.start();
-    this.slots[i] = fresh;
-    for (const [id, p] of slot.pending) {
-      fresh.pending.set(id, p);
-      this.enqueue(fresh, id);
-    }
+    const held = [...slot.pending];
     slot.pending.clear();
+    const restart = (): void => {
+      if (this.closed) return;
+      const fresh = this.start();
+      this.slots[i] = fresh;
+      for (const [id, p] of held) {
+        if (++p.attempts >= READ_ATTEMPTS_MAX) {
+          p.reject(new EtcdError(13, 'etcdserver: read failed: its worker thread died'));
+          continue;
+        }
+        fresh.pending.set(id, p);
+        this.enqueue(fresh, id);
+      }
+    };
+    if (Date.now() - slot.startedAt >= YOUNG_MS) return restart();
+    // died young: wait before trying again; meanwhile its reads, and new ones, are evaluated on the main thread
+    this.slots[i] = null;
+    for (const [, p] of held) p.resolve(null);
+    held.length = 0;
+    setTimeout(restart, RESTART_DELAY_MS).unref();
   }
 
   private enqueue(slot: Slot, id: number): void {
@@ -112,32 +140,48 @@ export class ReadPool {
     if (slot.batch.length === 1) queueMicrotask(() => this.flush(slot));
   }
 
+  /** Sends the batch in messages of at most READ_BATCH_REQUESTS_MAX reads and half the ring's largest message. */
   private flush(slot: Slot): void {
     const batch = slot.batch;
     slot.batch = [];
     // a slot that died meanwhile handed its pending reads (these included) to its successor
     if (batch.length === 0 || !slot.alive) return;
-    for (let i = 0; i < batch.length; i += READ_BATCH_REQUESTS_MAX) this.send(slot, batch.slice(i, i + READ_BATCH_REQUESTS_MAX));
-  }
-
-  private send(slot: Slot, ids: number[]): void {
+    const bytesMax = slot.requests.messageBytesMax / 2;
+    let part: Pending[] = [];
+    let partIds: number[] = [];
     let bytes = REQUEST_BATCH_HEADER_BYTES;
-    const parts: Pending[] = [];
-    for (const id of ids) {
+    for (const id of batch) {
       const p = slot.pending.get(id);
       if (p === undefined) continue;
-      parts.push(p);
-      bytes += REQUEST_ENTRY_BYTES + p.body.length;
+      const size = REQUEST_ENTRY_BYTES + p.body.length;
+      if (REQUEST_BATCH_HEADER_BYTES + size > bytesMax) {
+        // too big for the ring (a txn with a huge compare value): the main thread evaluates it
+        slot.pending.delete(id);
+        p.resolve(null);
+        continue;
+      }
+      if (part.length >= READ_BATCH_REQUESTS_MAX || bytes + size > bytesMax) {
+        this.send(slot, partIds, part, bytes);
+        part = [];
+        partIds = [];
+        bytes = REQUEST_BATCH_HEADER_BYTES;
+      }
+      part.push(p);
+      partIds.push(id);
+      bytes += size;
     }
+    if (part.length > 0) this.send(slot, partIds, part, bytes);
+  }
+
+  private send(slot: Slot, ids: number[], parts: Pending[], bytes: number): void {
     const message = Buffer.allocUnsafe(bytes);
     const h = this.header();
     message.writeBigUInt64LE(BigInt(h.cluster_id), 0);
     message.writeBigUInt64LE(BigInt(h.member_id), 8);
     message.writeDoubleLE(Number(h.raft_term), 16);
     let at = REQUEST_BATCH_HEADER_BYTES;
-    for (let i = 0, j = 0; i < ids.length; i++) {
-      if (!slot.pending.has(ids[i]!)) continue;
-      const p = parts[j++]!;
+    for (let i = 0; i < ids.length; i++) {
+      const p = parts[i]!;
       message.writeUInt32LE(ids[i]!, at);
       message[at + 4] = p.method;
       message.writeUInt32LE(p.body.length, at + 5);
@@ -159,7 +203,8 @@ export class ReadPool {
         const p = slot.pending.get(id);
         if (p === undefined) continue; // answered already
         slot.pending.delete(id);
-        if (status === REPLY_OK) p.resolve(new EncodedResponse(frame));
+        // a small answer must not keep the whole reply message alive while a slow client holds it
+        if (status === REPLY_OK) p.resolve(new EncodedResponse(frame.length * 4 < buf.length ? Buffer.from(frame) : frame));
         else if (status === REPLY_ERROR) {
           const e = unpackr.unpack(frame.subarray(REPLY_FRAME_SPACE)) as { code: number; message: string };
           p.reject(new EtcdError(e.code, e.message));
@@ -177,11 +222,13 @@ export class ReadPool {
     if (this.closed) return Promise.resolve(null);
     const id = this.nextId;
     this.nextId = this.nextId >= 0x7fff_ffff ? 1 : this.nextId + 1;
-    let slot = this.slots[0]!;
-    for (const s of this.slots) if (s.pending.size < slot.pending.size) slot = s;
+    let slot: Slot | null = null;
+    for (const s of this.slots) if (s !== null && (slot === null || s.pending.size < slot.pending.size)) slot = s;
+    if (slot === null) return Promise.resolve(null); // every worker is waiting to be restarted
+    const chosen = slot;
     return new Promise((resolve, reject) => {
-      slot.pending.set(id, { method: method === 'Range' ? READ_METHOD_RANGE : READ_METHOD_TXN, body, resolve, reject });
-      this.enqueue(slot, id);
+      chosen.pending.set(id, { attempts: 0, method: method === 'Range' ? READ_METHOD_RANGE : READ_METHOD_TXN, body, resolve, reject });
+      this.enqueue(chosen, id);
     });
   }
 
@@ -198,17 +245,21 @@ export class ReadPool {
   get stats(): { threads: number; pending: number; restarts: number; requestRingBytes: number; replyRingBytes: number } {
     let requestRingBytes = 0;
     let replyRingBytes = 0;
+    let pending = 0;
     for (const s of this.slots) {
+      if (s === null) continue;
       requestRingBytes += s.requests.usedBytes;
       replyRingBytes += s.replies.usedBytes;
+      pending += s.pending.size;
     }
-    return { threads: this.slots.length, pending: this.slots.reduce((n, s) => n + s.pending.size, 0), restarts: this.restarts, requestRingBytes, replyRingBytes };
+    return { threads: this.slots.length, pending, restarts: this.restarts, requestRingBytes, replyRingBytes };
   }
 
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     for (const s of this.slots) {
+      if (s === null) continue;
       s.requests.push(new Uint8Array(0));
       for (const p of s.pending.values()) p.resolve(null);
       s.pending.clear();

@@ -152,3 +152,24 @@ test('--worker-threads defaults to cores - 1 (at least 1); 0 serves every read o
   await c.put({ key: Buffer.from('a'), value: Buffer.from('1') });
   assert.equal(Buffer.from((await c.get('a', { serializable: true })).kvs[0]!.value).toString(), '1');
 });
+
+test('reads too big for the request ring are evaluated on the main thread; the member keeps serving', { timeout: 60_000 }, async (t) => {
+  const m = await startInProcess(['--worker-threads', '1']);
+  t.after(() => m.close());
+  const c = m.client();
+  await c.put({ key: Buffer.from('a'), value: Buffer.from('1') });
+  const readTxn = (valueBytes: number): TxnRequest => ({
+    compare: [{ key: Buffer.from('a'), target: 3, result: 0, value: Buffer.alloc(valueBytes, 7) }],
+    success: [],
+    failure: [{ request_range: { key: Buffer.from('a'), range_end: Buffer.from([0]), serializable: true } }],
+  });
+  // one read larger than the ring's largest message (a 1.2 MB compare value, under --max-request-bytes)
+  const big = await c.txn(readTxn(1_200_000));
+  assert.equal(big.succeeded, false);
+  assert.equal(Buffer.from(big.responses[0]!.response_range!.kvs[0]!.value).toString(), '1');
+  // many reads of one socket chunk that add up to more than the ring
+  const many = await Promise.all(Array.from({ length: 40 }, () => c.txn(readTxn(60_000))));
+  assert.ok(many.every((r) => r.responses[0]?.response_range?.kvs.length === 1));
+  await c.put({ key: Buffer.from('b'), value: Buffer.from('2') });
+  assert.equal((await c.range({ key: Buffer.from('a'), range_end: Buffer.from([0]) })).count, 2, 'the member still serves');
+});
