@@ -148,7 +148,10 @@ export class ConcurrencyService {
   /** Waits for the keys ahead; if the caller goes away meanwhile, removes `key` (etcd's Mutex.Lock and Campaign). */
   private async waitOrWithdraw(prefix: Buffer, rev: number, key: Buffer, signal?: AbortSignal): Promise<ResponseHeader | null> {
     try {
-      return await this.waitDeletes(prefix, rev, signal);
+      const header = await this.waitDeletes(prefix, rev, signal);
+      // gone before the answer (also when nothing was ahead): the lock or leadership is not taken, as in etcd
+      if (signal?.aborted) throw etcdError('Canceled');
+      return header;
     } catch (err) {
       if (signal?.aborted) await this.server.deleteRange({ key }).catch(() => undefined);
       throw err;
@@ -164,7 +167,11 @@ export class ConcurrencyService {
     const key = ownKey(req.name, lease);
     checkWriteKey(key);
     const own = await this.createOwnKey(key, lease, new Uint8Array(0));
-    const waited = await this.waitOrWithdraw(prefixOf(req.name), own.createRevision, key, signal);
+    const waited = await this.waitOrWithdraw(prefixOf(req.name), own.createRevision, key, signal).catch(async (err: unknown) => {
+      // the 60 s lease granted for this call has no other use
+      if (signal?.aborted && req.lease === 0n) await this.server.leaseRevoke({ ID: lease }).catch(() => undefined);
+      throw err;
+    });
     // the lease may have expired while waiting: then the key is gone and the lock was not acquired
     if (!(await this.keyExists(key))) throw plainError(ERR_SESSION_EXPIRED);
     return { header: waited ?? own.header, key };

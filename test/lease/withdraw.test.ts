@@ -51,4 +51,22 @@ test('a waiting Lock or Campaign whose client disconnects withdraws its key; the
     for (let i = 0; i < 500 && (await count(name)) > 1; i++) await new Promise((r) => setTimeout(r, 10));
     assert.equal(await count(name), 1, `${kind} over HTTP: the aborted waiter withdrew its key`);
   }
+
+  // a Lock on a free lock whose client is gone before the answer is not granted either (nothing was ahead to wait for)
+  const port = m.member.httpAddresses[0]!.port;
+  const free = http.request({ host: '127.0.0.1', port, path: '/v3/lock/lock', method: 'POST', headers: { 'content-type': 'application/json' } });
+  free.on('error', () => {});
+  free.end(JSON.stringify({ name: b('free').toString('base64'), lease: String(await lease()) }));
+  free.destroy();
+  const settled = async (): Promise<number> => {
+    let last = -1;
+    for (let i = 0; i < 50; i++) {
+      await new Promise((r) => setTimeout(r, 20));
+      const n = await count('free/');
+      if (n === 0 && last === 0) return 0;
+      last = n;
+    }
+    return last;
+  };
+  assert.equal(await settled(), 0, 'a lock whose client went away before the answer holds no key');
 });
