@@ -96,8 +96,6 @@ export class MemberMetrics {
       },
     });
 
-    // process_* and nodejs_* (prom-client's defaults), on this member's registry only
-    collectDefaultMetrics({ register: this.registry });
   }
 
   private takeSample(): Sample {
@@ -133,11 +131,26 @@ export class MemberMetrics {
   async text(): Promise<string> {
     this.sample = null;
     try {
-      return await this.registry.metrics();
+      // the process's own metrics follow the member's: one process, one set (see processRegistry)
+      return (await this.registry.metrics()) + (await processRegistry().metrics());
     } finally {
       this.sample = null;
     }
   }
+}
+
+let processMetrics: Registry | null = null;
+
+/**
+ * process_* and nodejs_* (prom-client's defaults) describe the process, not a member, and their collectors (a GC
+ * observer, an event-loop-delay monitor) live as long as it: created once, however many members the process runs.
+ */
+function processRegistry(): Registry {
+  if (processMetrics === null) {
+    processMetrics = new Registry();
+    collectDefaultMetrics({ register: processMetrics });
+  }
+  return processMetrics;
 }
 
 const byServer = new WeakMap<EtcdServer, MemberMetrics>();

@@ -144,6 +144,8 @@ export class WorkerThreadSteps implements CompactionStepRunner {
 }
 
 export class Compactor {
+  /** bumped when the data under the scan is replaced (dataReplaced) */
+  private generation = 0;
   private job: { revision: number; position: CompactionPosition } | null = null;
   private loop: Promise<void> | null = null;
   private closed = false;
@@ -166,6 +168,16 @@ export class Compactor {
     this.loop ??= this.run();
   }
 
+  /**
+   * The data under the scan was replaced (a snapshot was installed): a cursor into the old data means nothing there
+   * (it may hold a key's tombstone whose older versions the new data still has), so the job starts again; a step in
+   * flight is not trusted either.
+   */
+  dataReplaced(): void {
+    this.generation++;
+    if (this.job !== null) this.job = { revision: this.job.revision, position: COMPACTION_BEGIN };
+  }
+
   get running(): boolean {
     return this.loop !== null;
   }
@@ -173,6 +185,10 @@ export class Compactor {
   private async run(): Promise<void> {
     try {
       await this.steps();
+    } catch (err) {
+      // e.g. persisting the completion failed: a storage failure stops the member, as on the main thread
+      this.failed = true;
+      this.host.fail(err instanceof Error ? err : new Error(String(err)));
     } finally {
       // synchronously with the loop's last step, so a resume() right after starts a new loop
       this.loop = null;
@@ -188,6 +204,7 @@ export class Compactor {
       const job = this.job;
       if (job === null || this.closed) return;
       let step: CompactionStepResult;
+      const generation = this.generation;
       try {
         step = await this.runner.run(job.revision, job.position);
         attempt = 0;
@@ -213,6 +230,7 @@ export class Compactor {
       }
       if (this.closed) return;
       if (this.job !== job) continue; // superseded while the step ran: the newer job starts from the beginning
+      if (this.generation !== generation) continue; // the data was replaced meanwhile: dataReplaced() restarted it
       if (step.next !== null) {
         job.position = step.next;
         continue;

@@ -1051,6 +1051,7 @@ export class EtcdServer {
     this.lessor.reload();
     if (this.lessor.isPrimary) this.lessor.promote(this.config.electionTimeoutMs);
     this.watchHub.resyncAll(revisionBefore + 1);
+    this.compactor.dataReplaced();
   }
 
   // ---- lease, lock and election services ---------------------------------------------------------------------

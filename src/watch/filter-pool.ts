@@ -83,7 +83,11 @@ export class WatchFilterPool implements WatchFilter {
       () => this.ended(slot),
       () => this.ended(slot),
     );
-    void this.drain(slot);
+    this.drain(slot).catch(() => {
+      // a corrupt reply ring: stop this worker; ended() replaces it and resends what it held
+      slot.alive = false;
+      slot.requests.push(new Uint8Array(0));
+    });
     return slot;
   }
 
