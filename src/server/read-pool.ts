@@ -14,7 +14,7 @@ import { Piscina } from 'piscina';
 import { READ_BATCH_REQUESTS_MAX, READ_REPLY_RING_BYTES, READ_REQUEST_RING_BYTES } from '../config/limits.js';
 import { EtcdError } from '../errors/index.js';
 import { FRAME_HEADER_BYTES, packr, unpackr, type ResponseHeader } from '../proto/index.js';
-import { Ring } from '../../workers/ring.js';
+import { Ring, superviseRingWorker } from '../../workers/ring.js';
 import {
   READ_METHOD_RANGE,
   READ_METHOD_TXN,
@@ -91,15 +91,7 @@ export class ReadPool {
   private start(): Slot {
     const slot: Slot = { requests: Ring.create(READ_REQUEST_RING_BYTES), replies: Ring.create(READ_REPLY_RING_BYTES), pending: new Map(), batch: [], alive: true, startedAt: Date.now() };
     const task: ReadLoopTask = { requests: slot.requests.buffer, replies: slot.replies.buffer, dbPath: this.dbPath, txnOpsMax: this.txnOpsMax };
-    this.pool.run(task).then(
-      () => this.ended(slot),
-      () => this.ended(slot),
-    );
-    this.drain(slot).catch(() => {
-      // a corrupt reply ring: this worker's answers cannot be trusted; stop it (ended() replaces it, resending)
-      slot.alive = false;
-      slot.requests.push(new Uint8Array(0));
-    });
+    superviseRingWorker(slot, this.pool.run(task), this.drain(slot), () => this.ended(slot));
     return slot;
   }
 

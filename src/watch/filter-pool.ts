@@ -17,7 +17,7 @@ import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
 import { WATCH_FILTER_CHANGES_MESSAGE_BYTES_MAX, WATCH_FILTER_REPLY_RING_BYTES, WATCH_FILTER_REQUEST_RING_BYTES } from '../config/limits.js';
 import { packr, type Event } from '../proto/index.js';
-import { Ring, RingFullError } from '../../workers/ring.js';
+import { Ring, RingFullError, superviseRingWorker } from '../../workers/ring.js';
 import { addItem, addItemBytes, batchItem, decodeReply, ITEM_CRASH, ITEM_REMOVE, REPLY_OK, type FilterWatcher, type RequestItem } from './filter-protocol.js';
 
 const workerFile = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../workers/watch-filter-worker.js');
@@ -79,15 +79,7 @@ export class WatchFilterPool implements WatchFilter {
       alive: true,
       startedAt: Date.now(),
     };
-    this.pool.run({ requests: slot.requests.buffer, replies: slot.replies.buffer }).then(
-      () => this.ended(slot),
-      () => this.ended(slot),
-    );
-    this.drain(slot).catch(() => {
-      // a corrupt reply ring: stop this worker; ended() replaces it and resends what it held
-      slot.alive = false;
-      slot.requests.push(new Uint8Array(0));
-    });
+    superviseRingWorker(slot, this.pool.run({ requests: slot.requests.buffer, replies: slot.replies.buffer }), this.drain(slot), () => this.ended(slot));
     return slot;
   }
 
