@@ -1,14 +1,31 @@
 // Command-line parsing shared by the bench tools: `--flag value` and `--flag=value`, numbers checked with the flag's
 // name in the message, and the common -w / --server-pid options.
 
-/** Calls `handle` per argument with its flag name and a reader for its value (inline after `=`, or the next one). */
-export function eachFlag(argv: readonly string[], handle: (flag: string, value: () => string | undefined, arg: string) => void): void {
+/**
+ * Calls `handle` per argument with its flag name and a reader for its value (inline after `=`, or the next one);
+ * `-h` / `--help` print `usage` and exit. `handle` throws unknownOption(arg) for what it does not know.
+ */
+export function eachFlag(argv: readonly string[], usage: string, handle: (flag: string, value: () => string | undefined, arg: string) => void): void {
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
+    if (arg === '-h' || arg === '--help') {
+      process.stdout.write(usage);
+      process.exit(0);
+    }
     const eq = arg.indexOf('=');
     const inline = arg.startsWith('--') && eq > 0;
     handle(inline ? arg.slice(0, eq) : arg, () => (inline ? arg.slice(eq + 1) : argv[++i]), arg);
   }
+}
+
+export function unknownOption(arg: string): Error {
+  return new Error(`unknown option ${arg}`);
+}
+
+/** A flag's value, which must be there. */
+export function required(flag: string, v: string | undefined): string {
+  if (v === undefined) throw new Error(`${flag}: missing value`);
+  return v;
 }
 
 /** A positive (or, with allowZero, non-negative) finite number. */

@@ -25,6 +25,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { spawn } from 'node:child_process';
+import { eachFlag, positiveInteger, required, unknownOption } from './args.js';
 import { loadAverage1, machineCpu, processCpu } from './procstat.js';
 import { Cluster, repoRoot, sleep, type System } from './servers.js';
 
@@ -63,6 +64,19 @@ interface Options {
   retries: number;
 }
 
+const USAGE =
+  'usage: node dist/native-free-bench/compare.js [--workloads put,range,range-linearizable,txn-mixed,watch,keepalive]\n' +
+  '  [--members N (default 1; 3 for a 3-member cluster of each)] [--rounds N] [--duration S] [--warmup S]\n' +
+  '  [--clients N] [--conns C] [--threads T] [--value-size B] [--keys K] [--hot-key (etcd-ts ranges read one key,\n' +
+  '  as etcd-loadgen does)] [--watchers N[,N...] (watch; default 100)] [--leases N (keepalive; default 10000)]\n' +
+  '  [--write-ratio F (txn-mixed: share of compare-and-put txns; loadgen default 0.5)]\n' +
+  '  [--data-root DIR] [--etcd-loadgen PATH] [--etcd PATH] [--only ts|etcd]\n' +
+  '  [--etcd-driver auto|go|node (etcd side: go = etcd-loadgen, node = loadgen --target etcd, which is client-bound\n' +
+  '  around 6k ops/s; auto (default) = go when --etcd-loadgen exists; txn-mixed is always node)]\n' +
+  '  [--profile DIR (etcd-ts runs under node --cpu-prof)] [--ts-arg ARG]... [--etcd-arg ARG]...\n' +
+  '  [--wait-idle S (before each run wait up to S s for the machine to be idle)] [--idle-cores X (default 0.25)]\n' +
+  '  [--max-other-cores X (repeat a run during which other processes used more)] [--retries N (default 3)]\n';
+
 function parseOptions(argv: string[]): Options {
   const o: Options = {
     workloads: ['put', 'range'],
@@ -92,18 +106,9 @@ function parseOptions(argv: string[]): Options {
     maxOtherCores: Infinity,
     retries: 3,
   };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    const v = (): string => {
-      const s = argv[++i];
-      if (s === undefined) throw new Error(`${a}: missing value`);
-      return s;
-    };
-    const positiveInt = (s: string): number => {
-      const n = Number(s);
-      if (!Number.isSafeInteger(n) || n <= 0) throw new Error(`${a}: want a positive integer, got ${s}`);
-      return n;
-    };
+  eachFlag(argv, USAGE, (a, value, arg) => {
+    const v = (): string => required(a, value());
+    const positiveInt = (x: string): number => positiveInteger(a, x);
     switch (a) {
       case '--workloads': o.workloads = v().split(',').map((w) => {
         if (!(WORKLOADS as readonly string[]).includes(w)) throw new Error(`--workloads: unknown workload ${w} (want ${WORKLOADS.join(', ')})`);
@@ -144,27 +149,10 @@ function parseOptions(argv: string[]): Options {
       case '--idle-cores': o.idleCores = Number(v()); break;
       case '--max-other-cores': o.maxOtherCores = Number(v()); break;
       case '--retries': o.retries = Number(v()); break;
-      case '-h':
-      case '--help':
-        process.stdout.write(
-          'usage: node dist/native-free-bench/compare.js [--workloads put,range,range-linearizable,txn-mixed,watch,keepalive]\n' +
-            '  [--members N (default 1; 3 for a 3-member cluster of each)] [--rounds N] [--duration S] [--warmup S]\n' +
-            '  [--clients N] [--conns C] [--threads T] [--value-size B] [--keys K] [--hot-key (etcd-ts ranges read one key,\n' +
-            '  as etcd-loadgen does)] [--watchers N[,N...] (watch; default 100)] [--leases N (keepalive; default 10000)]\n' +
-            '  [--write-ratio F (txn-mixed: share of compare-and-put txns; loadgen default 0.5)]\n' +
-            '  [--data-root DIR] [--etcd-loadgen PATH] [--etcd PATH] [--only ts|etcd]\n' +
-            '  [--etcd-driver auto|go|node (etcd side: go = etcd-loadgen, node = loadgen --target etcd, which is client-bound\n' +
-            '  around 6k ops/s; auto (default) = go when --etcd-loadgen exists; txn-mixed is always node)]\n' +
-            '  [--profile DIR (etcd-ts runs under node --cpu-prof)] [--ts-arg ARG]... [--etcd-arg ARG]...\n' +
-            '  [--wait-idle S (before each run wait up to S s for the machine to be idle)] [--idle-cores X (default 0.25)]\n' +
-            '  [--max-other-cores X (repeat a run during which other processes used more)] [--retries N (default 3)]\n',
-        );
-        process.exit(0);
-        break;
       default:
-        throw new Error(`unknown option ${a}`);
+        throw unknownOption(arg);
     }
-  }
+  });
   return o;
 }
 

@@ -19,7 +19,7 @@
 // request is irrelevant at this rate.
 
 import { Client } from '../src/client/index.js';
-import { positiveNumber } from './args.js';
+import { eachFlag, outputFormat, positiveNumber, required, unknownOption } from './args.js';
 import { Cluster, sleep, type Member, type System } from './servers.js';
 
 interface Options {
@@ -73,13 +73,8 @@ function parseOptions(argv: string[]): Options {
     etcd: 'etcd',
     output: 'simple',
   };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    const v = (): string => {
-      const s = argv[++i];
-      if (s === undefined) throw new Error(`${a}: missing value`);
-      return s;
-    };
+  eachFlag(argv, USAGE, (a, value, arg) => {
+    const v = (): string => required(a, value());
     const n = (allowZero = false): number => positiveNumber(a, v(), allowZero);
     switch (a) {
       case '--systems': o.systems = v().split(',').map((s) => {
@@ -99,21 +94,11 @@ function parseOptions(argv: string[]): Options {
       case '--value-size': o.valueSize = n(); break;
       case '--data-root': o.dataRoot = v(); break;
       case '--etcd': o.etcd = v(); break;
-      case '-w': {
-        const w = v();
-        if (w !== 'simple' && w !== 'json') throw new Error('-w: simple or json');
-        o.output = w;
-        break;
-      }
-      case '-h':
-      case '--help':
-        process.stdout.write(USAGE);
-        process.exit(0);
-        break;
+      case '-w': o.output = outputFormat(v()); break;
       default:
-        throw new Error(`unknown option ${a}`);
+        throw unknownOption(arg);
     }
-  }
+  });
   return o;
 }
 

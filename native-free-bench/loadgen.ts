@@ -12,7 +12,7 @@
 import os from 'node:os';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import { parseEndpoint } from '../src/client/index.js';
-import { eachFlag, outputFormat, pidList, positiveInteger, positiveNumber } from './args.js';
+import { eachFlag, unknownOption, outputFormat, pidList, positiveInteger, positiveNumber } from './args.js';
 import { Histogram, type HistData } from './histogram.js';
 import { loadAverage1, machineCpu, processCpu, tcpConnectionsTo } from './procstat.js';
 import { connect, type Conn, type Target } from './targets.js';
@@ -121,7 +121,7 @@ function parseOptions(argv: string[]): Options {
     serverPids: [],
     output: 'simple',
   };
-  eachFlag(argv, (flag, value, arg) => {
+  eachFlag(argv, USAGE, (flag, value, arg) => {
     switch (flag) {
       case '--target': {
         const t = value();
@@ -160,13 +160,8 @@ function parseOptions(argv: string[]): Options {
       case '--server-pid': o.serverPids = pidList(flag, value()); break;
       case '-w':
       case '--write-out': o.output = outputFormat(value()); break;
-      case '-h':
-      case '--help':
-        process.stdout.write(USAGE);
-        process.exit(0);
-        break;
       default:
-        throw new Error(`unknown option ${arg}`);
+        throw unknownOption(arg);
     }
   });
   if (o.endpoints.length === 0) o.endpoints = [DEFAULT_PORT[o.target]];

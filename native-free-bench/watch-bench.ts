@@ -17,7 +17,7 @@
 import os from 'node:os';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import { Client, prefixRangeEnd, type ClientStream, type LeaseKeepAliveRequest, type WatchRequest } from '../src/client/index.js';
-import { eachFlag, outputFormat, pidList, positiveInteger, positiveNumber } from './args.js';
+import { eachFlag, unknownOption, outputFormat, pidList, positiveInteger, positiveNumber } from './args.js';
 import { Histogram, type HistData } from './histogram.js';
 import { loadAverage1, machineCpu, processCpu } from './procstat.js';
 import { readStamp, split, stampedValue, STAMP_BYTES, WATCH_PREFIX, WatchCreation, type Timeline } from './watch-stamp.js';
@@ -76,7 +76,7 @@ function parseOptions(argv: string[]): Options {
     serverPids: [],
     output: 'simple',
   };
-  eachFlag(argv, (flag, value, arg) => {
+  eachFlag(argv, USAGE, (flag, value, arg) => {
     switch (flag) {
       case '--endpoints': o.endpoints = (value() ?? '').split(',').filter((s) => s.length > 0); break;
       case '--mode': {
@@ -98,13 +98,8 @@ function parseOptions(argv: string[]): Options {
       case '--server-pid': o.serverPids = pidList(flag, value()); break;
       case '-w':
       case '--write-out': o.output = outputFormat(value()); break;
-      case '-h':
-      case '--help':
-        process.stdout.write(USAGE);
-        process.exit(0);
-        break;
       default:
-        throw new Error(`unknown option ${arg}`);
+        throw unknownOption(arg);
     }
   });
   if (o.endpoints.length === 0) throw new Error('--endpoints: no endpoint given');
