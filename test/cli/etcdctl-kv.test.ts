@@ -3,19 +3,9 @@
 // stay in the same state, so the sequence matters.
 
 import { test } from 'node:test';
-import { etcdctlAvailable, startPair, type Pair } from '../helpers/etcdctl.js';
+import { withPair } from '../helpers/etcdctl.js';
 
 const FORMATS = ['simple', 'json', 'fields', 'protobuf', 'table'];
-
-async function withPair(t: import('node:test').TestContext, body: (pair: Pair) => Promise<void>): Promise<void> {
-  if (!etcdctlAvailable()) {
-    t.skip('etcd and etcdctl are not installed');
-    return;
-  }
-  const pair = await startPair();
-  t.after(() => pair.close());
-  await body(pair);
-}
 
 test('put, get, del and compaction agree with etcdctl', { timeout: 120_000 }, async (t) => {
   await withPair(t, async (pair) => {

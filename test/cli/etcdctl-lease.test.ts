@@ -6,7 +6,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { assertSame, etcdctlAvailable, sideReplacements, startPair, type CliResult, type Pair } from '../helpers/etcdctl.js';
+import { assertSame, sideReplacements, withPair, type CliResult, type Pair } from '../helpers/etcdctl.js';
 
 const FORMATS = ['simple', 'json', 'fields', 'protobuf', 'table'];
 
@@ -22,16 +22,6 @@ function leaseVars(name: string, hex: [string, string]): Vars {
     [`@${name}@`]: hex,
     [`@${name}.d@`]: [BigInt(`0x${hex[0]}`).toString(), BigInt(`0x${hex[1]}`).toString()],
   };
-}
-
-async function withPair(t: import('node:test').TestContext, body: (pair: Pair) => Promise<void>): Promise<void> {
-  if (!etcdctlAvailable()) {
-    t.skip('etcd and etcdctl are not installed');
-    return;
-  }
-  const pair = await startPair();
-  t.after(() => pair.close());
-  await body(pair);
 }
 
 test('lease commands agree with etcdctl', { timeout: 150_000 }, async (t) => {

@@ -6,7 +6,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { assertSame, etcdctlAvailable, sideReplacements, startPair, type CliResult, type Pair, type RunningPair } from '../helpers/etcdctl.js';
+import { assertSame, sideReplacements, withPair, type CliResult, type Pair, type RunningPair } from '../helpers/etcdctl.js';
 
 function text(b: Buffer): string {
   return b.toString('latin1');
@@ -44,16 +44,6 @@ function keysIn(r: RunningPair, prefix: string): [string, string] {
     return m[0];
   };
   return [find(r.real.output()), find(r.ts.output())];
-}
-
-async function withPair(t: import('node:test').TestContext, body: (pair: Pair) => Promise<void>): Promise<void> {
-  if (!etcdctlAvailable()) {
-    t.skip('etcd and etcdctl are not installed');
-    return;
-  }
-  const pair = await startPair();
-  t.after(() => pair.close());
-  await body(pair);
 }
 
 test('lock and elect agree with etcdctl', { timeout: 150_000 }, async (t) => {

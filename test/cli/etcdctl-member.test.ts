@@ -4,7 +4,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { assertSame, etcdctlAvailable, normalise, runEtcdctl, runEtcdctlTs, startPair, type CliResult, type Normalise } from '../helpers/etcdctl.js';
+import { assertSame, normalise, pairFor, runEtcdctl, runEtcdctlTs, type CliResult, type Normalise } from '../helpers/etcdctl.js';
 import { TestCluster } from '../helpers/cluster.js';
 
 const IDS = { norm: { ids: true } };
@@ -52,12 +52,8 @@ function protoFields(buf: Buffer): { field: number; body: Buffer }[] {
 }
 
 test('etcdctl-ts member commands agree with etcdctl', { timeout: 60_000 }, async (t) => {
-  if (!etcdctlAvailable()) {
-    t.skip('etcd and etcdctl are not installed');
-    return;
-  }
-  const pair = await startPair({ advertiseBinary: true });
-  t.after(() => pair.close());
+  const pair = await pairFor(t, { advertiseBinary: true });
+  if (pair === null) return;
   const same = pair.same.bind(pair);
   const norm = (extra: Omit<Normalise, 'endpoints'> = {}): Normalise => ({ ...extra, ids: true, endpoints: [pair.real.endpoint, pair.ts.endpoint] });
 

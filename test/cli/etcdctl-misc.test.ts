@@ -3,17 +3,13 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { EP, etcdctlAvailable, runEtcdctlTs, startPair } from '../helpers/etcdctl.js';
+import { EP, pairFor, runEtcdctlTs } from '../helpers/etcdctl.js';
 
 const UNREACHABLE = '127.0.0.1:1';
 
 test('etcdctl-ts command line agrees with etcdctl', { timeout: 120_000 }, async (t) => {
-  if (!etcdctlAvailable()) {
-    t.skip('etcd and etcdctl are not installed');
-    return;
-  }
-  const pair = await startPair();
-  t.after(() => pair.close());
+  const pair = await pairFor(t);
+  if (pair === null) return;
   const same = pair.same.bind(pair);
 
   await t.test('help and usage of every command', async () => {

@@ -3,7 +3,7 @@
 // panics etcdctl produces for malformed input.
 
 import { test } from 'node:test';
-import { etcdctlAvailable, startPair } from '../helpers/etcdctl.js';
+import { pairFor } from '../helpers/etcdctl.js';
 
 const FORMATS = ['simple', 'json', 'fields', 'protobuf', 'table'];
 
@@ -13,12 +13,8 @@ function txn(compares: string[], success: string[], failure: string[]): string {
 }
 
 test('txn agrees with etcdctl', { timeout: 120_000 }, async (t) => {
-  if (!etcdctlAvailable()) {
-    t.skip('etcd and etcdctl are not installed');
-    return;
-  }
-  const pair = await startPair();
-  t.after(() => pair.close());
+  const pair = await pairFor(t);
+  if (pair === null) return;
   const same = (stdin: string | Buffer, args: string[] = [], label?: string): Promise<unknown> =>
     pair.same(['txn', ...args], { stdin, label: label ?? `txn ${args.join(' ')} <<< ${JSON.stringify(stdin.toString())}` });
 

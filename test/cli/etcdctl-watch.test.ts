@@ -5,7 +5,7 @@
 // either way. Exec-commands, interactive mode (-i), compaction and argument errors are compared too.
 
 import { test } from 'node:test';
-import { etcdctlAvailable, startPair, type CliResult, type Pair, type RunningPair } from '../helpers/etcdctl.js';
+import { withPair, type CliResult, type RunningPair } from '../helpers/etcdctl.js';
 
 const FORMATS = ['simple', 'json', 'fields', 'protobuf', 'table'];
 
@@ -59,16 +59,6 @@ function printed(w: Watch, out: string, side: 0 | 1, markers: [string, string]):
     default:
       return out.includes('not supported as output format') ? w.expected : 0;
   }
-}
-
-async function withPair(t: import('node:test').TestContext, body: (pair: Pair) => Promise<void>): Promise<void> {
-  if (!etcdctlAvailable()) {
-    t.skip('etcd and etcdctl are not installed');
-    return;
-  }
-  const pair = await startPair();
-  t.after(() => pair.close());
-  await body(pair);
 }
 
 test('watch agrees with etcdctl', { timeout: 150_000 }, async (t) => {

@@ -38,23 +38,11 @@ function bashQuote(arg: string | Buffer): string {
   return "$'" + [...bytes].map((b) => '\\x' + b.toString(16).padStart(2, '0')).join('') + "'";
 }
 
+/** Runs a command to its end with `opts.stdin` (or nothing) as input; it is killed (SIGKILL) after opts.timeoutMs. */
 export function run(command: string, args: (string | Buffer)[], opts: RunOptions = {}): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const script = ['exec', bashQuote(command), ...args.map(bashQuote)].join(' ');
-    const child = spawn('bash', ['-c', script], { env: baseEnv(opts.env ?? {}), stdio: ['pipe', 'pipe', 'pipe'] });
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    child.stdout.on('data', (c: Buffer) => out.push(c));
-    child.stderr.on('data', (c: Buffer) => err.push(c));
-    child.stdin.on('error', () => {});
-    child.stdin.end(opts.stdin ?? '');
-    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 20_000);
-    child.once('error', reject);
-    child.once('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout: Buffer.concat(out), stderr: Buffer.concat(err) });
-    });
-  });
+  const running = start(command, args, { ...opts, stdin: opts.stdin ?? '', timeoutMs: opts.timeoutMs ?? 20_000 });
+  running.endInput();
+  return running.result.then(({ code, stdout, stderr }) => ({ code, stdout, stderr }));
 }
 
 /** A CLI left running (watch, lock, elect, keep-alive): its output so far, its stdin, and signals. */
@@ -421,4 +409,24 @@ export async function startPair(opts: PairOptions = {}): Promise<Pair> {
       await Promise.all([stopAndRemove(real), stopAndRemove(ts)]);
     },
   };
+}
+
+/**
+ * The pair for one test, closed when it ends; null (the test skipped) when etcd and etcdctl are not installed.
+ * Usage: `const pair = await pairFor(t); if (pair === null) return;`
+ */
+export async function pairFor(t: import('node:test').TestContext, opts: PairOptions = {}): Promise<Pair | null> {
+  if (!etcdctlAvailable()) {
+    t.skip('etcd and etcdctl are not installed');
+    return null;
+  }
+  const pair = await startPair(opts);
+  t.after(() => pair.close());
+  return pair;
+}
+
+/** Runs `body` with pairFor's pair (nothing when the test was skipped). */
+export async function withPair(t: import('node:test').TestContext, body: (pair: Pair) => Promise<void>): Promise<void> {
+  const pair = await pairFor(t);
+  if (pair !== null) await body(pair);
 }
