@@ -140,6 +140,8 @@ class Connection {
   private readonly streams = new Map<number, StreamHandler>();
   /** aborted when the connection closes: a waiting Lock or Campaign then withdraws its key, as etcd's do */
   private closed: AbortController | null = null;
+  /** the signal of `closed`, made on first use (one function per connection, not one per request) */
+  private readonly untilClosed = (): AbortSignal => (this.closed ??= new AbortController()).signal;
 
   constructor(
     private readonly socket: net.Socket,
@@ -258,7 +260,7 @@ class Connection {
         throw invalidArgument(`etcdserver: invalid request: field "method" must be a string, got ${describeType(method)}`);
       }
       if (!methods.has(method)) throw invalidArgument(`etcdserver: unknown method ${JSON.stringify(method)}`);
-      result = dispatch(this.server, method as MethodName, request, this.limits, body, () => (this.closed ??= new AbortController()).signal);
+      result = dispatch(this.server, method as MethodName, request, this.limits, body, this.untilClosed);
     } catch (err) {
       this.sendError(requestId, toEtcdError(err));
       this.updateFlow();
