@@ -3,7 +3,7 @@
 import type { Config } from '../config/index.js';
 import { openStorage, type Storage } from '../storage/index.js';
 import { EtcdServer, type ServerEvents } from '../server/index.js';
-import { BinaryServer, type ListeningAddress } from '../api/index.js';
+import { BinaryServer, type ListeningAddress } from '../binary/index.js';
 import { HttpServer, type HttpRoutes } from '../http/index.js';
 import { healthRoutes } from '../http/health.js';
 import { metricsRoutes } from '../http/metrics-route.js';

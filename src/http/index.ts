@@ -5,7 +5,7 @@
 import uWS from 'uWebSockets.js';
 import type { Limits } from '../config/index.js';
 import type { EtcdServer } from '../server/index.js';
-import type { ListeningAddress } from '../api/index.js';
+import type { ListeningAddress } from '../binary/index.js';
 
 // If the native binary fails to load, uWS falls back to a slow JavaScript build without saying so (STACK.md).
 if (typeof (uWS as unknown as { H3App?: unknown }).H3App !== 'function') {
