@@ -9,62 +9,17 @@ import net from 'node:net';
 import type { Limits } from '../config/index.js';
 import { EtcdError, invalidArgument, toEtcdError, etcdError } from '../errors/index.js';
 import {
-  decodeRequest,
   decodeStreamRequest,
   encodeFrame,
   frameInPlace,
   FrameDecoder,
   FrameKind,
-  METHOD_NAMES,
-  STREAM_METHOD_NAMES,
   unpackr,
-  type MethodName,
   type StreamMethodName,
 } from '../proto/index.js';
-import type { EtcdServer } from '../server/index.js';
+import { callMethod, EncodedResponse, isMethodName, isStreamMethodName, openMethodStream, type EtcdServer, type StreamHandle, type StreamOutput } from '../server/index.js';
 import { listenTcp } from '../transport/listen.js';
 import { encodeWatchEventsFrame } from './watch-encoding.js';
-import { EncodedResponse } from '../server/read-pool.js';
-
-const methods = new Set<string>(METHOD_NAMES);
-const streamMethods = new Set<string>(STREAM_METHOD_NAMES);
-
-/** What a connection needs from an open stream on the member's side. */
-export interface StreamHandler {
-  /** one client message, already decoded and validated */
-  handle(request: unknown): void;
-  /** the client ended the stream or the connection closed */
-  close(): void;
-  /** the socket drained: a stream that held back may send again */
-  drained?(): void;
-}
-
-/** How a stream handler talks back to its client. */
-export interface StreamSink {
-  send(response: unknown): void;
-  /** a response already framed by the caller, given the stream's id */
-  sendEncoded(frame: (streamId: number) => Buffer): void;
-  /** ends the stream (with an etcd error, or normally) */
-  end(err?: EtcdError): void;
-  pendingBytes(): number;
-}
-
-function openStream(server: EtcdServer, method: StreamMethodName, sink: StreamSink): StreamHandler {
-  switch (method) {
-    case 'Watch': {
-      const ws = server.openWatchStream({
-        send: (r) => sink.send(r),
-        sendEvents: (header, watchId, events) => sink.sendEncoded((streamId) => encodeWatchEventsFrame(streamId, header, watchId, events)),
-        pendingBytes: () => sink.pendingBytes(),
-      });
-      return { handle: (r) => ws.handle(r as never), close: () => ws.close(), drained: () => ws.drained() };
-    }
-    case 'LeaseKeepAlive':
-      return server.openKeepAliveStream(sink);
-    case 'Observe':
-      return server.openObserveStream(sink);
-  }
-}
 
 export interface BinaryServerOptions {
   server: EtcdServer;
@@ -98,35 +53,6 @@ function describeType(v: unknown): string {
   return typeof v === 'object' ? 'a map' : `a ${typeof v}`;
 }
 
-/** Dispatches one decoded request to the member. Returns a value or a promise; throws EtcdError. */
-function dispatch(server: EtcdServer, method: MethodName, request: unknown, limits: Limits, body: Buffer, untilClosed: () => AbortSignal): unknown {
-  const req = decodeRequest(method, request, limits.txnOpsMax);
-  switch (method) {
-    case 'Range': return server.rangeForClient(req as never, body);
-    case 'Put': return server.put(req as never);
-    case 'DeleteRange': return server.deleteRange(req as never);
-    case 'Txn': return server.txnForClient(req as never, body);
-    case 'Compact': return server.compact(req as never);
-    case 'Status': return server.status();
-    case 'MemberList': return server.memberListResponse();
-    case 'MemberAdd': return server.memberAdd(req as never);
-    case 'MemberRemove': return server.memberRemove(req as never);
-    case 'MemberUpdate': return server.memberUpdate(req as never);
-    case 'MemberPromote': return server.memberPromote(req as never);
-    case 'MoveLeader': return server.moveLeader(req as never);
-    case 'LeaseGrant': return server.leaseGrant(req as never);
-    case 'LeaseRevoke': return server.leaseRevoke(req as never);
-    case 'LeaseTimeToLive': return server.leaseTimeToLive(req as never);
-    case 'LeaseLeases': return server.leaseLeases();
-    case 'Lock': return server.lock(req as never, untilClosed());
-    case 'Unlock': return server.unlock(req as never);
-    case 'Campaign': return server.campaign(req as never, untilClosed());
-    case 'Proclaim': return server.proclaim(req as never);
-    case 'Leader': return server.electionLeader(req as never);
-    case 'Resign': return server.resign(req as never);
-  }
-}
-
 class Connection {
   private inflight = 0;
   private out: Buffer[] = [];
@@ -137,7 +63,7 @@ class Connection {
   /** expected bytes of one response on this connection: the largest recent one, decaying (see updateFlow) */
   private responseBytesEstimate: number;
   private readonly decoder: FrameDecoder;
-  private readonly streams = new Map<number, StreamHandler>();
+  private readonly streams = new Map<number, StreamHandle>();
   /** aborted when the connection closes: a waiting Lock or Campaign then withdraws its key, as etcd's do */
   private closed: AbortController | null = null;
   /** the signal of `closed`, made on first use (one function per connection, not one per request) */
@@ -199,12 +125,12 @@ class Connection {
       }
       if (handler === undefined) {
         const method = decoded.method;
-        if (typeof method !== 'string' || !streamMethods.has(method)) {
+        if (typeof method !== 'string' || !isStreamMethodName(method)) {
           throw invalidArgument(`etcdserver: unknown stream method ${typeof method === 'string' ? JSON.stringify(method) : describeType(method)}`);
         }
-        handler = this.open(streamId, method as StreamMethodName);
+        handler = this.open(streamId, method);
       }
-      const method = (handler as StreamHandler & { method: StreamMethodName }).method;
+      const method = (handler as StreamHandle & { method: StreamMethodName }).method;
       if (decoded.request !== undefined) handler.handle(decodeStreamRequest(method, decoded.request));
     } catch (err) {
       if (handler !== undefined) {
@@ -216,13 +142,14 @@ class Connection {
     this.updateFlow();
   }
 
-  private open(streamId: number, method: StreamMethodName): StreamHandler {
-    const sink: StreamSink = {
+  private open(streamId: number, method: StreamMethodName): StreamHandle {
+    const output: StreamOutput = {
       send: (response) => {
         if (this.streams.has(streamId)) this.sendFrame(FrameKind.StreamMessage, streamId, response);
       },
-      sendEncoded: (frame) => {
-        if (this.streams.has(streamId)) this.enqueue(frame(streamId));
+      // watch fan-out: the batch's header and events are encoded once for every watcher (watch-encoding.ts)
+      sendEvents: (header, watchId, events) => {
+        if (this.streams.has(streamId)) this.enqueue(encodeWatchEventsFrame(streamId, header, watchId, events));
       },
       end: (err) => {
         if (!this.streams.delete(streamId)) return;
@@ -230,7 +157,7 @@ class Connection {
       },
       pendingBytes: () => this.socket.writableLength + this.outBytes,
     };
-    const handler = Object.assign(openStream(this.server, method, sink), { method });
+    const handler = Object.assign(openMethodStream(this.server, method, output), { method });
     this.streams.set(streamId, handler);
     return handler;
   }
@@ -259,8 +186,9 @@ class Connection {
         // Never stringify the value itself: a decoded map may carry a non-function `toString` that makes String() throw.
         throw invalidArgument(`etcdserver: invalid request: field "method" must be a string, got ${describeType(method)}`);
       }
-      if (!methods.has(method)) throw invalidArgument(`etcdserver: unknown method ${JSON.stringify(method)}`);
-      result = dispatch(this.server, method as MethodName, request, this.limits, body, this.untilClosed);
+      if (!isMethodName(method)) throw invalidArgument(`etcdserver: unknown method ${JSON.stringify(method)}`);
+      // Lock and Campaign take the connection's signal: a waiter whose client went away withdraws its key
+      result = callMethod(this.server, method, request, { rawRequest: body, signal: method === 'Lock' || method === 'Campaign' ? this.untilClosed() : undefined });
     } catch (err) {
       this.sendError(requestId, toEtcdError(err));
       this.updateFlow();

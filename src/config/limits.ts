@@ -98,6 +98,19 @@ export function validateLimits(limits: Limits): Limits {
   return Object.freeze({ ...limits });
 }
 
+// ---- Member: proposals and reads ----------------------------------------------------------------------------
+
+/**
+ * Linearizable reads waiting for a ReadIndex round (queued or in the round in flight); past it a read fails at once
+ * with `too many requests`. Each connection already bounds its own requests in flight; this bounds them all together,
+ * so a member that lost its leader holds at most this many reads until they time out.
+ */
+export const READS_PENDING_MAX = 1 << 20;
+/** etcd's readIndexRetryTime: how long a ReadIndex request may go unanswered before it is sent again. */
+export const READ_INDEX_RETRY_MS = 500;
+/** How often the member fails proposals and reads past their deadline and resends an unanswered ReadIndex. */
+export const REQUEST_SWEEP_INTERVAL_MS = 250;
+
 // ---- Raft and peers ----------------------------------------------------------------------------------------
 
 /** Bytes of entries in one Raft append message. */

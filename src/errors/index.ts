@@ -143,3 +143,4 @@ export function toEtcdError(err: unknown): EtcdError {
   const message = err instanceof Error ? err.message : String(err);
   return new EtcdError(C.Internal, message);
 }
+export * from './assert.js';

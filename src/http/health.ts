@@ -9,6 +9,7 @@
 // /livez and /readyz are etcd 3.5.11's check lists: "ok\n", or 503 with one "[+]name ok" / "[-]name failed: why"
 // line per check; `?verbose` lists the lines on success too, `?exclude=name` skips a check, /readyz/<name> runs one.
 
+import type { ClockTimer } from '../clock/index.js';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -42,18 +43,18 @@ async function readCheck(server: EtcdServer, serializable: boolean): Promise<str
   const n = inflight.get(server) ?? 0;
   if (n >= HEALTH_READS_INFLIGHT_MAX) return etcdError('TooManyRequests').message;
   inflight.set(server, n + 1);
-  let timer: NodeJS.Timeout | undefined;
+  let timer: ClockTimer | undefined;
   try {
     const read = Promise.resolve().then(() => server.range({ key: Buffer.from('health'), keys_only: true, limit: 1, serializable }));
     const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(etcdError('Timeout')), HEALTH_READ_TIMEOUT_MS);
+      timer = server.clock.setTimeout(() => reject(etcdError('Timeout')), HEALTH_READ_TIMEOUT_MS);
     });
     await Promise.race([read, timeout]);
     return null;
   } catch (err) {
     return err instanceof Error ? err.message : String(err);
   } finally {
-    clearTimeout(timer);
+    server.clock.clear(timer);
     inflight.set(server, (inflight.get(server) ?? 1) - 1);
   }
 }

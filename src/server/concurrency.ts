@@ -29,7 +29,7 @@ import {
   type UnlockResponse,
   type WatchResponse,
 } from '../proto/index.js';
-import type { EtcdServer, StreamSinkLike } from './server.js';
+import type { KvPort, StreamHandle, StreamSinkLike } from './ports.js';
 
 /** etcd's helper errors are plain Go errors: gRPC Unknown. */
 function plainError(message: string): EtcdError {
@@ -71,7 +71,7 @@ function prefixOf(name: Uint8Array): Buffer {
 export class ConcurrencyService {
   private readonly closers = new Set<() => void>();
 
-  constructor(private readonly server: EtcdServer) {}
+  constructor(private readonly kv: KvPort) {}
 
   close(): void {
     for (const c of [...this.closers]) c();
@@ -79,7 +79,7 @@ export class ConcurrencyService {
 
   /** Creates <prefix><lease hex> unless it exists; returns its create revision and the header of the txn. */
   private async createOwnKey(key: Buffer, lease: bigint, value: Uint8Array): Promise<{ kv: KeyValue | null; createRevision: number; header: ResponseHeader }> {
-    const r = await this.server.txn({
+    const r = await this.kv.txn({
       compare: [{ key, target: CompareTarget.CREATE, result: CompareResult.EQUAL, create_revision: 0 }],
       success: [{ request_put: { key, value, lease } }],
       failure: [{ request_range: { key } }],
@@ -95,7 +95,7 @@ export class ConcurrencyService {
    */
   private async waitDeletes(prefix: Buffer, rev: number, signal?: AbortSignal): Promise<ResponseHeader | null> {
     for (let first = true; ; first = false) {
-      const r = await this.server.range({
+      const r = await this.kv.range({
         key: prefix,
         range_end: prefixRangeEnd(prefix),
         max_create_revision: rev - 1,
@@ -113,7 +113,7 @@ export class ConcurrencyService {
   private waitDelete(key: Buffer, rev: number, signal?: AbortSignal): Promise<void> {
     return new Promise((resolve, reject) => {
       if (signal?.aborted) return reject(etcdError('Canceled'));
-      const stream = this.server.watchHub.openStream({
+      const stream = this.kv.watch({
         send: (resp: WatchResponse) => {
           if (resp.events.some((e) => e.type === EventType.DELETE) || resp.compact_revision) done(null);
         },
@@ -135,7 +135,7 @@ export class ConcurrencyService {
   }
 
   private async keyExists(key: Buffer): Promise<boolean> {
-    return (await this.server.range({ key, count_only: true })).count > 0;
+    return (await this.kv.range({ key, count_only: true })).count > 0;
   }
 
   // ---- Lock ---------------------------------------------------------------------------------------------------
@@ -153,7 +153,7 @@ export class ConcurrencyService {
       if (signal?.aborted) throw etcdError('Canceled');
       return header;
     } catch (err) {
-      if (signal?.aborted) await this.server.deleteRange({ key }).catch(() => undefined);
+      if (signal?.aborted) await this.kv.deleteRange({ key }).catch(() => undefined);
       throw err;
     }
   }
@@ -162,14 +162,14 @@ export class ConcurrencyService {
     let lease = req.lease;
     if (lease === 0n) {
       checkWriteKey(ownKey(req.name, -1n)); // the longest key a granted lease can give, before granting one
-      lease = (await this.server.leaseGrant({ TTL: LOCK_DEFAULT_TTL_SECONDS })).ID;
+      lease = (await this.kv.leaseGrant({ TTL: LOCK_DEFAULT_TTL_SECONDS })).ID;
     }
     const key = ownKey(req.name, lease);
     checkWriteKey(key);
     const own = await this.createOwnKey(key, lease, new Uint8Array(0));
     const waited = await this.waitOrWithdraw(prefixOf(req.name), own.createRevision, key, signal).catch(async (err: unknown) => {
       // the 60 s lease granted for this call has no other use
-      if (signal?.aborted && req.lease === 0n) await this.server.leaseRevoke({ ID: lease }).catch(() => undefined);
+      if (signal?.aborted && req.lease === 0n) await this.kv.leaseRevoke({ ID: lease }).catch(() => undefined);
       throw err;
     });
     // the lease may have expired while waiting: then the key is gone and the lock was not acquired
@@ -183,7 +183,7 @@ export class ConcurrencyService {
 
   private async unlockInner(req: UnlockRequest): Promise<UnlockResponse> {
     checkWriteKey(req.key);
-    const r = await this.server.deleteRange({ key: req.key });
+    const r = await this.kv.deleteRange({ key: req.key });
     return { header: r.header };
   }
 
@@ -215,7 +215,7 @@ export class ConcurrencyService {
     if (req.leader === undefined) throw plainError(ERR_MISSING_LEADER);
     const l = req.leader;
     checkWriteKey(l.key);
-    const r = await this.server.txn({
+    const r = await this.kv.txn({
       compare: [{ key: l.key, target: CompareTarget.CREATE, result: CompareResult.EQUAL, create_revision: l.rev }],
       success: [{ request_put: { key: l.key, value: req.value ?? new Uint8Array(0), lease: l.lease } }],
     });
@@ -225,7 +225,7 @@ export class ConcurrencyService {
 
   private async currentLeader(name: Uint8Array, serializable = false): Promise<{ header: ResponseHeader; kv: KeyValue | undefined }> {
     const prefix = prefixOf(name);
-    const r = await this.server.range({
+    const r = await this.kv.range({
       key: prefix,
       range_end: prefixRangeEnd(prefix),
       sort_order: SortOrder.ASCEND,
@@ -254,7 +254,7 @@ export class ConcurrencyService {
     if (req.leader === undefined) throw plainError(ERR_MISSING_LEADER);
     const l = req.leader;
     checkWriteKey(l.key);
-    const r = await this.server.txn({
+    const r = await this.kv.txn({
       compare: [{ key: l.key, target: CompareTarget.CREATE, result: CompareResult.EQUAL, create_revision: l.rev }],
       success: [{ request_delete_range: { key: l.key } }],
     });
@@ -262,7 +262,7 @@ export class ConcurrencyService {
   }
 
   /** etcd's Observe: the leader's key-value now (if any) and at every change of leader or value. */
-  openObserveStream(sink: StreamSinkLike): { handle(r: unknown): void; close(): void } {
+  openObserveStream(sink: StreamSinkLike): StreamHandle {
     let closed = false;
     let watch: { close(): void } | null = null;
     let last = '';
@@ -292,7 +292,7 @@ export class ConcurrencyService {
             close();
           });
         };
-        const stream = this.server.watchHub.openStream({ send: (resp) => resp.events.length > 0 && next(), pendingBytes: () => sink.pendingBytes() });
+        const stream = this.kv.watch({ send: (resp) => resp.events.length > 0 && next(), pendingBytes: () => sink.pendingBytes() });
         stream.handle({ create_request: { key: prefix, range_end: prefixRangeEnd(prefix) } });
         watch = stream;
         next();

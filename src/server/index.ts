@@ -1,2 +1,5 @@
 export * from './server.js';
 export * from './identity.js';
+export * from './methods.js';
+export type { StreamHandle, StreamSinkLike } from './ports.js';
+export { EncodedResponse } from './read-pool.js';

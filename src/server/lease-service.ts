@@ -6,6 +6,7 @@
 // the client was told, and followers need no side channel to the leader. TimeToLive and Leases answer after a
 // ReadIndex round from the member's own view (a follower reports what the leader would start from after a change).
 
+import type { Clock, ClockTimer } from '../clock/index.js';
 import type { Config } from '../config/index.js';
 import { LEASE_CHECKPOINTS_PER_ENTRY, LEASE_EXPIRY_CHECK_MS, LEASE_KEEPALIVES_PER_ENTRY, LEASE_REVOKES_INFLIGHT_MAX } from '../config/limits.js';
 import { etcdError, EtcdError, GrpcCode, toEtcdError } from '../errors/index.js';
@@ -21,37 +22,45 @@ import type {
   LeaseTimeToLiveResponse,
   ResponseHeader,
 } from '../proto/index.js';
-import type { EtcdServer, StreamSinkLike } from './server.js';
+import type { HeaderSource, Proposer, Reader, StreamHandle, StreamSinkLike } from './ports.js';
+
+/** What the lease service needs from the member. */
+export interface LeasePorts extends Proposer, Reader {
+  readonly memberId: bigint;
+  readonly clock: Clock;
+  header: HeaderSource;
+  isLeader(): boolean;
+}
 
 export class LeaseService {
-  private readonly expiryTimer: NodeJS.Timeout;
-  private readonly checkpointTimer: NodeJS.Timeout | null;
+  private readonly expiryTimer: ClockTimer;
+  private readonly checkpointTimer: ClockTimer | null;
   private readonly revoking = new Set<bigint>();
   private keepAliveBatch = new Map<bigint, ((ttl: number | Error) => void)[]>();
   private keepAliveScheduled = false;
-  private idSuffix = (BigInt(Date.now()) << 8n) & ((1n << 48n) - 1n);
+  private idSuffix: bigint;
 
   constructor(
-    private readonly server: EtcdServer,
+    private readonly ports: LeasePorts,
     private readonly lessor: Lessor,
     config: Config,
   ) {
-    this.expiryTimer = setInterval(() => this.revokeExpired(), LEASE_EXPIRY_CHECK_MS);
-    this.expiryTimer.unref();
-    this.checkpointTimer = config.leaseCheckpointIntervalMs > 0 ? setInterval(() => this.checkpoint(), config.leaseCheckpointIntervalMs) : null;
-    this.checkpointTimer?.unref();
+    const { clock } = ports;
+    this.idSuffix = (BigInt(clock.wallNow()) << 8n) & ((1n << 48n) - 1n);
+    this.expiryTimer = clock.setInterval(() => this.revokeExpired(), LEASE_EXPIRY_CHECK_MS);
+    this.checkpointTimer = config.leaseCheckpointIntervalMs > 0 ? clock.setInterval(() => this.checkpoint(), config.leaseCheckpointIntervalMs) : null;
   }
 
   private closed = false;
 
   close(): void {
     this.closed = true;
-    clearInterval(this.expiryTimer);
-    if (this.checkpointTimer) clearInterval(this.checkpointTimer);
+    this.ports.clock.clear(this.expiryTimer);
+    this.ports.clock.clear(this.checkpointTimer);
   }
 
   private header(): ResponseHeader {
-    return this.server.header();
+    return this.ports.header();
   }
 
   /**
@@ -62,7 +71,7 @@ export class LeaseService {
   private generateId(): bigint {
     for (;;) {
       this.idSuffix = (this.idSuffix + 1n) & ((1n << 48n) - 1n);
-      const id = (((this.server.memberId & 0xffffn) << 48n) | this.idSuffix) & ((1n << 63n) - 1n);
+      const id = (((this.ports.memberId & 0xffffn) << 48n) | this.idSuffix) & ((1n << 63n) - 1n);
       if (id !== 0n) return id;
     }
   }
@@ -70,15 +79,15 @@ export class LeaseService {
   async grant(req: LeaseGrantRequest): Promise<LeaseGrantResponse> {
     if (req.TTL > LEASE_TTL_MAX_SECONDS) throw etcdError('LeaseTTLTooLarge');
     const id = req.ID !== undefined && req.ID !== 0n ? req.ID : this.generateId();
-    return (await this.server.proposeInternal('LeaseGrant', { ID: id, TTL: Math.max(0, req.TTL) })) as LeaseGrantResponse;
+    return (await this.ports.propose('LeaseGrant', { ID: id, TTL: Math.max(0, req.TTL) })) as LeaseGrantResponse;
   }
 
   async revoke(req: LeaseRevokeRequest): Promise<LeaseRevokeResponse> {
-    return (await this.server.proposeInternal('LeaseRevoke', { ID: req.ID })) as LeaseRevokeResponse;
+    return (await this.ports.propose('LeaseRevoke', { ID: req.ID })) as LeaseRevokeResponse;
   }
 
   timeToLive(req: LeaseTimeToLiveRequest): Promise<LeaseTimeToLiveResponse> {
-    return this.server.readInternal(() => {
+    return this.ports.read(() => {
       const t = this.lessor.timeToLive(req.ID);
       if (t === null) return { header: this.header(), ID: req.ID, TTL: -1, grantedTTL: 0, keys: [] };
       return { header: this.header(), ID: req.ID, TTL: t.ttl, grantedTTL: t.granted, keys: req.keys ? this.lessor.keysOf(req.ID) : [] };
@@ -86,7 +95,7 @@ export class LeaseService {
   }
 
   list(): Promise<LeaseLeasesResponse> {
-    return this.server.readInternal(() => ({ header: this.header(), leases: this.lessor.idsByExpiry().map((ID) => ({ ID })) }));
+    return this.ports.read(() => ({ header: this.header(), leases: this.lessor.idsByExpiry().map((ID) => ({ ID })) }));
   }
 
   /** One renewal; resolves with the TTL (0 when the lease does not exist), as etcd's keep-alive answers. */
@@ -109,14 +118,14 @@ export class LeaseService {
     this.keepAliveBatch = new Map();
     for (let i = 0; i < batch.length; i += LEASE_KEEPALIVES_PER_ENTRY) {
       const part = batch.slice(i, i + LEASE_KEEPALIVES_PER_ENTRY);
-      this.server.proposeInternal('LeaseKeepAlive', { IDs: part.map(([id]) => id) }).then(
+      this.ports.propose('LeaseKeepAlive', { IDs: part.map(([id]) => id) }).then(
         (ttls) => part.forEach(([, ws], j) => ws.forEach((w) => w((ttls as number[])[j]!))),
         (err: unknown) => part.forEach(([, ws]) => ws.forEach((w) => w(toEtcdError(err)))),
       );
     }
   }
 
-  openKeepAliveStream(sink: StreamSinkLike): { handle(r: unknown): void; close(): void } {
+  openKeepAliveStream(sink: StreamSinkLike): StreamHandle {
     let closed = false;
     return {
       handle: (r) => {
@@ -146,7 +155,7 @@ export class LeaseService {
    * expired lease at once (16 per 500 ms check would revoke only 32 leases a second).
    */
   private revokeExpired(): void {
-    if (this.closed || !this.server.isLeader) return;
+    if (this.closed || !this.ports.isLeader()) return;
     const room = LEASE_REVOKES_INFLIGHT_MAX - this.revoking.size;
     if (room <= 0) return;
     for (const id of this.lessor.expired(room + this.revoking.size)) {
@@ -155,7 +164,7 @@ export class LeaseService {
       if (renewals === undefined) continue;
       this.revoking.add(id);
       // conditional on no keep-alive being applied before it (one may already be in the log, ahead of this entry)
-      this.server.proposeInternal('LeaseRevoke', { ID: id, renewals }).then(
+      this.ports.propose('LeaseRevoke', { ID: id, renewals }).then(
         () => this.revoked(id, true),
         // not found: revoked meanwhile (go on); anything else (no leader, overload, stopping): retried on the next check
         (err: unknown) => this.revoked(id, err instanceof EtcdError && err.code === GrpcCode.NotFound),
@@ -177,10 +186,10 @@ export class LeaseService {
 
   /** Replicates every lease's remaining TTL, so a new leader or a restarted cluster continues from it. */
   private checkpoint(): void {
-    if (!this.server.isLeader) return;
+    if (!this.ports.isLeader()) return;
     const all = this.lessor.remainingAll();
     for (let i = 0; i < all.length; i += LEASE_CHECKPOINTS_PER_ENTRY) {
-      this.server.proposeInternal('LeaseCheckpoint', { checkpoints: all.slice(i, i + LEASE_CHECKPOINTS_PER_ENTRY) }).catch(() => {});
+      this.ports.propose('LeaseCheckpoint', { checkpoints: all.slice(i, i + LEASE_CHECKPOINTS_PER_ENTRY) }).catch(() => {});
     }
   }
 }

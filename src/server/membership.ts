@@ -1,25 +1,11 @@
-// The cluster's membership as the key space stores it (meta key 'members'), changed only by applying committed
-// conf changes, so every member holds the same list at the same applied index.
+// The cluster's membership as the applier keeps it (the meta table's 'members' record, src/storage/meta.ts), changed
+// only by applying committed conf changes, so every member holds the same list at the same applied index; here are
+// the conf change context that carries a member's record through the log, and etcd's Member shape.
 
 import { Packr, Unpackr } from 'msgpackr';
-import type { Storage } from '../storage/index.js';
+import type { MemberRecord, Members } from '../storage/index.js';
 
-export interface MemberRecord {
-  /** member ID as a decimal string (uint64) */
-  id: string;
-  name: string;
-  peerURLs: string[];
-  clientURLs: string[];
-  /** where this member serves the binary client protocol (etcd-ts only) */
-  binaryURLs: string[];
-  isLearner: boolean;
-}
-
-export type Members = Record<string, MemberRecord>;
-
-export function readMembers(storage: Pick<Storage, 'meta'>): Members {
-  return (storage.meta.get('members') as Members | undefined) ?? {};
-}
+export type { MemberRecord, Members };
 
 /** What a conf change entry carries besides Raft's own fields. */
 export interface ConfChangeContext {

@@ -4,8 +4,16 @@
 // removed member IDs, events [[key, user key]...], leases [[key, lease record]...]].
 
 import { Packr, Unpackr } from 'msgpackr';
-import { readPersistedState, type PersistedState, type Storage } from '../storage/index.js';
-import { readMembers, type Members } from './membership.js';
+import {
+  readMembers,
+  readPersistedState,
+  readRemovedMembers,
+  writeMembersSync,
+  writeRemovedMembersSync,
+  type Members,
+  type PersistedState,
+  type Storage,
+} from '../storage/index.js';
 
 const packr = new Packr({ useRecords: false, variableMapSize: true });
 const unpackr = new Unpackr({ useRecords: false });
@@ -14,12 +22,12 @@ const FORMAT = 1;
 export function produceSnapshotData(storage: Storage): Uint8Array {
   // One synchronous pass: lmdb-js serves it from a single read transaction.
   const state = readPersistedState(storage.meta);
-  const members = readMembers(storage);
+  const members = readMembers(storage.meta);
   const latest: [Buffer, Buffer][] = [];
   for (const { key, value } of storage.latest.getRange({})) latest.push([Buffer.from(key), Buffer.from(value)]);
   const history: [Buffer, Buffer][] = [];
   for (const { key, value } of storage.history.getRange({})) history.push([Buffer.from(key), Buffer.from(value)]);
-  const removed = (storage.meta.get('removed') as string[] | undefined) ?? [];
+  const removed = readRemovedMembers(storage.meta);
   const events: [Buffer, Buffer][] = [];
   for (const { key, value } of storage.events.getRange({})) events.push([Buffer.from(key), Buffer.from(value)]);
   const leases: [Buffer, unknown][] = [];
@@ -42,10 +50,10 @@ export function installSnapshotData(storage: Storage, data: Uint8Array, appliedI
   for (const [k, v] of events ?? []) storage.events.putSync(Buffer.from(k), Buffer.from(v));
   for (const key of storage.leases.getKeys({})) storage.leases.removeSync(key);
   for (const [k, v] of leases ?? []) storage.leases.putSync(Buffer.from(k), v);
-  storage.meta.putSync('members', members);
+  writeMembersSync(storage.meta, members);
   // the removed IDs travel with the snapshot: a member that caught up this way must refuse them too
-  const known = new Set((storage.meta.get('removed') as string[] | undefined) ?? []);
+  const known = new Set(readRemovedMembers(storage.meta));
   for (const id of removed ?? []) known.add(id);
-  storage.meta.putSync('removed', [...known]);
+  writeRemovedMembersSync(storage.meta, [...known]);
   return { state: { ...state, applied: appliedIndex }, members };
 }

@@ -8,7 +8,8 @@
 import { Packr, Unpackr } from 'msgpackr';
 import { CompactedError, limitSize, UnavailableError, type RaftStorage } from '../raft/storage.js';
 import type { ConfState, Entry, HardState, Snapshot } from '../raft/types.js';
-import { logIndexOf, logKey, type Storage } from './index.js';
+import { logIndexOf, logKey, type Storage } from './env.js';
+import { confStateFromStored, confStateToStored, type StoredConfState } from './meta.js';
 
 const packr = new Packr({ useRecords: false });
 const unpackr = new Unpackr({ useRecords: false, int64AsType: 'bigint' });
@@ -31,15 +32,7 @@ interface StoredHardState {
 export interface StoredSnapshotMeta {
   index: number;
   term: number;
-  confState: { voters: string[]; learners: string[] };
-}
-
-export function confStateToStored(cs: ConfState): { voters: string[]; learners: string[] } {
-  return { voters: cs.voters.map(String), learners: cs.learners.map(String) };
-}
-
-export function confStateFromStored(s: { voters: string[]; learners: string[] } | undefined): ConfState {
-  return { voters: (s?.voters ?? []).map((v) => BigInt(v)), learners: (s?.learners ?? []).map((v) => BigInt(v)) };
+  confState: StoredConfState;
 }
 
 export class LmdbRaftStorage implements RaftStorage {

@@ -25,6 +25,7 @@
 // and are caught up from history when the client reads again. A watcher whose next revision was compacted meanwhile
 // is cancelled with compact_revision, never silently skipped.
 
+import { systemClock, type Clock, type ClockTimer } from '../clock/index.js';
 import {
   WATCH_CATCHUP_BYTES_MAX,
   WATCH_CATCHUP_EVENTS_MAX,
@@ -76,6 +77,8 @@ export interface WatchHubOptions {
   filterMinWatchers?: number;
   /** and distinct ranges among them (default WATCH_FILTER_WORKER_MIN_RANGES) */
   filterMinRanges?: number;
+  /** the sync and progress timers, and how long a batch has waited for the filter (default: the system clock) */
+  clock?: Clock;
 }
 
 interface Watcher extends FilterWatcher {
@@ -162,8 +165,9 @@ export class WatchHub {
   private readonly filterMinRanges: number;
   private watcherCount = 0;
   private syncScheduled = false;
-  private readonly syncTimer: NodeJS.Timeout;
-  private readonly progressTimer: NodeJS.Timeout;
+  private readonly clock: Clock;
+  private readonly syncTimer: ClockTimer;
+  private readonly progressTimer: ClockTimer;
   readonly pendingBytesMax: number;
   readonly stats = { eventsDelivered: 0, catchUpRounds: 0, congestions: 0, compactedCancels: 0, batchesFilteredByWorker: 0, batchesFilteredHere: 0 };
 
@@ -179,13 +183,12 @@ export class WatchHub {
       syncedWatchers: () => [...this.bySerial.values()].filter((w) => w.synced),
       filtered: (seq, words) => this.filtered(seq, words),
     });
-    this.syncTimer = setInterval(() => {
+    this.clock = options.clock ?? systemClock;
+    this.syncTimer = this.clock.setInterval(() => {
       this.deliverStalled();
       this.sync();
     }, WATCH_SYNC_INTERVAL_MS);
-    this.syncTimer.unref();
-    this.progressTimer = setInterval(() => this.notifyProgress(), options.progressNotifyIntervalMs);
-    this.progressTimer.unref();
+    this.progressTimer = this.clock.setInterval(() => this.notifyProgress(), options.progressNotifyIntervalMs);
   }
 
   get watchers(): number {
@@ -208,8 +211,8 @@ export class WatchHub {
   }
 
   close(): void {
-    clearInterval(this.syncTimer);
-    clearInterval(this.progressTimer);
+    this.clock.clear(this.syncTimer);
+    this.clock.clear(this.progressTimer);
     this.filter?.detach();
     this.pending.length = 0;
     for (const s of [...this.streams]) s.close();
@@ -237,7 +240,7 @@ export class WatchHub {
     // sink can encode it once for all of them (see WatchSink.sendEvents).
     const shared = new SharedBatch(events, this.source.header(this.source.revision()));
     if (this.filter === null) return this.deliver(events, shared, firstRev, null);
-    const b: PendingBatch = { seq: this.nextSeq++, events, shared, firstRev, appliedAt: Date.now(), state: 'local', answer: null };
+    const b: PendingBatch = { seq: this.nextSeq++, events, shared, firstRev, appliedAt: this.clock.now(), state: 'local', answer: null };
     // many watchers on few ranges cost a few stabs and then the sends, which stay here anyway: the trip to the worker
     // only pays when there are many ranges to search (BENCHMARKS.md, "Watch filtering in a worker")
     const worthIt = this.index.size >= this.filterMinWatchers && this.index.distinctRanges >= this.filterMinRanges;
@@ -272,8 +275,8 @@ export class WatchHub {
   /** Batches the worker has left unanswered too long are matched here (a stuck worker delays events boundedly). */
   private deliverStalled(): void {
     const head = this.pending[0];
-    if (head === undefined || Date.now() - head.appliedAt < WATCH_FILTER_RESULT_WAIT_MS) return;
-    for (const b of this.pending) if (Date.now() - b.appliedAt >= WATCH_FILTER_RESULT_WAIT_MS) this.matchHere(b);
+    if (head === undefined || this.clock.now() - head.appliedAt < WATCH_FILTER_RESULT_WAIT_MS) return;
+    for (const b of this.pending) if (this.clock.now() - b.appliedAt >= WATCH_FILTER_RESULT_WAIT_MS) this.matchHere(b);
     this.deliverReady();
   }
 

@@ -156,7 +156,7 @@ function handleUnary(server: EtcdServer, limits: Limits, route: UnaryRoute, res:
       const first = decodeNext(body, 0, true);
       const node = first.kind === 'value' ? first.node : null; // an empty body is the default request
       const request = decodeMessage(node, route.request, limits, route.proposal);
-      result = route.call(server, request, limits, gone.signal);
+      result = route.call(server, request, gone.signal);
     } catch (err) {
       if (!state.aborted) sendError(res, decodeError(err));
       return;

@@ -4,10 +4,9 @@
 // etcd 3.4 has no /v3/auth/status and no /v3/maintenance/downgrade, and binds HashKV to /v3/maintenance/hash (fixed
 // in 3.5), so /v3/maintenance/hashkv answers 404 there; we answer as 3.4 does.
 
-import type { Limits } from '../../config/index.js';
 import { EtcdError, GrpcCode } from '../../errors/index.js';
-import { decodeRequest, type MethodName, type StreamMethodName } from '../../proto/index.js';
-import type { EtcdServer } from '../../server/index.js';
+import type { MethodName, StreamMethodName } from '../../proto/index.js';
+import { callMethod, METHODS, type EtcdServer } from '../../server/index.js';
 import * as S from './schema.js';
 import type { MessageDesc } from './schema.js';
 
@@ -18,7 +17,7 @@ export interface UnaryRoute {
   /** a write through Raft: etcd refuses it above --max-request-bytes with `request is too large` */
   readonly proposal: boolean;
   /** `signal` is aborted when the client goes away before the answer (a waiting Lock or Campaign withdraws) */
-  call(server: EtcdServer, request: Record<string, unknown>, limits: Limits, signal: AbortSignal): unknown;
+  call(server: EtcdServer, request: Record<string, unknown>, signal: AbortSignal): unknown;
 }
 
 export interface StreamRoute {
@@ -32,13 +31,14 @@ export interface StreamRoute {
 
 export type Route = UnaryRoute | StreamRoute;
 
-function method(name: MethodName, request: MessageDesc, response: MessageDesc, call: (server: EtcdServer, req: never, signal: AbortSignal) => unknown): UnaryRoute {
+/** A path served by the member's method table (src/server/methods.ts). */
+function method(name: MethodName, request: MessageDesc, response: MessageDesc): UnaryRoute {
   return {
     kind: 'unary',
     request,
     response,
-    proposal: name === 'Put' || name === 'DeleteRange' || name === 'Txn',
-    call: (server, body, limits, signal) => call(server, decodeRequest(name, body, limits.txnOpsMax) as never, signal),
+    proposal: METHODS[name].proposal,
+    call: (server, body, signal) => callMethod(server, name, body, { signal }),
   };
 }
 
@@ -65,30 +65,30 @@ const roleNotFound = (): never => {
 const header = (server: EtcdServer): { header: unknown } => ({ header: server.header() });
 
 export const ROUTES: ReadonlyMap<string, Route> = new Map<string, Route>([
-  ['/v3/kv/range', method('Range', S.RangeRequest, S.RangeResponse, (s, r) => s.range(r))],
-  ['/v3/kv/put', method('Put', S.PutRequest, S.PutResponse, (s, r) => s.put(r))],
-  ['/v3/kv/deleterange', method('DeleteRange', S.DeleteRangeRequest, S.DeleteRangeResponse, (s, r) => s.deleteRange(r))],
-  ['/v3/kv/txn', method('Txn', S.TxnRequest, S.TxnResponse, (s, r) => s.txn(r))],
-  ['/v3/kv/compaction', method('Compact', S.CompactionRequest, S.HeaderOnly, (s, r) => s.compact(r))],
+  ['/v3/kv/range', method('Range', S.RangeRequest, S.RangeResponse)],
+  ['/v3/kv/put', method('Put', S.PutRequest, S.PutResponse)],
+  ['/v3/kv/deleterange', method('DeleteRange', S.DeleteRangeRequest, S.DeleteRangeResponse)],
+  ['/v3/kv/txn', method('Txn', S.TxnRequest, S.TxnResponse)],
+  ['/v3/kv/compaction', method('Compact', S.CompactionRequest, S.HeaderOnly)],
 
   ['/v3/watch', { kind: 'stream', method: 'Watch', request: S.WatchRequest, response: S.WatchResponse, bidi: true }],
 
-  ['/v3/lease/grant', method('LeaseGrant', S.LeaseGrantRequest, S.LeaseGrantResponse, (s, r) => s.leaseGrant(r))],
-  ['/v3/lease/revoke', method('LeaseRevoke', S.LeaseIdRequest, S.HeaderOnly, (s, r) => s.leaseRevoke(r))],
-  ['/v3/kv/lease/revoke', method('LeaseRevoke', S.LeaseIdRequest, S.HeaderOnly, (s, r) => s.leaseRevoke(r))],
+  ['/v3/lease/grant', method('LeaseGrant', S.LeaseGrantRequest, S.LeaseGrantResponse)],
+  ['/v3/lease/revoke', method('LeaseRevoke', S.LeaseIdRequest, S.HeaderOnly)],
+  ['/v3/kv/lease/revoke', method('LeaseRevoke', S.LeaseIdRequest, S.HeaderOnly)],
   ['/v3/lease/keepalive', { kind: 'stream', method: 'LeaseKeepAlive', request: S.LeaseIdRequest, response: S.LeaseKeepAliveResponse, bidi: true }],
-  ['/v3/lease/timetolive', method('LeaseTimeToLive', S.LeaseTimeToLiveRequest, S.LeaseTimeToLiveResponse, (s, r) => s.leaseTimeToLive(r))],
-  ['/v3/kv/lease/timetolive', method('LeaseTimeToLive', S.LeaseTimeToLiveRequest, S.LeaseTimeToLiveResponse, (s, r) => s.leaseTimeToLive(r))],
-  ['/v3/lease/leases', method('LeaseLeases', S.Empty, S.LeaseLeasesResponse, (s) => s.leaseLeases())],
-  ['/v3/kv/lease/leases', method('LeaseLeases', S.Empty, S.LeaseLeasesResponse, (s) => s.leaseLeases())],
+  ['/v3/lease/timetolive', method('LeaseTimeToLive', S.LeaseTimeToLiveRequest, S.LeaseTimeToLiveResponse)],
+  ['/v3/kv/lease/timetolive', method('LeaseTimeToLive', S.LeaseTimeToLiveRequest, S.LeaseTimeToLiveResponse)],
+  ['/v3/lease/leases', method('LeaseLeases', S.Empty, S.LeaseLeasesResponse)],
+  ['/v3/kv/lease/leases', method('LeaseLeases', S.Empty, S.LeaseLeasesResponse)],
 
-  ['/v3/cluster/member/add', method('MemberAdd', S.MemberAddRequest, S.MemberAddResponse, (s, r) => s.memberAdd(r))],
-  ['/v3/cluster/member/remove', method('MemberRemove', S.MemberIdRequest, S.MembersResponse, (s, r) => s.memberRemove(r))],
-  ['/v3/cluster/member/update', method('MemberUpdate', S.MemberUpdateRequest, S.MembersResponse, (s, r) => s.memberUpdate(r))],
-  ['/v3/cluster/member/list', method('MemberList', S.Empty, S.MembersResponse, (s) => s.memberListResponse())],
-  ['/v3/cluster/member/promote', method('MemberPromote', S.MemberIdRequest, S.MembersResponse, (s, r) => s.memberPromote(r))],
+  ['/v3/cluster/member/add', method('MemberAdd', S.MemberAddRequest, S.MemberAddResponse)],
+  ['/v3/cluster/member/remove', method('MemberRemove', S.MemberIdRequest, S.MembersResponse)],
+  ['/v3/cluster/member/update', method('MemberUpdate', S.MemberUpdateRequest, S.MembersResponse)],
+  ['/v3/cluster/member/list', method('MemberList', S.Empty, S.MembersResponse)],
+  ['/v3/cluster/member/promote', method('MemberPromote', S.MemberIdRequest, S.MembersResponse)],
 
-  ['/v3/maintenance/status', method('Status', S.Empty, S.StatusResponse, (s) => s.status())],
+  ['/v3/maintenance/status', method('Status', S.Empty, S.StatusResponse)],
   // etcd 3.4 leaves the header of Alarm and Defragment responses empty: they answer `{}`
   ['/v3/maintenance/alarm', fixed(S.AlarmRequest, S.AlarmResponse, (_s, r) => {
     // No alarm is ever raised here (the quota refuses writes directly), so GET and DEACTIVATE find none.
@@ -103,7 +103,7 @@ export const ROUTES: ReadonlyMap<string, Route> = new Map<string, Route>([
   ['/v3/maintenance/snapshot', fixed(S.Empty, S.HeaderOnly, () => {
     throw unimplemented('Snapshot');
   })],
-  ['/v3/maintenance/transfer-leadership', method('MoveLeader', S.MoveLeaderRequest, S.HeaderOnly, (s, r) => s.moveLeader(r))],
+  ['/v3/maintenance/transfer-leadership', method('MoveLeader', S.MoveLeaderRequest, S.HeaderOnly)],
 
   ['/v3/auth/enable', fixed(S.Empty, S.HeaderOnly, () => {
     throw failedPrecondition('etcdserver: root user does not exist');
@@ -132,12 +132,12 @@ export const ROUTES: ReadonlyMap<string, Route> = new Map<string, Route>([
   ['/v3/auth/role/grant', fixed(S.AuthRoleGrantPermissionRequest, S.HeaderOnly, roleNotFound)],
   ['/v3/auth/role/revoke', fixed(S.AuthRoleRevokePermissionRequest, S.HeaderOnly, roleNotFound)],
 
-  ['/v3/lock/lock', method('Lock', S.LockRequest, S.LockResponse, (s, r, signal) => s.lock(r, signal))],
-  ['/v3/lock/unlock', method('Unlock', S.UnlockRequest, S.HeaderOnly, (s, r) => s.unlock(r))],
+  ['/v3/lock/lock', method('Lock', S.LockRequest, S.LockResponse)],
+  ['/v3/lock/unlock', method('Unlock', S.UnlockRequest, S.HeaderOnly)],
 
-  ['/v3/election/campaign', method('Campaign', S.CampaignRequest, S.CampaignResponse, (s, r, signal) => s.campaign(r, signal))],
-  ['/v3/election/proclaim', method('Proclaim', S.ProclaimRequest, S.HeaderOnly, (s, r) => s.proclaim(r))],
-  ['/v3/election/leader', method('Leader', S.LeaderRequest, S.LeaderResponse, (s, r) => s.electionLeader(r))],
+  ['/v3/election/campaign', method('Campaign', S.CampaignRequest, S.CampaignResponse)],
+  ['/v3/election/proclaim', method('Proclaim', S.ProclaimRequest, S.HeaderOnly)],
+  ['/v3/election/leader', method('Leader', S.LeaderRequest, S.LeaderResponse)],
   ['/v3/election/observe', { kind: 'stream', method: 'Observe', request: S.LeaderRequest, response: S.LeaderResponse, bidi: false }],
-  ['/v3/election/resign', method('Resign', S.ResignRequest, S.HeaderOnly, (s, r) => s.resign(r))],
+  ['/v3/election/resign', method('Resign', S.ResignRequest, S.HeaderOnly)],
 ]);

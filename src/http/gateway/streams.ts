@@ -2,9 +2,10 @@
 // opens (watch, lease keep-alive, election observe), plus etcd's require-leader check for clients that send
 // `Grpc-Metadata-hasleader: true`.
 
+import type { ClockTimer } from '../../clock/index.js';
 import { etcdError, type EtcdError } from '../../errors/index.js';
 import type { StreamMethodName } from '../../proto/index.js';
-import type { EtcdServer } from '../../server/index.js';
+import { openMethodStream, type EtcdServer, type StreamHandle } from '../../server/index.js';
 
 /** Where a stream's responses go (a chunked HTTP response or a WebSocket). */
 export interface StreamOutput {
@@ -23,20 +24,7 @@ export interface ServerStream {
 export function openServerStream(server: EtcdServer, method: StreamMethodName, out: StreamOutput, requireLeader: boolean): ServerStream {
   // etcd refuses a require-leader stream at once when the member has no leader
   if (requireLeader && server.leader === 0n) throw etcdError('NoLeader');
-  let inner: { handle(r: unknown): void; close(): void; drained?(): void };
-  switch (method) {
-    case 'Watch': {
-      const ws = server.openWatchStream({ send: (r) => out.send(r), pendingBytes: () => out.pendingBytes() });
-      inner = { handle: (r) => ws.handle(r as never), close: () => ws.close(), drained: () => ws.drained() };
-      break;
-    }
-    case 'LeaseKeepAlive':
-      inner = server.openKeepAliveStream(out);
-      break;
-    case 'Observe':
-      inner = server.openObserveStream(out);
-      break;
-  }
+  const inner: StreamHandle = openMethodStream(server, method, out);
   const monitor = requireLeader ? monitorLeader(server, () => {
     inner.close();
     out.end(etcdError('NoLeader'));
@@ -44,7 +32,7 @@ export function openServerStream(server: EtcdServer, method: StreamMethodName, o
   return {
     handle: (r) => inner.handle(r),
     close: () => {
-      if (monitor !== null) clearInterval(monitor);
+      server.clock.clear(monitor);
       inner.close();
     },
     drained: () => inner.drained?.(),
@@ -54,15 +42,14 @@ export function openServerStream(server: EtcdServer, method: StreamMethodName, o
 /** etcd's monitorLeader: a require-leader stream fails after three election timeouts in a row without a leader. */
 const NO_LEADER_CHECKS_MAX = 3;
 
-function monitorLeader(server: EtcdServer, lost: () => void): NodeJS.Timeout {
+function monitorLeader(server: EtcdServer, lost: () => void): ClockTimer {
   let misses = 0;
-  const timer = setInterval(() => {
+  const timer = server.clock.setInterval(() => {
     misses = server.leader === 0n ? misses + 1 : 0;
     if (misses >= NO_LEADER_CHECKS_MAX) {
-      clearInterval(timer);
+      server.clock.clear(timer);
       lost();
     }
   }, server.config.electionTimeoutMs);
-  timer.unref();
   return timer;
 }

@@ -1,0 +1,118 @@
+// The method table: the one place where a client's request enters the member. Every front end (binary protocol,
+// JSON gateway, WebSocket, and gRPC later) decodes its wire format into etcd's request shape, then calls
+// `callMethod` (unary RPCs) or `openMethodStream` (streams) with the method's etcd name. Here the untrusted request is
+// validated (proto/validate.ts) and dispatched to the service that implements it; the authorisation check of etcd's
+// auth goes here too, so no front end can go around it. No RPC's semantics is written anywhere else.
+
+import {
+  decodeRequest,
+  METHOD_NAMES,
+  STREAM_METHOD_NAMES,
+  type Event,
+  type MethodName,
+  type RequestOf,
+  type ResponseHeader,
+  type ResponseOf,
+  type StreamMethodName,
+  type WatchRequest,
+} from '../proto/index.js';
+import type { StreamHandle, StreamSinkLike } from './ports.js';
+import type { EncodedResponse } from './read-pool.js';
+import type { EtcdServer } from './server.js';
+
+export interface CallContext {
+  /** aborted when the caller goes away before the answer: a waiting Lock or Campaign then withdraws its key */
+  signal?: AbortSignal;
+  /**
+   * The request exactly as the client sent it (msgpack {method, request}). A caller that passes it takes answers a
+   * worker thread encoded (EncodedResponse) for reads; a caller without it always gets response objects.
+   */
+  rawRequest?: Uint8Array;
+}
+
+/** A method's answer: its response, or (for reads evaluated by a worker, see CallContext.rawRequest) encoded bytes. */
+export type Answer<M extends MethodName> = ResponseOf<M> | EncodedResponse | Promise<ResponseOf<M> | EncodedResponse>;
+
+export interface MethodEntry<M extends MethodName> {
+  /** a write through Raft: above --max-request-bytes etcd refuses it with `request is too large` */
+  readonly proposal: boolean;
+  call(server: EtcdServer, request: RequestOf<M>, ctx: CallContext): Answer<M>;
+}
+
+type MethodTable = { readonly [M in MethodName]: MethodEntry<M> };
+
+const unary = <M extends MethodName>(call: MethodEntry<M>['call']): MethodEntry<M> => ({ proposal: false, call });
+const proposal = <M extends MethodName>(call: MethodEntry<M>['call']): MethodEntry<M> => ({ proposal: true, call });
+
+/** etcd's unary RPCs, by name. */
+export const METHODS: MethodTable = Object.freeze({
+  Range: unary<'Range'>((s, r, ctx) => (ctx.rawRequest !== undefined ? s.rangeForClient(r, ctx.rawRequest) : s.range(r))),
+  Put: proposal<'Put'>((s, r) => s.put(r)),
+  DeleteRange: proposal<'DeleteRange'>((s, r) => s.deleteRange(r)),
+  Txn: proposal<'Txn'>((s, r, ctx) => (ctx.rawRequest !== undefined ? s.txnForClient(r, ctx.rawRequest) : s.txn(r))),
+  Compact: unary<'Compact'>((s, r) => s.compact(r)),
+  Status: unary<'Status'>((s) => s.status()),
+  MemberList: unary<'MemberList'>((s) => s.cluster.memberList()),
+  MemberAdd: unary<'MemberAdd'>((s, r) => s.cluster.memberAdd(r)),
+  MemberRemove: unary<'MemberRemove'>((s, r) => s.cluster.memberRemove(r)),
+  MemberUpdate: unary<'MemberUpdate'>((s, r) => s.cluster.memberUpdate(r)),
+  MemberPromote: unary<'MemberPromote'>((s, r) => s.cluster.memberPromote(r)),
+  MoveLeader: unary<'MoveLeader'>((s, r) => s.cluster.moveLeader(r)),
+  LeaseGrant: unary<'LeaseGrant'>((s, r) => s.leases.grant(r)),
+  LeaseRevoke: unary<'LeaseRevoke'>((s, r) => s.leases.revoke(r)),
+  LeaseTimeToLive: unary<'LeaseTimeToLive'>((s, r) => s.leases.timeToLive(r)),
+  LeaseLeases: unary<'LeaseLeases'>((s) => s.leases.list()),
+  Lock: unary<'Lock'>((s, r, ctx) => s.concurrency.lock(r, ctx.signal)),
+  Unlock: unary<'Unlock'>((s, r) => s.concurrency.unlock(r)),
+  Campaign: unary<'Campaign'>((s, r, ctx) => s.concurrency.campaign(r, ctx.signal)),
+  Proclaim: unary<'Proclaim'>((s, r) => s.concurrency.proclaim(r)),
+  Leader: unary<'Leader'>((s, r) => s.concurrency.leader(r)),
+  Resign: unary<'Resign'>((s, r) => s.concurrency.resign(r)),
+});
+
+const methodNames = new Set<string>(METHOD_NAMES);
+const streamMethodNames = new Set<string>(STREAM_METHOD_NAMES);
+
+export function isMethodName(name: string): name is MethodName {
+  return methodNames.has(name);
+}
+
+export function isStreamMethodName(name: string): name is StreamMethodName {
+  return streamMethodNames.has(name);
+}
+
+/**
+ * Calls one unary RPC with an undecoded request: validates it (InvalidArgument with etcd's message when it is not a
+ * valid request of the method), then dispatches it. Returns the answer or a promise of it; throws EtcdError.
+ */
+export function callMethod<M extends MethodName>(server: EtcdServer, method: M, request: unknown, ctx: CallContext = {}): Answer<M> {
+  const decoded = decodeRequest(method, request, server.config.limits.txnOpsMax);
+  return (METHODS[method] as MethodEntry<M>).call(server, decoded, ctx);
+}
+
+/** Where a stream's responses go; `sendEvents` is the watch fan-out's fast path (see WatchSink.sendEvents). */
+export interface StreamOutput extends StreamSinkLike {
+  sendEvents?(header: ResponseHeader, watchId: number, events: readonly Event[]): void;
+}
+
+/**
+ * Opens one of etcd's streams (Watch, LeaseKeepAlive, Observe) on the member. Each client message is validated by
+ * the front end with decodeStreamRequest before `handle`. Throws an EtcdError when the member refuses the stream
+ * (stopped, or a learner).
+ */
+export function openMethodStream(server: EtcdServer, method: StreamMethodName, out: StreamOutput): StreamHandle {
+  switch (method) {
+    case 'Watch': {
+      const ws = server.openWatchStream({
+        send: (r) => out.send(r),
+        sendEvents: out.sendEvents === undefined ? undefined : (header, watchId, events) => out.sendEvents!(header, watchId, events),
+        pendingBytes: () => out.pendingBytes(),
+      });
+      return { handle: (r) => ws.handle(r as WatchRequest), close: () => ws.close(), drained: () => ws.drained() };
+    }
+    case 'LeaseKeepAlive':
+      return server.openKeepAliveStream(out);
+    case 'Observe':
+      return server.openObserveStream(out);
+  }
+}

@@ -1,0 +1,61 @@
+// The narrow interfaces the member's services reach each other through. A service takes the port it needs (a
+// proposer, a linearizable reader, the KV API) instead of the whole EtcdServer, so no service imports server.ts and
+// each can be read, and tested, on its own.
+
+import type { EtcdError } from '../errors/index.js';
+import type {
+  DeleteRangeRequest,
+  DeleteRangeResponse,
+  LeaseGrantRequest,
+  LeaseGrantResponse,
+  LeaseRevokeRequest,
+  LeaseRevokeResponse,
+  RangeRequest,
+  RangeResponse,
+  ResponseHeader,
+  TxnRequest,
+  TxnResponse,
+} from '../proto/index.js';
+import type { WatchSink, WatchStream } from '../watch/index.js';
+
+/** How a stream handler answers its client (the binary protocol's StreamSink, an HTTP or WebSocket stream). */
+export interface StreamSinkLike {
+  send(response: unknown): void;
+  end(err?: EtcdError): void;
+  pendingBytes(): number;
+}
+
+/** A stream opened on the member: the client's messages go in, `close` when the client or its connection ends it. */
+export interface StreamHandle {
+  handle(request: unknown): void;
+  close(): void;
+  /** the client's connection drained: a stream that held back may send again */
+  drained?(): void;
+}
+
+/** Writes that go through Raft as entries of the member's own log (the lease service's requests). */
+export type InternalWriteMethod = 'LeaseGrant' | 'LeaseRevoke' | 'LeaseKeepAlive' | 'LeaseCheckpoint';
+
+/** Proposes one entry and resolves with what applying it answered. */
+export interface Proposer {
+  propose(method: InternalWriteMethod, request: unknown): Promise<unknown>;
+}
+
+/** Runs a read after a ReadIndex round (linearizable), or at once from local state when `serializable`. */
+export interface Reader {
+  read<T>(read: () => T, serializable?: boolean): Promise<T>;
+}
+
+/** The KV, lease and watch API of the member as a client of it sees it (what etcd's v3lock and v3election use). */
+export interface KvPort {
+  range(req: RangeRequest): RangeResponse | Promise<RangeResponse>;
+  txn(req: TxnRequest): TxnResponse | Promise<TxnResponse>;
+  deleteRange(req: DeleteRangeRequest): Promise<DeleteRangeResponse>;
+  leaseGrant(req: LeaseGrantRequest): Promise<LeaseGrantResponse>;
+  leaseRevoke(req: LeaseRevokeRequest): Promise<LeaseRevokeResponse>;
+  /** a watch stream straight on the member's watch hub */
+  watch(sink: WatchSink): WatchStream;
+}
+
+/** The header every response carries, at the member's current revision unless one is given. */
+export type HeaderSource = (revision?: number) => ResponseHeader;
