@@ -45,7 +45,7 @@ async function readCheck(server: EtcdServer, serializable: boolean): Promise<str
   inflight.set(server, n + 1);
   let timer: ClockTimer | undefined;
   try {
-    const read = Promise.resolve().then(() => server.range({ key: Buffer.from('health'), keys_only: true, limit: 1, serializable }));
+    const read = Promise.resolve().then(() => server.kv.range({ key: Buffer.from('health'), keys_only: true, limit: 1, serializable }));
     const timeout = new Promise<never>((_, reject) => {
       timer = server.clock.setTimeout(() => reject(etcdError('Timeout')), HEALTH_READ_TIMEOUT_MS);
     });

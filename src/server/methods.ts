@@ -46,11 +46,11 @@ const proposal = <M extends MethodName>(call: MethodEntry<M>['call']): MethodEnt
 
 /** etcd's unary RPCs, by name. */
 export const METHODS: MethodTable = Object.freeze({
-  Range: unary<'Range'>((s, r, ctx) => (ctx.rawRequest !== undefined ? s.rangeForClient(r, ctx.rawRequest) : s.range(r))),
-  Put: proposal<'Put'>((s, r) => s.put(r)),
-  DeleteRange: proposal<'DeleteRange'>((s, r) => s.deleteRange(r)),
-  Txn: proposal<'Txn'>((s, r, ctx) => (ctx.rawRequest !== undefined ? s.txnForClient(r, ctx.rawRequest) : s.txn(r))),
-  Compact: unary<'Compact'>((s, r) => s.compact(r)),
+  Range: unary<'Range'>((s, r, ctx) => (ctx.rawRequest !== undefined ? s.kv.rangeForClient(r, ctx.rawRequest) : s.kv.range(r))),
+  Put: proposal<'Put'>((s, r) => s.kv.put(r)),
+  DeleteRange: proposal<'DeleteRange'>((s, r) => s.kv.deleteRange(r)),
+  Txn: proposal<'Txn'>((s, r, ctx) => (ctx.rawRequest !== undefined ? s.kv.txnForClient(r, ctx.rawRequest) : s.kv.txn(r))),
+  Compact: unary<'Compact'>((s, r) => s.kv.compact(r)),
   Status: unary<'Status'>((s) => s.status()),
   MemberList: unary<'MemberList'>((s) => s.cluster.memberList()),
   MemberAdd: unary<'MemberAdd'>((s, r) => s.cluster.memberAdd(r)),

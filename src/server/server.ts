@@ -6,12 +6,13 @@
 //   proposals.ts        writes on their way into the log: waiters, envelope, leader wait, quota, expiry
 //   reads.ts            linearizable reads: ReadIndex rounds, retry, waiting for the apply
 //   applier.ts          the state machine: committed entries and conf changes, snapshots, log compaction
+//   kv-service.ts       etcd's KV service: range (in worker threads too), put, delete, txn, compact
 //   cluster-service.ts  etcd's Cluster service and MoveLeader
 //   lease-service.ts, concurrency.ts   etcd's Lease, Lock and Election services, on narrow ports (ports.ts)
 //   methods.ts          the method table every front end dispatches through
 //
-// What stays here: the wiring, the KV API (range, put, delete, txn, compact) as the table calls it, status, what a
-// change of Raft role sets off, and the lifecycle (close drains, a fatal error stops the member).
+// What stays here: the wiring, status, what applying and a change of Raft role set off, and the lifecycle (close
+// drains; a fatal error stops the member and fails what is pending).
 
 import { systemClock, type Clock, type ClockTimer } from '../clock/index.js';
 import { RAFT_INFLIGHT_MESSAGES_MAX, RAFT_MESSAGE_BYTES_MAX, REQUEST_SWEEP_INTERVAL_MS, WATCH_FRAGMENT_SLACK_BYTES, WORKER_POINT_READS_INLINE, type Config } from '../config/index.js';
@@ -40,6 +41,7 @@ import { Applier } from './applier.js';
 import { bootstrap } from './bootstrap.js';
 import { ClusterService } from './cluster-service.js';
 import { Compactor, MainThreadSteps, WorkerThreadSteps } from './compactor.js';
+import { KvService } from './kv-service.js';
 import { ConcurrencyService } from './concurrency.js';
 import { parseInitialCluster } from './identity.js';
 import { LeaseService } from './lease-service.js';
@@ -81,6 +83,7 @@ export class EtcdServer {
   readonly readPool: ReadPool | null;
   /** physical compaction: in its own worker thread with --worker-threads > 0, else on the main thread */
   readonly compactor: Compactor;
+  readonly kv: KvService;
   readonly cluster: ClusterService;
   readonly leases: LeaseService;
   readonly concurrency: ConcurrencyService;
@@ -194,18 +197,21 @@ export class EtcdServer {
       this.lessor,
       config,
     );
-    this.concurrency = new ConcurrencyService({
-      range: (req) => this.range(req),
-      txn: (req) => this.txn(req),
-      deleteRange: (req) => this.deleteRange(req),
-      leaseGrant: (req) => this.leases.grant(req),
-      leaseRevoke: (req) => this.leases.revoke(req),
-      watch: (sink) => this.watchHub.openStream(sink),
-    });
     this.readPool = config.workerThreads > 0 ? new ReadPool(storage.dbPath, config.workerThreads, config.limits.txnOpsMax, () => {
       const { revision: _revision, ...rest } = this.header();
       return rest;
     }) : null;
+    this.kv = new KvService({
+      storage, state: this.applier.state, stats: this.stats, proposals: this.proposals, reads: this.reads, readPool: this.readPool, header, assertServing,
+    });
+    this.concurrency = new ConcurrencyService({
+      range: (req) => this.kv.range(req),
+      txn: (req) => this.kv.txn(req),
+      deleteRange: (req) => this.kv.deleteRange(req),
+      leaseGrant: (req) => this.leases.grant(req),
+      leaseRevoke: (req) => this.leases.revoke(req),
+      watch: (sink) => this.watchHub.openStream(sink),
+    });
     const batchKeysMax = config.limits.compactionBatchKeysMax;
     this.compactor = new Compactor(
       {
@@ -340,82 +346,6 @@ export class EtcdServer {
 
   memberList(): MemberRecord[] {
     return sortedMembers(this.applier.members);
-  }
-
-  // ---- KV -------------------------------------------------------------------------------------------------------
-
-  /** Serializable reads answer from local state; linearizable ones wait for a ReadIndex round and the apply. */
-  range(req: RangeRequest): RangeResponse | Promise<RangeResponse> {
-    this.assertServing();
-    this.stats.ranges++;
-    if (req.serializable) return this.rangeLocal(req);
-    return this.reads.read(() => this.rangeLocal(req));
-  }
-
-  /**
-   * A range for a client that takes responses as encoded bytes (the binary front end): evaluated by a worker thread
-   * when there are any (serializable at once, linearizable after the ReadIndex wait), else here. `body` is the request
-   * as the client sent it, msgpack {method, request}, so that the worker needs no re-encoded copy.
-   */
-  rangeForClient(req: RangeRequest, body?: Uint8Array): RangeResponse | Promise<RangeResponse | EncodedResponse> {
-    this.assertServing();
-    // A single-key read costs a couple of microseconds here, less than the two cross-thread wake-ups of a trip
-    // through a worker, so only scans go to the workers (BENCHMARKS.md, "Worker threads").
-    if (this.readPool === null || (WORKER_POINT_READS_INLINE && isPointRead(req))) return this.range(req);
-    this.stats.ranges++;
-    const inWorker = this.inWorker('Range', req, body, () => this.rangeLocal(req));
-    if (req.serializable) return inWorker();
-    return this.reads.read(inWorker) as unknown as Promise<RangeResponse | EncodedResponse>;
-  }
-
-  /** A txn for a client that takes encoded responses: one without writes is evaluated as rangeForClient's reads are. */
-  txnForClient(req: TxnRequest, body?: Uint8Array): TxnResponse | EncodedResponse | Promise<TxnResponse | EncodedResponse> {
-    if (this.readPool === null || !isReadOnlyTxn(req)) return this.txn(req);
-    this.assertServing();
-    // counted without its branch's ranges: the worker's answer is not decoded here
-    this.stats.txns++;
-    const inWorker = this.inWorker('Txn', req, body, () => this.txnReadOnly(req).response);
-    return isSerializableTxn(req) ? inWorker() : (this.reads.read(inWorker) as unknown as Promise<TxnResponse | EncodedResponse>);
-  }
-
-  private inWorker<T>(method: WorkerReadMethod, req: unknown, body: Uint8Array | undefined, local: () => T): () => Promise<T | EncodedResponse> {
-    const pool = this.readPool!;
-    return () => pool.read(method, body ?? ReadPool.encodeRequest(method, req)).then((encoded) => encoded ?? local());
-  }
-
-  private rangeLocal(req: RangeRequest): RangeResponse {
-    const r = range(this.storage, this.applier.state, req);
-    return { header: this.header(r.revision), kvs: r.kvs, more: r.more, count: r.count };
-  }
-
-  put(req: PutRequest): Promise<PutResponse> {
-    return this.proposals.propose('Put', req) as Promise<PutResponse>;
-  }
-
-  deleteRange(req: DeleteRangeRequest): Promise<DeleteRangeResponse> {
-    return this.proposals.propose('DeleteRange', req) as Promise<DeleteRangeResponse>;
-  }
-
-  txn(req: TxnRequest): Promise<TxnResponse> | TxnResponse {
-    if (isReadOnlyTxn(req)) {
-      this.assertServing();
-      const evaluate = (): TxnResponse => {
-        const { response, result } = this.txnReadOnly(req);
-        countTxn(req, result, this.stats);
-        return response;
-      };
-      return isSerializableTxn(req) ? evaluate() : this.reads.read(evaluate);
-    }
-    return this.proposals.propose('Txn', req) as Promise<TxnResponse>;
-  }
-
-  private txnReadOnly(req: TxnRequest): { response: TxnResponse; result: TxnResponse } {
-    const r = new MvccTxn(this.storage, { ...this.applier.state }, undefined, true).txn(req);
-    return { response: { header: this.header(r.header.revision), succeeded: r.succeeded, responses: r.responses }, result: r };
-  }
-
-  compact(req: CompactionRequest): Promise<CompactionResponse> {
-    return this.proposals.propose('Compact', req, req.physical === true) as Promise<CompactionResponse>;
   }
 
   /** A read after a ReadIndex round (a serializable read when asked), for the lease service. */

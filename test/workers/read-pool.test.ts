@@ -25,7 +25,7 @@ function isTxn(req: RangeRequest | TxnRequest): req is TxnRequest {
 /** What a worker answered, decoded as the client would, or the error. */
 async function viaWorker(server: EtcdServer, req: RangeRequest | TxnRequest): Promise<unknown> {
   try {
-    const r = await (isTxn(req) ? server.txnForClient(req) : server.rangeForClient(req));
+    const r = await (isTxn(req) ? server.kv.txnForClient(req) : server.kv.rangeForClient(req));
     assert.ok(r instanceof EncodedResponse, 'the read was served by a worker');
     return plain(normalizeIds(unpackr.unpack(r.body))); // as the client decodes it (small ids arrive as numbers)
   } catch (err) {
@@ -35,8 +35,8 @@ async function viaWorker(server: EtcdServer, req: RangeRequest | TxnRequest): Pr
 
 function viaMain(server: EtcdServer, req: RangeRequest | TxnRequest): unknown {
   try {
-    if (isTxn(req)) return plain(normalizeIds(server.txn(req) as TxnResponse));
-    return plain(normalizeIds(server.range({ ...req, serializable: true }) as RangeResponse));
+    if (isTxn(req)) return plain(normalizeIds(server.kv.txn(req) as TxnResponse));
+    return plain(normalizeIds(server.kv.range({ ...req, serializable: true }) as RangeResponse));
   } catch (err) {
     return { error: (err as EtcdError).message };
   }
@@ -103,7 +103,7 @@ test('reads in a worker equal reads on the main thread, quiet, under writes and 
     compared += 2;
   }
   // a single-key read is answered on the main thread
-  assert.ok(!(server.rangeForClient({ key: keys[1]!, serializable: true }) instanceof Promise), 'a point read stays on the main thread');
+  assert.ok(!(server.kv.rangeForClient({ key: keys[1]!, serializable: true }) instanceof Promise), 'a point read stays on the main thread');
 
   // under writes and a compaction: reads at a revision fixed when they are sent (the header's revision is the store's
   // at evaluation time, so only the body is compared)
