@@ -25,7 +25,7 @@ import {
 } from '../src/proto/index.js';
 import { MvccTxn, range, type MvccState } from '../src/mvcc/index.js';
 import { openTables } from '../src/storage/index.js';
-import { Ring } from '../workers/ring.js';
+import { Ring } from '../src/ring/index.js';
 import { bootstrapEntries, decodeConfChange, encodeConfChange, EntryType, MemoryStorage, RawNode, type Message } from '../src/raft/index.js';
 
 /**
