@@ -4,27 +4,9 @@
 // write transaction, so the main thread's apply commits, which take the same write lock, wait at most that long; and
 // each plans from a fresh read snapshot released when the step ends, so an idle worker pins no old pages.
 
-import { compactionStep, positionFromWire, positionToWire, type CompactionPositionWire } from '../src/mvcc/index.js';
+import { compactionStep, positionFromWire, positionToWire } from '../src/mvcc/index.js';
+import type { CompactionTask, CompactionTaskResult } from '../src/server/compaction-task.js';
 import { openTables } from '../src/storage/index.js';
-
-export interface CompactionTask {
-  dbPath: string;
-  /** the compacted revision being made physical */
-  revision: number;
-  position: CompactionPositionWire;
-  batchKeysMax: number;
-  /**
-   * Fault hook for tests: after its deletes commit, the step sets element 0 to 1, notifies, and waits forever (its
-   * result is lost), for the test to terminate the thread at that point.
-   */
-  stallAfterDeletesForTest?: SharedArrayBuffer;
-}
-
-export interface CompactionTaskResult {
-  removed: number;
-  /** null: the compaction at `revision` is complete */
-  next: CompactionPositionWire | null;
-}
 
 let tables: ReturnType<typeof openTables> | null = null;
 

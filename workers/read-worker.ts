@@ -3,38 +3,25 @@
 // encodes the responses itself and puts them on its reply ring as one message per batch. The main thread writes each
 // response's 12-byte frame header into the space left for it in front of the body and hands the bytes to the socket
 // without decoding them. Batches are what make it pay: one cross-thread wake-up per batch, not per read.
-//
-// Request message (little-endian): batch header u64 cluster_id, u64 member_id, f64 raft_term; then per read u32 id,
-// u8 method (1 Range, 2 Txn), u32 length, the request's msgpack bytes as the client sent them (the worker validates
-// them again with decodeRequest, so the main thread never re-encodes a request). An empty message stops the loop.
-//
-// Reply message: per read u32 id, u8 status (1 response, 0 etcd error {code, message}, 2 too large for the ring:
-// evaluate elsewhere), u32 body length, 12 bytes left for the frame header, then the msgpack body.
+// Protocol: src/server/read-protocol.ts.
 
 import { toEtcdError } from '../src/errors/index.js';
 import { MvccTxn, range, type MvccState } from '../src/mvcc/index.js';
 import { decodeRequest, packr, unpackr, type RangeRequest, type ResponseHeader, type TxnRequest } from '../src/proto/index.js';
 import { openTables, readPersistedState } from '../src/storage/index.js';
-import { Ring } from './ring.js';
+import { Ring } from '../src/ring/index.js';
+import {
+  READ_METHOD_RANGE,
+  REPLY_ENTRY_BYTES,
+  REPLY_ERROR,
+  REPLY_FRAME_SPACE,
+  REPLY_OK,
+  REPLY_TOO_LARGE,
+  REQUEST_BATCH_HEADER_BYTES,
+  REQUEST_ENTRY_BYTES,
+  type ReadLoopTask,
+} from '../src/server/read-protocol.js';
 
-export interface ReadLoopTask {
-  requests: SharedArrayBuffer;
-  replies: SharedArrayBuffer;
-  dbPath: string;
-  txnOpsMax: number;
-}
-
-export const READ_METHOD_RANGE = 1;
-export const READ_METHOD_TXN = 2;
-export const REPLY_OK = 1;
-export const REPLY_ERROR = 0;
-export const REPLY_TOO_LARGE = 2;
-/** id, status, body length */
-export const REPLY_ENTRY_BYTES = 9;
-/** space for the binary protocol's frame header (src/proto/frame.ts FRAME_HEADER_BYTES) */
-export const REPLY_FRAME_SPACE = 12;
-export const REQUEST_BATCH_HEADER_BYTES = 24;
-export const REQUEST_ENTRY_BYTES = 9;
 const REPLY_PREFIX = REPLY_ENTRY_BYTES + REPLY_FRAME_SPACE;
 /** msgpackr's RESERVE_START_SPACE flag: the packed buffer starts with REPLY_PREFIX bytes for us to fill */
 const RESERVE_START_SPACE = 2048;

@@ -5,13 +5,17 @@
 // Protocol: src/watch/filter-protocol.ts. An empty request message stops the loop.
 
 import { unpackr } from '../src/proto/index.js';
-import { encodeReply, FilterView, ITEM_ADD, ITEM_BATCH, ITEM_CRASH, ITEM_REMOVE, type RequestItem } from '../src/watch/filter-protocol.js';
-import { Ring } from './ring.js';
-
-export interface FilterLoopTask {
-  requests: SharedArrayBuffer;
-  replies: SharedArrayBuffer;
-}
+import { Ring } from '../src/ring/index.js';
+import {
+  encodeReply,
+  FilterView,
+  ITEM_ADD,
+  ITEM_BATCH,
+  ITEM_CRASH,
+  ITEM_REMOVE,
+  type FilterLoopTask,
+  type RequestItem,
+} from '../src/watch/filter-protocol.js';
 
 /** empty polls of the request ring before the worker sleeps in Atomics.wait */
 const SPIN_POLLS = 2000;

@@ -26,9 +26,18 @@ export interface Limits {
   readonly connectionRequestsInflightInitial: number;
   /** Proposals waiting for the log across all clients; past it writes fail with `too many requests` (etcd: 5000 backlog). */
   readonly proposalsPendingMax: number;
-  /** Entries persisted and applied in one LMDB transaction. */
+  /**
+   * Committed entries Raft hands the member in one Ready (RaftConfig.maxCommittedEntriesPerReady), which the member
+   * applies as one batch, in one LMDB write transaction. Bounds how long one apply holds LMDB's write lock and how many
+   * events one batch gives the watch hub when the entries are small; a longer backlog (a restart replaying its log, a
+   * follower catching up) is applied in several batches. It does not bound the entries a Ready gives to persist.
+   */
   readonly proposalBatchEntriesMax: number;
-  /** Bytes of entries persisted in one LMDB transaction. */
+  /**
+   * Bytes of committed entries in one Ready, counted as Raft counts them (payload + 24 per entry), at least one entry
+   * however large (RaftConfig.maxCommittedSizePerReady, etcd-io/raft's MaxCommittedSizePerReady): the same apply batch's
+   * bound in bytes, so a backlog of large values is applied in several transactions.
+   */
   readonly proposalBatchBytesMax: number;
   /** Log entries kept behind the applied index (for slow followers, as etcd's snapshot catch-up entries). */
   readonly logEntriesRetained: number;
@@ -117,6 +126,16 @@ export const REQUEST_SWEEP_INTERVAL_MS = 250;
 export const RAFT_MESSAGE_BYTES_MAX = 1024 * 1024;
 /** Append messages in flight to one follower before the leader waits for acknowledgements. */
 export const RAFT_INFLIGHT_MESSAGES_MAX = 256;
+/**
+ * Payload bytes of the uncommitted tail of a leader's log (RaftConfig.maxUncommittedEntriesSize, etcd-io/raft's
+ * MaxUncommittedEntriesSize). Past it the leader drops new proposals (ProposalDroppedError) until commits shrink the
+ * tail, so a leader whose followers cannot keep up (or that has lost its quorum but not yet noticed) stops growing its
+ * log in memory. Counted as etcd-io/raft counts: only entries this leader appended in its term, by payload length,
+ * so empty entries (a new leader's first one) are never refused; and a proposal is always accepted when the tail is
+ * empty, however large. etcd's server leaves it unbounded and refuses proposals once the applied index trails the
+ * committed one by 5000 (our proposalsPendingMax plays that part); 1 GiB is what etcd's raftexample sets.
+ */
+export const RAFT_UNCOMMITTED_BYTES_MAX = GiB;
 
 export interface TransportLimits {
   /** messages queued for one peer while its connection is down or slow */

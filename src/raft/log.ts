@@ -79,6 +79,7 @@ export class RaftLog {
   constructor(
     readonly storage: RaftStorage,
     readonly maxNextEntsBytes: number,
+    readonly maxNextEntsCount: number,
   ) {
     const first = storage.firstIndex();
     const last = storage.lastIndex();
@@ -135,10 +136,10 @@ export class RaftLog {
     return this.unstable.entries.length === 0 ? [] : this.unstable.entries.slice();
   }
 
-  /** Committed entries not yet applied, up to maxNextEntsBytes. */
+  /** Committed entries not yet applied: at most maxNextEntsCount of them and maxNextEntsBytes (at least one). */
   nextEnts(): Entry[] {
     const off = Math.max(this.applied + 1, this.firstIndex());
-    if (this.committed + 1 > off) return this.slice(off, this.committed + 1, this.maxNextEntsBytes);
+    if (this.committed + 1 > off) return this.slice(off, Math.min(this.committed + 1, off + this.maxNextEntsCount), this.maxNextEntsBytes);
     return [];
   }
 

@@ -5,6 +5,7 @@
 // Leader durability rule: a leader counts itself towards a commit quorum only for entries the driver reported as
 // persisted (onPersisted), never for entries still being written.
 
+import { DEFAULT_LIMITS, RAFT_INFLIGHT_MESSAGES_MAX, RAFT_MESSAGE_BYTES_MAX, RAFT_UNCOMMITTED_BYTES_MAX } from '../config/limits.js';
 import { RaftLog } from './log.js';
 import { Progress, ProgressState, ProgressTracker, VoteResult, type VoteResultNumber } from './progress.js';
 import { CompactedError, type RaftStorage } from './storage.js';
@@ -43,15 +44,20 @@ export interface RaftConfig {
   applied?: number;
   /** the configuration as of `applied`, persisted by the application with it (overrides the snapshot's) */
   confState?: ConfState;
-  /** bytes of entries per append message */
+  /** bytes of entries per append message (default RAFT_MESSAGE_BYTES_MAX) */
   maxSizePerMsg?: number;
-  /** bytes of committed entries handed out per Ready */
+  /** bytes of committed entries handed out per Ready, at least one entry (default Limits.proposalBatchBytesMax) */
   maxCommittedSizePerReady?: number;
-  /** append messages in flight per follower */
+  /** committed entries handed out per Ready (default Limits.proposalBatchEntriesMax) */
+  maxCommittedEntriesPerReady?: number;
+  /** append messages in flight per follower (default RAFT_INFLIGHT_MESSAGES_MAX) */
   maxInflightMsgs?: number;
   /** bytes in flight per follower (0 = unbounded) */
   maxInflightBytes?: number;
-  /** bytes of proposed but uncommitted entries a leader accepts (0 = unbounded) */
+  /**
+   * payload bytes of the uncommitted entries a leader appended in its term before it drops proposals (0 = unbounded;
+   * default RAFT_UNCOMMITTED_BYTES_MAX)
+   */
   maxUncommittedEntriesSize?: number;
   checkQuorum?: boolean;
   preVote?: boolean;
@@ -160,10 +166,12 @@ export class Raft {
     assert(c.heartbeatTick > 0, 'heartbeat tick must be greater than 0');
     assert(c.electionTick > c.heartbeatTick, 'election tick must be greater than heartbeat tick');
     this.id = c.id;
-    this.raftLog = new RaftLog(c.storage, c.maxCommittedSizePerReady ?? 64 * 1024 * 1024);
-    this.maxMsgSize = c.maxSizePerMsg ?? 1024 * 1024;
-    this.maxUncommittedSize = c.maxUncommittedEntriesSize ?? 0;
-    this.trk = new ProgressTracker(c.maxInflightMsgs ?? 256, c.maxInflightBytes ?? 0);
+    const committedEntriesPerReady = c.maxCommittedEntriesPerReady ?? DEFAULT_LIMITS.proposalBatchEntriesMax;
+    assert(Number.isSafeInteger(committedEntriesPerReady) && committedEntriesPerReady > 0, 'max committed entries per ready must be a positive integer');
+    this.raftLog = new RaftLog(c.storage, c.maxCommittedSizePerReady ?? DEFAULT_LIMITS.proposalBatchBytesMax, committedEntriesPerReady);
+    this.maxMsgSize = c.maxSizePerMsg ?? RAFT_MESSAGE_BYTES_MAX;
+    this.maxUncommittedSize = c.maxUncommittedEntriesSize ?? RAFT_UNCOMMITTED_BYTES_MAX;
+    this.trk = new ProgressTracker(c.maxInflightMsgs ?? RAFT_INFLIGHT_MESSAGES_MAX, c.maxInflightBytes ?? 0);
     this.checkQuorum = c.checkQuorum ?? true;
     this.preVote = c.preVote ?? true;
     this.heartbeatTimeout = c.heartbeatTick;

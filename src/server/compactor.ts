@@ -31,7 +31,7 @@ import {
   type CompactionStepResult,
   type CompactionTables,
 } from '../mvcc/index.js';
-import type { CompactionTask, CompactionTaskResult } from '../../workers/compact-worker.js';
+import type { CompactionTask, CompactionTaskResult } from './compaction-task.js';
 
 const workerFile = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../workers/compact-worker.js');
 

@@ -14,7 +14,7 @@ import { Piscina } from 'piscina';
 import { READ_BATCH_REQUESTS_MAX, READ_REPLY_RING_BYTES, READ_REQUEST_RING_BYTES } from '../config/limits.js';
 import { EtcdError } from '../errors/index.js';
 import { FRAME_HEADER_BYTES, packr, unpackr, type ResponseHeader } from '../proto/index.js';
-import { Ring, superviseRingWorker } from '../../workers/ring.js';
+import { Ring, superviseRingWorker } from '../ring/index.js';
 import {
   READ_METHOD_RANGE,
   READ_METHOD_TXN,
@@ -25,7 +25,7 @@ import {
   REQUEST_BATCH_HEADER_BYTES,
   REQUEST_ENTRY_BYTES,
   type ReadLoopTask,
-} from '../../workers/read-worker.js';
+} from './read-protocol.js';
 
 const workerFile = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../workers/read-worker.js');
 

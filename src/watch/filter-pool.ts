@@ -17,7 +17,7 @@ import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
 import { WATCH_FILTER_CHANGES_MESSAGE_BYTES_MAX, WATCH_FILTER_REPLY_RING_BYTES, WATCH_FILTER_REQUEST_RING_BYTES } from '../config/limits.js';
 import { packr, type Event } from '../proto/index.js';
-import { Ring, RingFullError, superviseRingWorker } from '../../workers/ring.js';
+import { Ring, RingFullError, superviseRingWorker } from '../ring/index.js';
 import { addItem, addItemBytes, batchItem, decodeReply, ITEM_CRASH, ITEM_REMOVE, REPLY_OK, type FilterWatcher, type RequestItem } from './filter-protocol.js';
 
 const workerFile = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../workers/watch-filter-worker.js');

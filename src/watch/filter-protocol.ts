@@ -34,6 +34,12 @@ export const MATCH_ALL = -1;
 
 const EVENT_DELETE = 1;
 
+/** The long-running piscina task the filter worker runs. */
+export interface FilterLoopTask {
+  requests: SharedArrayBuffer;
+  replies: SharedArrayBuffer;
+}
+
 /** What the worker needs to know about one synced watcher. */
 export interface FilterWatcher {
   readonly serial: number;

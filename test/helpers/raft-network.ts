@@ -17,6 +17,7 @@ import {
   type Entry,
   type Message,
   type NodeId,
+  type Ready,
   type ReadState,
   type Snapshot,
 } from '../../src/raft/index.js';
@@ -28,6 +29,11 @@ export interface NetworkOptions {
   preVote?: boolean;
   /** bytes of entries per append message; 1 sends one entry per message, to script replication entry by entry */
   maxSizePerMsg?: number;
+  /** the bounds of one Ready's committed entries (RaftConfig's; Raft's defaults when unset) */
+  maxCommittedEntriesPerReady?: number;
+  maxCommittedSizePerReady?: number;
+  /** payload bytes of a leader's uncommitted tail before it drops proposals (RaftConfig's; Raft's default when unset) */
+  maxUncommittedEntriesSize?: number;
 }
 
 const text = new TextEncoder();
@@ -78,6 +84,9 @@ export class ScriptedNode {
       checkQuorum: this.options.checkQuorum ?? true,
       preVote: this.options.preVote ?? true,
       maxSizePerMsg: this.options.maxSizePerMsg,
+      maxCommittedEntriesPerReady: this.options.maxCommittedEntriesPerReady,
+      maxCommittedSizePerReady: this.options.maxCommittedSizePerReady,
+      maxUncommittedEntriesSize: this.options.maxUncommittedEntriesSize,
     });
   }
 
@@ -121,6 +130,8 @@ export class Network {
   readonly sent: Message[] = [];
   /** one line per message delivered or lost, once set */
   trace: string[] | null = null;
+  /** called with every Ready a node's loop handles, before it is applied */
+  onReady: ((id: NodeId, rd: Ready) => void) | null = null;
   private cut = new Set<string>();
   private lossRules = new Set<(m: Message) => boolean>();
   private seed = 1;
@@ -199,6 +210,7 @@ export class Network {
       if (n.crashed || n.stalled) continue;
       while (n.node.hasReady()) {
         const rd = n.node.ready();
+        this.onReady?.(n.id, rd);
         if (rd.snapshot) n.installSnapshot(rd.snapshot);
         n.storage.append(rd.entries);
         if (rd.hardState) n.storage.setHardState(rd.hardState);

@@ -2,7 +2,7 @@
 // Atomics.wait while the request ring is empty or the reply ring full. A message of length 0 stops it.
 
 import { parentPort, workerData } from 'node:worker_threads';
-import { Ring } from '../../workers/ring.js';
+import { Ring } from '../../src/ring/index.js';
 
 const { requests, replies } = workerData as { requests: SharedArrayBuffer; replies: SharedArrayBuffer };
 const inRing = new Ring(requests);

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import { Ring, RingFullError } from '../../workers/ring.js';
+import { Ring, RingFullError } from '../../src/ring/index.js';
 import { Rng } from '../helpers/rng.js';
 
 const echoWorker = path.resolve(path.dirname(fileURLToPath(import.meta.url)), 'ring-echo-worker.js');

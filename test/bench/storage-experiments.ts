@@ -2,12 +2,14 @@
 // the layout of the history table change the cost of a batch of puts. LMDB opened with the server's own options
 // (storage openTables); batches run one after another (no pipelining), so compare the rows, not absolute rates.
 //
-//   npm run build && node dist/native-free-bench/storage-experiments.js [--batch N] [--batches N] [--dir DIR]
+//   npm run build && node dist/test/bench/storage-experiments.js [--batch N] [--batches N] [--dir DIR]
+//
+// It lives in test/bench, not native-free-bench/, because it needs LMDB (native); `npm test` does not run it.
 
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { openTables } from '../src/storage/index.js';
+import { openTables } from '../../src/storage/index.js';
 
 type Tables = ReturnType<typeof openTables>;
 

@@ -6,6 +6,9 @@
 //
 // Each task reports the time per operation (per frame, per put, per range): tasks that do a batch per iteration
 // divide by the batch size.
+//
+// It lives in test/bench, not native-free-bench/: it measures the member's own code, LMDB (native) included. Only
+// *.test.js files run as tests, so `npm test` does not run it.
 
 import fs from 'node:fs';
 import os from 'node:os';
@@ -22,11 +25,11 @@ import {
   prefixRangeEnd,
   unpackr,
   type KeyValue,
-} from '../src/proto/index.js';
-import { MvccTxn, range, type MvccState } from '../src/mvcc/index.js';
-import { openTables } from '../src/storage/index.js';
-import { Ring } from '../workers/ring.js';
-import { bootstrapEntries, decodeConfChange, encodeConfChange, EntryType, MemoryStorage, RawNode, type Message } from '../src/raft/index.js';
+} from '../../src/proto/index.js';
+import { MvccTxn, range, type MvccState } from '../../src/mvcc/index.js';
+import { openTables } from '../../src/storage/index.js';
+import { Ring } from '../../src/ring/index.js';
+import { bootstrapEntries, decodeConfChange, encodeConfChange, EntryType, MemoryStorage, RawNode, type Message } from '../../src/raft/index.js';
 
 /**
  * Three Raft nodes in memory with a synchronous "network": propose() puts one batch of entries on the leader and
