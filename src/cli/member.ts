@@ -2,7 +2,7 @@
 
 import type { Config } from '../config/index.js';
 import { openStorage, type Storage } from '../storage/index.js';
-import { EtcdServer, type ServerEvents } from '../server/index.js';
+import { EtcdServer, type ServerEvents, type ServerOptions } from '../server/index.js';
 import { BinaryServer, type ListeningAddress } from '../binary/index.js';
 import { HttpServer, type HttpRoutes } from '../http/index.js';
 import { healthRoutes } from '../http/health.js';
@@ -21,13 +21,13 @@ export interface Member {
   close(): Promise<void>;
 }
 
-export async function startMember(config: Config, events: ServerEvents = {}): Promise<Member> {
+export async function startMember(config: Config, events: ServerEvents = {}, options: ServerOptions = {}): Promise<Member> {
   const storage = await openStorage(config.dataDir);
   let server: EtcdServer | null = null;
   let binary: BinaryServer | null = null;
   let http: HttpServer | null = null;
   try {
-    server = await EtcdServer.start(config, storage, events);
+    server = await EtcdServer.start(config, storage, events, options);
     binary = new BinaryServer({ server, limits: config.limits, urls: config.listenClientBinaryUrls });
     const binaryAddresses = await binary.listen();
     server.setBinaryURLs(binaryAddresses.map((a) => `http://${a.host.includes(':') ? `[${a.host}]` : a.host}:${a.port}`));

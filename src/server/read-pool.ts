@@ -8,6 +8,7 @@
 // handled (a microtask), not at the end of the event-loop turn: while a worker evaluates one connection's reads the
 // main thread is already decoding the next connection's, instead of the two taking turns.
 
+import { systemClock, type Clock } from '../clock/index.js';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
@@ -82,6 +83,8 @@ export class ReadPool {
     private readonly txnOpsMax: number,
     /** the response header fields a batch's responses carry (the revision comes from the worker's snapshot) */
     private readonly header: () => Omit<ResponseHeader, 'revision'>,
+    /** when a worker died young, and the delay before it is tried again */
+    private readonly clock: Clock = systemClock,
   ) {
     if (REPLY_FRAME_SPACE !== FRAME_HEADER_BYTES) throw new Error('read pool: reply frame space does not match the frame header');
     this.pool = new Piscina({ filename: workerFile, minThreads: threads, maxThreads: threads, idleTimeout: Infinity, atomics: 'disabled' });
@@ -89,7 +92,7 @@ export class ReadPool {
   }
 
   private start(): Slot {
-    const slot: Slot = { requests: Ring.create(READ_REQUEST_RING_BYTES), replies: Ring.create(READ_REPLY_RING_BYTES), pending: new Map(), batch: [], alive: true, startedAt: Date.now() };
+    const slot: Slot = { requests: Ring.create(READ_REQUEST_RING_BYTES), replies: Ring.create(READ_REPLY_RING_BYTES), pending: new Map(), batch: [], alive: true, startedAt: this.clock.now() };
     const task: ReadLoopTask = { requests: slot.requests.buffer, replies: slot.replies.buffer, dbPath: this.dbPath, txnOpsMax: this.txnOpsMax };
     superviseRingWorker(slot, this.pool.run(task), this.drain(slot), () => this.ended(slot));
     return slot;
@@ -119,12 +122,12 @@ export class ReadPool {
         this.enqueue(fresh, id);
       }
     };
-    if (Date.now() - slot.startedAt >= YOUNG_MS) return restart();
+    if (this.clock.now() - slot.startedAt >= YOUNG_MS) return restart();
     // died young: wait before trying again; meanwhile its reads, and new ones, are evaluated on the main thread
     this.slots[i] = null;
     for (const [, p] of held) p.resolve(null);
     held.length = 0;
-    setTimeout(restart, RESTART_DELAY_MS).unref();
+    this.clock.setTimeout(restart, RESTART_DELAY_MS);
   }
 
   private enqueue(slot: Slot, id: number): void {

@@ -172,7 +172,7 @@ export class EtcdServer {
       proposeConfChange: (type, nodeId, member) => this.proposals.proposeConfChange(type, nodeId, member),
       transferLeader: (to) => this.driver.transferLeader(to),
     });
-    this.watchFilterPool = config.workerThreads > 0 ? new WatchFilterPool() : null;
+    this.watchFilterPool = config.workerThreads > 0 ? new WatchFilterPool(clock) : null;
     this.watchHub = new WatchHub(
       {
         revision: () => this.applier.state.revision,
@@ -200,7 +200,7 @@ export class EtcdServer {
     this.readPool = config.workerThreads > 0 ? new ReadPool(storage.dbPath, config.workerThreads, config.limits.txnOpsMax, () => {
       const { revision: _revision, ...rest } = this.header();
       return rest;
-    }) : null;
+    }, clock) : null;
     this.kv = new KvService({
       storage, state: this.applier.state, stats: this.stats, proposals: this.proposals, reads: this.reads, readPool: this.readPool, header, assertServing,
     });

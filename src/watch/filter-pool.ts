@@ -12,6 +12,7 @@
 // is backpressure: submit() returns false and the hub matches that batch itself; nothing waits, nothing grows.
 // A worker that dies is replaced, given the current synced watchers, and sent the batches it had not answered.
 
+import { systemClock, type Clock } from '../clock/index.js';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
@@ -67,7 +68,8 @@ export class WatchFilterPool implements WatchFilter {
   private crashOnNextBatch = false;
   readonly stats = { batchesSent: 0, batchesAnswered: 0, batchesRefused: 0, restarts: 0, resent: 0 };
 
-  constructor() {
+  /** `clock`: when a worker died young, and the delay before it is tried again */
+  constructor(private readonly clock: Clock = systemClock) {
     this.pool = new Piscina({ filename: workerFile, minThreads: 1, maxThreads: 1, idleTimeout: Infinity, atomics: 'disabled' });
     this.slot = this.start();
   }
@@ -77,7 +79,7 @@ export class WatchFilterPool implements WatchFilter {
       requests: Ring.create(WATCH_FILTER_REQUEST_RING_BYTES),
       replies: Ring.create(WATCH_FILTER_REPLY_RING_BYTES),
       alive: true,
-      startedAt: Date.now(),
+      startedAt: this.clock.now(),
     };
     superviseRingWorker(slot, this.pool.run({ requests: slot.requests.buffer, replies: slot.replies.buffer }), this.drain(slot), () => this.ended(slot));
     return slot;
@@ -167,13 +169,12 @@ export class WatchFilterPool implements WatchFilter {
   private ended(slot: Slot): void {
     slot.alive = false;
     if (this.closed || slot !== this.slot) return;
-    if (Date.now() - slot.startedAt < YOUNG_MS) {
+    if (this.clock.now() - slot.startedAt < YOUNG_MS) {
       // it died young (a broken worker file, a crash at start-up): the hub matches everything until the retry
       const unanswered = [...this.inflight.keys()];
       this.inflight.clear();
       for (const seq of unanswered) this.client?.filtered(seq, null);
-      const retry = setTimeout(() => this.restart(slot), RESTART_DELAY_MS);
-      retry.unref();
+      this.clock.setTimeout(() => this.restart(slot), RESTART_DELAY_MS);
       return;
     }
     this.restart(slot);
