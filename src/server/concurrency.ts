@@ -1,16 +1,15 @@
-// etcd's v3lock and v3election services, built as etcd builds them: on leases, txns and watches of the member's
-// own key space. A lock or candidacy is the key <name>/<lease ID in hex> attached to the lease; the holder is the key
-// with the lowest create revision under <name>/; waiting means watching for the deletion of the key just ahead.
+// etcd's v3lock and v3election services, built as etcd builds them: clientv3/concurrency's steps (src/concurrency,
+// shared with etcdctl-ts's lock and elect) on leases, txns and watches of the member's own key space. A lock or
+// candidacy is the key <name>/<lease ID in hex> attached to the lease; the holder is the key with the lowest create
+// revision under <name>/; waiting means watching for the deletion of the key just ahead.
 
+import { byCreate, campaignEnqueue, lockEnqueue, proclaim, recipePrefix, resign, sessionKey, waitDeletes, type Queued, type RecipeKv } from '../concurrency/index.js';
 import { etcdError, EtcdError, GrpcCode } from '../errors/index.js';
 import { checkKeySize } from '../proto/validate.js';
 import {
-  CompareResult,
-  CompareTarget,
   EventType,
   prefixRangeEnd,
   SortOrder,
-  SortTarget,
   WatchFilterType,
   type CampaignRequest,
   type CampaignResponse,
@@ -60,13 +59,8 @@ function checkWriteKey(key: Uint8Array): void {
   checkKeySize(key);
 }
 
-function ownKey(name: Uint8Array, lease: bigint): Buffer {
-  return Buffer.concat([Buffer.from(name), Buffer.from(`/${BigInt.asUintN(64, lease).toString(16)}`)]);
-}
-
-function prefixOf(name: Uint8Array): Buffer {
-  return Buffer.concat([Buffer.from(name), Buffer.from('/')]);
-}
+/** The largest lease ID a grant hands out (a positive int64): its key is the longest a granted lease gives. */
+const LEASE_ID_MAX = (1n << 63n) - 1n;
 
 export class ConcurrencyService {
   private readonly closers = new Set<() => void>();
@@ -77,36 +71,13 @@ export class ConcurrencyService {
     for (const c of [...this.closers]) c();
   }
 
-  /** Creates <prefix><lease hex> unless it exists; returns its create revision and the header of the txn. */
-  private async createOwnKey(key: Buffer, lease: bigint, value: Uint8Array): Promise<{ kv: KeyValue | null; createRevision: number; header: ResponseHeader }> {
-    const r = await this.kv.txn({
-      compare: [{ key, target: CompareTarget.CREATE, result: CompareResult.EQUAL, create_revision: 0 }],
-      success: [{ request_put: { key, value, lease } }],
-      failure: [{ request_range: { key } }],
-    });
-    if (r.succeeded) return { kv: null, createRevision: r.header.revision, header: r.header };
-    const kv = r.responses[0]?.response_range?.kvs[0] ?? null;
-    return { kv, createRevision: kv?.create_revision ?? r.header.revision, header: r.header };
-  }
-
-  /**
-   * Resolves once no key under the prefix has a create revision below `rev` (etcd's waitDeletes), with the header of
-   * the last range, or null when nothing was ahead in the first place (etcd then answers with its txn's header).
-   */
-  private async waitDeletes(prefix: Buffer, rev: number, signal?: AbortSignal): Promise<ResponseHeader | null> {
-    for (let first = true; ; first = false) {
-      const r = await this.kv.range({
-        key: prefix,
-        range_end: prefixRangeEnd(prefix),
-        max_create_revision: rev - 1,
-        sort_order: SortOrder.DESCEND,
-        sort_target: SortTarget.CREATE,
-        limit: 1,
-      });
-      const ahead = r.kvs[0];
-      if (ahead === undefined) return first ? null : r.header;
-      await this.waitDelete(Buffer.from(ahead.key), r.header.revision, signal);
-    }
+  /** The member's key space as the shared recipe steps (src/concurrency) use it; `signal` ends a wait early. */
+  private recipeKv(signal?: AbortSignal): RecipeKv {
+    return {
+      range: async (req) => this.kv.range(req),
+      txn: async (req) => this.kv.txn(req),
+      waitDelete: (key, rev) => this.waitDelete(Buffer.from(key), rev, signal),
+    };
   }
 
   /** Resolves when `key` is deleted after revision `rev`. */
@@ -134,8 +105,24 @@ export class ConcurrencyService {
     });
   }
 
-  private async keyExists(key: Buffer): Promise<boolean> {
+  private async keyExists(key: Uint8Array): Promise<boolean> {
     return (await this.kv.range({ key, count_only: true })).count > 0;
+  }
+
+  /**
+   * Waits for the keys ahead of the queued key (none when `held`); if the caller goes away meanwhile, removes the key
+   * (etcd's Mutex.Lock and Campaign). Resolves with the header of the request that found nobody ahead.
+   */
+  private async waitOrWithdraw(prefix: Uint8Array, queued: Queued, held: boolean, signal?: AbortSignal): Promise<ResponseHeader> {
+    try {
+      const header = held ? queued.response.header : await waitDeletes(this.recipeKv(signal), prefix, queued.revision - 1);
+      // gone before the answer (also when nothing was ahead): the lock or leadership is not taken, as in etcd
+      if (signal?.aborted) throw etcdError('Canceled');
+      return header;
+    } catch (err) {
+      if (signal?.aborted) await this.kv.deleteRange({ key: queued.key }).catch(() => undefined);
+      throw err;
+    }
   }
 
   // ---- Lock ---------------------------------------------------------------------------------------------------
@@ -145,36 +132,23 @@ export class ConcurrencyService {
     return asPlain(this.lockInner(req, signal));
   }
 
-  /** Waits for the keys ahead; if the caller goes away meanwhile, removes `key` (etcd's Mutex.Lock and Campaign). */
-  private async waitOrWithdraw(prefix: Buffer, rev: number, key: Buffer, signal?: AbortSignal): Promise<ResponseHeader | null> {
-    try {
-      const header = await this.waitDeletes(prefix, rev, signal);
-      // gone before the answer (also when nothing was ahead): the lock or leadership is not taken, as in etcd
-      if (signal?.aborted) throw etcdError('Canceled');
-      return header;
-    } catch (err) {
-      if (signal?.aborted) await this.kv.deleteRange({ key }).catch(() => undefined);
-      throw err;
-    }
-  }
-
   private async lockInner(req: LockRequest, signal?: AbortSignal): Promise<LockResponse> {
+    const prefix = recipePrefix(req.name);
     let lease = req.lease;
     if (lease === 0n) {
-      checkWriteKey(ownKey(req.name, -1n)); // the longest key a granted lease can give, before granting one
+      checkWriteKey(sessionKey(prefix, LEASE_ID_MAX)); // the longest key a granted lease can give, before granting one
       lease = (await this.kv.leaseGrant({ TTL: LOCK_DEFAULT_TTL_SECONDS })).ID;
     }
-    const key = ownKey(req.name, lease);
-    checkWriteKey(key);
-    const own = await this.createOwnKey(key, lease, new Uint8Array(0));
-    const waited = await this.waitOrWithdraw(prefixOf(req.name), own.createRevision, key, signal).catch(async (err: unknown) => {
+    checkWriteKey(sessionKey(prefix, lease));
+    const queued = await lockEnqueue(this.recipeKv(signal), prefix, lease);
+    const header = await this.waitOrWithdraw(prefix, queued, queued.held, signal).catch(async (err: unknown) => {
       // the 60 s lease granted for this call has no other use
       if (signal?.aborted && req.lease === 0n) await this.kv.leaseRevoke({ ID: lease }).catch(() => undefined);
       throw err;
     });
     // the lease may have expired while waiting: then the key is gone and the lock was not acquired
-    if (!(await this.keyExists(key))) throw plainError(ERR_SESSION_EXPIRED);
-    return { header: waited ?? own.header, key };
+    if (!(await this.keyExists(queued.key))) throw plainError(ERR_SESSION_EXPIRED);
+    return { header, key: queued.key };
   }
 
   unlock(req: UnlockRequest): Promise<UnlockResponse> {
@@ -196,15 +170,15 @@ export class ConcurrencyService {
 
   private async campaignInner(req: CampaignRequest, signal?: AbortSignal): Promise<CampaignResponse> {
     const value = req.value ?? new Uint8Array(0);
-    const key = ownKey(req.name, req.lease);
-    checkWriteKey(key);
-    const own = await this.createOwnKey(key, req.lease, value);
-    const leader: LeaderKey = { name: req.name, key, rev: own.createRevision, lease: req.lease };
-    if (own.kv !== null && !Buffer.from(own.kv.value).equals(Buffer.from(value))) await this.proclaimInner({ leader, value });
-    await this.waitOrWithdraw(prefixOf(req.name), own.createRevision, key, signal);
-    if (!(await this.keyExists(key))) throw plainError(ERR_SESSION_EXPIRED);
+    const prefix = recipePrefix(req.name);
+    checkWriteKey(sessionKey(prefix, req.lease));
+    const queued = await campaignEnqueue(this.recipeKv(signal), prefix, req.lease, value);
+    const leader: LeaderKey = { name: req.name, key: queued.key, rev: queued.revision, lease: req.lease };
+    if (queued.existing !== null && !Buffer.from(queued.existing.value).equals(Buffer.from(value))) await this.proclaimInner({ leader, value });
+    await this.waitOrWithdraw(prefix, queued, false, signal);
+    if (!(await this.keyExists(queued.key))) throw plainError(ERR_SESSION_EXPIRED);
     // etcd's Election.Campaign answers with the header of its campaign txn, even after a proclaim or a wait
-    return { header: own.header, leader };
+    return { header: queued.response.header, leader };
   }
 
   proclaim(req: ProclaimRequest): Promise<ProclaimResponse> {
@@ -215,24 +189,13 @@ export class ConcurrencyService {
     if (req.leader === undefined) throw plainError(ERR_MISSING_LEADER);
     const l = req.leader;
     checkWriteKey(l.key);
-    const r = await this.kv.txn({
-      compare: [{ key: l.key, target: CompareTarget.CREATE, result: CompareResult.EQUAL, create_revision: l.rev }],
-      success: [{ request_put: { key: l.key, value: req.value ?? new Uint8Array(0), lease: l.lease } }],
-    });
+    const r = await proclaim(this.recipeKv(), l.key, l.rev, l.lease, req.value ?? new Uint8Array(0));
     if (!r.succeeded) throw plainError(ERR_NOT_LEADER);
     return { header: r.header };
   }
 
   private async currentLeader(name: Uint8Array, serializable = false): Promise<{ header: ResponseHeader; kv: KeyValue | undefined }> {
-    const prefix = prefixOf(name);
-    const r = await this.kv.range({
-      key: prefix,
-      range_end: prefixRangeEnd(prefix),
-      sort_order: SortOrder.ASCEND,
-      sort_target: SortTarget.CREATE,
-      limit: 1,
-      serializable,
-    });
+    const r = await this.kv.range({ ...byCreate(recipePrefix(name), SortOrder.ASCEND), serializable });
     return { header: r.header, kv: r.kvs[0] };
   }
 
@@ -254,10 +217,7 @@ export class ConcurrencyService {
     if (req.leader === undefined) throw plainError(ERR_MISSING_LEADER);
     const l = req.leader;
     checkWriteKey(l.key);
-    const r = await this.kv.txn({
-      compare: [{ key: l.key, target: CompareTarget.CREATE, result: CompareResult.EQUAL, create_revision: l.rev }],
-      success: [{ request_delete_range: { key: l.key } }],
-    });
+    const r = await resign(this.recipeKv(), l.key, l.rev);
     return { header: r.header };
   }
 
@@ -284,7 +244,7 @@ export class ConcurrencyService {
       handle: (r) => {
         if (watch !== null || closed) return;
         const name = (r as LeaderRequest).name;
-        const prefix = prefixOf(name);
+        const prefix = recipePrefix(name);
         let chain = Promise.resolve();
         const next = (): void => {
           chain = chain.then(() => report(name)).catch((err: unknown) => {

@@ -1,14 +1,13 @@
 // clientv3/concurrency (3.4) as etcdctl's lock and elect use it, over plain KV, lease and watch requests: a session
 // is a lease kept alive; a mutex or a candidacy is the key <name>/<lease ID in hex> attached to it; the holder or
 // leader is the key with the lowest create revision under <name>/, and waiting means watching for the deletion of
-// the key just ahead. Requests are the same as clientv3's, so the revisions they leave are the same as etcd's.
+// the key just ahead. The steps are src/concurrency's (the member's Lock and Election services run the same ones);
+// here are clientv3's sessions, contexts and error texts around them.
 
+import { byCreate, campaignEnqueue, leaseHex, lockEnqueue, proclaim, resign, waitDeletes, type RecipeKv } from '../../concurrency/index.js';
 import {
-  CompareResult,
-  CompareTarget,
   EventType,
   SortOrder,
-  SortTarget,
   type Client,
   type KeyValue,
   type RangeRequest,
@@ -61,17 +60,6 @@ export class Ctx {
 
 /** context.TODO(): never cancelled */
 export const TODO = new Ctx();
-
-/** fmt's %x of an int64 */
-function hexOf(v: bigint): string {
-  const n = BigInt.asIntN(64, v);
-  return n < 0n ? '-' + (-n).toString(16) : n.toString(16);
-}
-
-/** clientv3's WithFirstCreate / WithLastCreate: the oldest or newest key under a prefix. */
-function topByCreate(pfx: ByteString, order: number): RangeRequest {
-  return { key: byteStringToBytes(pfx), range_end: byteStringToBytes(prefixEnd(pfx)), sort_target: SortTarget.CREATE, sort_order: order, limit: 1 };
-}
 
 /** One request without deadline (clientv3 with the given context); errors become GoErrors with clientv3's text. */
 export class KvClient {
@@ -148,18 +136,13 @@ async function waitDelete(ctx: Ctx, client: KvClient, key: Uint8Array, rev: numb
   throw new GoError('lost watcher waiting for delete');
 }
 
-/** waitDeletes: until no key under `pfx` has a create revision at or below `maxCreateRev`. */
-async function waitDeletes(ctx: Ctx, client: KvClient, pfx: ByteString, maxCreateRev: number): Promise<ResponseHeader> {
-  for (;;) {
-    const resp = await client.get(ctx, { ...topByCreate(pfx, SortOrder.DESCEND), max_create_revision: maxCreateRev });
-    const kv = resp.kvs?.[0];
-    if (kv === undefined) return resp.header;
-    await waitDelete(ctx, client, kv.key, Number(resp.header.revision));
-  }
-}
-
-function createRevisionIs(key: ByteString, rev: number): Parameters<Client['txn']>[0]['compare'] {
-  return [{ key: byteStringToBytes(key), target: CompareTarget.CREATE, result: CompareResult.EQUAL, create_revision: rev }];
+/** The key space as the shared recipe steps use it: this client's requests under `ctx`. */
+function recipeKv(ctx: Ctx, client: KvClient): RecipeKv {
+  return {
+    range: (req) => client.get(ctx, req),
+    txn: (req) => client.txn(ctx, req),
+    waitDelete: (key, rev) => waitDelete(ctx, client, key, rev),
+  };
 }
 
 /** concurrency.Mutex */
@@ -177,24 +160,17 @@ export class Mutex {
   }
 
   async lock(ctx: Ctx): Promise<void> {
-    const client = this.s.client;
-    this.myKey = this.pfx + hexOf(this.s.lease);
-    const key = byteStringToBytes(this.myKey);
-    const getOwner = topByCreate(this.pfx, SortOrder.ASCEND);
-    const resp = await client.txn(ctx, {
-      compare: createRevisionIs(this.myKey, 0),
-      success: [{ request_put: { key, lease: this.s.lease } }, { request_range: getOwner }],
-      failure: [{ request_range: { key } }, { request_range: getOwner }],
-    });
-    this.myRev = Number(resp.header.revision);
-    if (!resp.succeeded) this.myRev = Number(resp.responses[0]!.response_range!.kvs[0]!.create_revision);
-    const ownerKey = resp.responses[1]?.response_range?.kvs ?? [];
-    if (ownerKey.length === 0 || Number(ownerKey[0]!.create_revision) === this.myRev) {
-      this.hdr = resp.header;
+    const kv = recipeKv(ctx, this.s.client);
+    const prefix = byteStringToBytes(this.pfx);
+    this.myKey = this.pfx + leaseHex(this.s.lease);
+    const queued = await lockEnqueue(kv, prefix, this.s.lease);
+    this.myRev = queued.revision;
+    if (queued.held) {
+      this.hdr = queued.response.header;
       return;
     }
     try {
-      this.hdr = await waitDeletes(ctx, client, this.pfx, this.myRev - 1);
+      this.hdr = await waitDeletes(kv, prefix, this.myRev - 1);
     } catch (err) {
       await this.unlock(TODO).catch(() => {});
       throw err;
@@ -234,31 +210,22 @@ export class Election {
 
   async campaign(ctx: Ctx, val: ByteString): Promise<void> {
     const s = this.session;
-    const client = s.client;
-    const k = this.keyPrefix + hexOf(s.lease);
-    const key = byteStringToBytes(k);
-    const resp = await client.txn(ctx, {
-      compare: createRevisionIs(k, 0),
-      success: [{ request_put: { key, value: byteStringToBytes(val), lease: s.lease } }],
-      failure: [{ request_range: { key } }],
-    });
-    this.leaderKey = k;
-    this.leaderRev = Number(resp.header.revision);
+    const kv = recipeKv(ctx, s.client);
+    const prefix = byteStringToBytes(this.keyPrefix);
+    const queued = await campaignEnqueue(kv, prefix, s.lease, byteStringToBytes(val));
+    this.leaderKey = bytesToByteString(queued.key);
+    this.leaderRev = queued.revision;
     this.leaderSession = s;
-    if (!resp.succeeded) {
-      const kv = resp.responses[0]!.response_range!.kvs[0]!;
-      this.leaderRev = Number(kv.create_revision);
-      if (bytesToByteString(kv.value) !== val) {
-        try {
-          await this.proclaim(ctx, val);
-        } catch (err) {
-          await this.resign(ctx).catch(() => {});
-          throw err;
-        }
+    if (queued.existing !== null && bytesToByteString(queued.existing.value) !== val) {
+      try {
+        await this.proclaim(ctx, val);
+      } catch (err) {
+        await this.resign(ctx).catch(() => {});
+        throw err;
       }
     }
     try {
-      await waitDeletes(ctx, client, this.keyPrefix, this.leaderRev - 1);
+      await waitDeletes(kv, prefix, this.leaderRev - 1);
     } catch (err) {
       if (ctx.err() !== null) await this.resign(TODO).catch(() => {});
       else this.leaderSession = null;
@@ -268,10 +235,7 @@ export class Election {
 
   async proclaim(ctx: Ctx, val: ByteString): Promise<void> {
     if (this.leaderSession === null) throw new GoError(ERR_ELECTION_NOT_LEADER);
-    const resp = await this.session.client.txn(ctx, {
-      compare: createRevisionIs(this.leaderKey, this.leaderRev),
-      success: [{ request_put: { key: byteStringToBytes(this.leaderKey), value: byteStringToBytes(val), lease: this.leaderSession.lease } }],
-    });
+    const resp = await proclaim(recipeKv(ctx, this.session.client), byteStringToBytes(this.leaderKey), this.leaderRev, this.leaderSession.lease, byteStringToBytes(val));
     if (!resp.succeeded) {
       this.leaderKey = '';
       throw new GoError(ERR_ELECTION_NOT_LEADER);
@@ -281,10 +245,7 @@ export class Election {
   async resign(ctx: Ctx): Promise<void> {
     if (this.leaderSession === null) return;
     try {
-      await this.session.client.txn(ctx, {
-        compare: createRevisionIs(this.leaderKey, this.leaderRev),
-        success: [{ request_delete_range: { key: byteStringToBytes(this.leaderKey) } }],
-      });
+      await resign(recipeKv(ctx, this.session.client), byteStringToBytes(this.leaderKey), this.leaderRev);
     } finally {
       this.leaderKey = '';
       this.leaderSession = null;
@@ -304,7 +265,7 @@ export class Election {
     for (;;) {
       let resp: RangeResponse;
       try {
-        resp = await client.get(ctx, topByCreate(this.keyPrefix, SortOrder.ASCEND));
+        resp = await client.get(ctx, byCreate(byteStringToBytes(this.keyPrefix), SortOrder.ASCEND));
       } catch {
         return;
       }
