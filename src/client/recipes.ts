@@ -7,9 +7,10 @@
 // renew its lease for a whole TTL (member unreachable, process paused) must assume the lease, and so the lock or the
 // leadership, are gone: `done` resolves then.
 
-import type { Client, ClientStream } from './index.js';
-import { EtcdError, GrpcCode } from '../errors/index.js';
+import { EtcdError, etcdError, GrpcCode } from '../errors/index.js';
 import type { Bytes, KeyValue, LeaderKey, ResponseHeader } from '../proto/index.js';
+import type { Client } from './client.js';
+import type { ClientStream } from './stream.js';
 
 const toBytes = (v: string | Bytes): Bytes => (typeof v === 'string' ? Buffer.from(v, 'utf8') : v);
 
@@ -68,7 +69,7 @@ export class Session {
     const reconnect = options.reconnectDelayMs ?? 250;
     if (options.lease !== undefined) {
       const t = await client.call('LeaseTimeToLive', { ID: options.lease });
-      if (t.TTL < 0) throw new EtcdError(GrpcCode.NotFound, 'etcdserver: requested lease not found'); // -1: unknown
+      if (t.TTL < 0) throw etcdError('LeaseNotFound'); // -1: unknown
       return new Session(client, options.lease, t.grantedTTL, reconnect);
     }
     const r = await client.call('LeaseGrant', { TTL: options.ttl ?? 60 });
@@ -164,7 +165,7 @@ export class Mutex {
   /** Waits until this session holds the lock. Fails if the session's lease is gone. */
   async lock(): Promise<void> {
     const r = await resendOnConnectionLoss(() => {
-      if (this.session.isDone) throw new EtcdError(GrpcCode.Unknown, 'mutex: session is expired');
+      if (this.session.isDone) throw etcdError('SessionExpired');
       return this.session.client.call('Lock', { name: this.name, lease: this.session.lease });
     });
     this.myKey = r.key;
@@ -206,7 +207,7 @@ export class Election {
   /** Waits until this session leads, announcing `value`. Idempotent for the session's lease. */
   async campaign(value: string | Bytes): Promise<void> {
     const r = await resendOnConnectionLoss(() => {
-      if (this.session.isDone) throw new EtcdError(GrpcCode.Unknown, 'mutex: session is expired');
+      if (this.session.isDone) throw etcdError('SessionExpired');
       return this.session.client.call('Campaign', { name: this.name, lease: this.session.lease, value: toBytes(value) });
     });
     this.leaderKey = r.leader;
@@ -215,11 +216,11 @@ export class Election {
 
   /** Announces a new value while leading; 'election: not leader' otherwise. */
   async proclaim(value: string | Bytes): Promise<void> {
-    if (this.leaderKey === null) throw new EtcdError(GrpcCode.Unknown, 'election: not leader');
+    if (this.leaderKey === null) throw etcdError('ElectionNotLeader');
     try {
       this.hdr = (await this.session.client.call('Proclaim', { leader: this.leaderKey, value: toBytes(value) })).header;
     } catch (err) {
-      if (err instanceof EtcdError && err.message === 'election: not leader') this.leaderKey = null;
+      if (err instanceof EtcdError && err.name === 'ElectionNotLeader') this.leaderKey = null;
       throw err;
     }
   }
@@ -227,7 +228,7 @@ export class Election {
   /** The current leader's key-value; 'election: no leader' when nobody leads. */
   async leader(): Promise<KeyValue> {
     const r = await this.session.client.call('Leader', { name: this.name });
-    if (r.kv === undefined) throw new EtcdError(GrpcCode.Unknown, 'election: no leader');
+    if (r.kv === undefined) throw etcdError('ElectionNoLeader');
     return r.kv;
   }
 

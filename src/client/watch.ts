@@ -5,7 +5,7 @@
 
 import { EtcdError, GrpcCode } from '../errors/index.js';
 import { prefixRangeEnd, type Bytes, type WatchCreateRequest, type WatchRequest, type WatchResponse } from '../proto/index.js';
-import type { Client, ClientStream } from './index.js';
+import type { ClientStream, StreamOpener } from './stream.js';
 
 export interface WatchOptions {
   key: string | Bytes;
@@ -45,7 +45,7 @@ const BACKOFF_MAX_MS = 1000;
 
 const bytes = (v: string | Bytes): Bytes => (typeof v === 'string' ? Buffer.from(v, 'utf8') : v);
 
-export function watch(client: Client, opts: WatchOptions, handlers: WatchHandlers): Watcher {
+export function watch(client: StreamOpener, opts: WatchOptions, handlers: WatchHandlers): Watcher {
   const key = bytes(opts.key);
   const base: WatchCreateRequest = {
     key,

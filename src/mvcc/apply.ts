@@ -2,7 +2,7 @@
 // over our tables. Deterministic: the same entries on the same state produce the same state on every member.
 // All checks that can fail run before the first write of a request, so a failed request changes nothing.
 
-import { etcdError } from '../errors/index.js';
+import { etcdError, EtcdError, invariant } from '../errors/index.js';
 import {
   CompareResult,
   CompareTarget,
@@ -73,7 +73,7 @@ export class MvccTxn {
   }
 
   private assertWritable(): void {
-    if (this.readOnly) throw new Error('assertion failed: write in a read-only mvcc txn');
+    invariant(!this.readOnly, 'mvcc: write in a read-only txn');
   }
 
   /**
@@ -155,8 +155,11 @@ export class MvccTxn {
     let kvs: KeyValue[];
     try {
       kvs = this.range({ key: c.key, range_end: c.range_end }).kvs;
-    } catch {
-      return false;
+    } catch (err) {
+      // etcd's applyCompare: a compare whose range fails does not hold. Only an operating error, though: a storage
+      // failure or a broken invariant must not quietly turn into "false" and a different outcome on this member.
+      if (err instanceof EtcdError) return false;
+      throw err;
     }
     if (kvs.length === 0) {
       if (c.target === CompareTarget.VALUE) return false; // a missing key has no value to compare
@@ -230,7 +233,7 @@ export class MvccTxn {
       else if (op.request_delete_range) deletes.push(op.request_delete_range);
     });
     this.checkPath(req, path, { i: 0 }, (op) => op.request_range && this.checkRangeRevision(op.request_range));
-    if (this.readOnly && !isReadOnlyTxn(req)) throw new Error('assertion failed: write txn evaluated read-only');
+    invariant(!this.readOnly || isReadOnlyTxn(req), 'mvcc: write txn evaluated read-only');
     const result = this.execute(req, path, { i: 0 });
     return { header: header(this.readRevision), ...result };
   }

@@ -5,7 +5,7 @@
 // enums as numbers or etcd's names; unknown fields are ignored, as protobuf does.
 
 import { KEY_ENCODED_BYTES_MAX, TXN_NESTING_DEPTH_MAX } from '../config/limits.js';
-import { etcdError, invalidArgument } from '../errors/index.js';
+import { etcdError } from '../errors/index.js';
 import {
   CompareResult,
   CompareTarget,
@@ -36,7 +36,7 @@ function isObject(v: unknown): v is Obj {
 
 function asObject(v: unknown, what: string): Obj {
   if (v === undefined || v === null) return {};
-  if (!isObject(v)) throw invalidArgument(`etcdserver: invalid request: ${what} must be a map`);
+  if (!isObject(v)) throw etcdError('InvalidRequest', `${what} must be a map`);
   return v;
 }
 
@@ -45,7 +45,7 @@ function bytes(o: Obj, field: string): Bytes {
   if (v === undefined || v === null) return EMPTY;
   if (v instanceof Uint8Array) return v;
   if (typeof v === 'string') return Buffer.from(v, 'utf8');
-  throw invalidArgument(`etcdserver: invalid request: field "${field}" must be bytes`);
+  throw etcdError('InvalidRequest', `field "${field}" must be bytes`);
 }
 
 function optionalBytes(o: Obj, field: string): Bytes | undefined {
@@ -58,7 +58,7 @@ function int64(o: Obj, field: string): number {
   const v = o[field];
   if (v === undefined || v === null) return 0;
   if (typeof v === 'number') {
-    if (!Number.isInteger(v)) throw invalidArgument(`etcdserver: invalid request: field "${field}" must be an integer`);
+    if (!Number.isInteger(v)) throw etcdError('InvalidRequest', `field "${field}" must be an integer`);
     return Math.max(-Number.MAX_SAFE_INTEGER, Math.min(Number.MAX_SAFE_INTEGER, v));
   }
   if (typeof v === 'bigint') {
@@ -66,7 +66,7 @@ function int64(o: Obj, field: string): number {
     if (v < -BigInt(Number.MAX_SAFE_INTEGER)) return -Number.MAX_SAFE_INTEGER;
     return Number(v);
   }
-  throw invalidArgument(`etcdserver: invalid request: field "${field}" must be an integer`);
+  throw etcdError('InvalidRequest', `field "${field}" must be an integer`);
 }
 
 const INT64_MIN = -(2n ** 63n);
@@ -79,15 +79,15 @@ function id64(o: Obj, field: string): bigint {
   let b: bigint;
   if (typeof v === 'number' && Number.isSafeInteger(v)) b = BigInt(v);
   else if (typeof v === 'bigint') b = v;
-  else throw invalidArgument(`etcdserver: invalid request: field "${field}" must be an integer`);
-  if (b < INT64_MIN || b > UINT64_MAX) throw invalidArgument(`etcdserver: invalid request: field "${field}" out of range`);
+  else throw etcdError('InvalidRequest', `field "${field}" must be an integer`);
+  if (b < INT64_MIN || b > UINT64_MAX) throw etcdError('InvalidRequest', `field "${field}" out of range`);
   // int64 on the wire: fold uint64 spellings of negative IDs back into int64.
   return BigInt.asIntN(64, b);
 }
 
 function stringList(o: Obj, field: string): string[] {
   return list(o, field).map((v) => {
-    if (typeof v !== 'string') throw invalidArgument(`etcdserver: invalid request: field "${field}" must be a list of strings`);
+    if (typeof v !== 'string') throw etcdError('InvalidRequest', `field "${field}" must be a list of strings`);
     return v;
   });
 }
@@ -96,7 +96,7 @@ function bool(o: Obj, field: string): boolean {
   const v = o[field];
   if (v === undefined || v === null) return false;
   if (typeof v === 'boolean') return v;
-  throw invalidArgument(`etcdserver: invalid request: field "${field}" must be a boolean`);
+  throw etcdError('InvalidRequest', `field "${field}" must be a boolean`);
 }
 
 function enumField(o: Obj, field: string, names: Record<string, number>): number {
@@ -104,17 +104,17 @@ function enumField(o: Obj, field: string, names: Record<string, number>): number
   if (v === undefined || v === null) return 0;
   if (typeof v === 'string') {
     const n = names[v];
-    if (n === undefined) throw invalidArgument(`etcdserver: invalid request: field "${field}" has unknown value "${v}"`);
+    if (n === undefined) throw etcdError('InvalidRequest', `field "${field}" has unknown value "${v}"`);
     return n;
   }
   if (typeof v === 'number' && Number.isInteger(v)) return v;
-  throw invalidArgument(`etcdserver: invalid request: field "${field}" must be an enum`);
+  throw etcdError('InvalidRequest', `field "${field}" must be an enum`);
 }
 
 function list(o: Obj, field: string): unknown[] {
   const v = o[field];
   if (v === undefined || v === null) return [];
-  if (!Array.isArray(v)) throw invalidArgument(`etcdserver: invalid request: field "${field}" must be a list`);
+  if (!Array.isArray(v)) throw etcdError('InvalidRequest', `field "${field}" must be a list`);
   return v;
 }
 
@@ -190,7 +190,7 @@ function decodeRequestOp(v: unknown, depth: number): RequestOp {
 
 
 function decodeTxnAt(v: unknown, depth: number): TxnRequest {
-  if (depth > TXN_NESTING_DEPTH_MAX) throw invalidArgument('etcdserver: invalid request: txn nested too deeply');
+  if (depth > TXN_NESTING_DEPTH_MAX) throw etcdError('InvalidRequest', 'txn nested too deeply');
   const o = asObject(v, 'TxnRequest');
   return {
     compare: list(o, 'compare').map(decodeCompare),
@@ -409,7 +409,7 @@ export function decodeRequest<M extends MethodName>(method: M, body: unknown, ma
     case 'Resign':
       return { leader: leaderKey(asObject(body, 'ResignRequest')) } as RequestOf<M>;
     default:
-      throw invalidArgument(`etcdserver: unknown method "${String(method)}"`);
+      throw etcdError('UnknownMethod', `"${String(method)}"`);
   }
 }
 
@@ -430,7 +430,7 @@ export function decodeStreamRequest<M extends StreamMethodName>(method: M, body:
     case 'Observe':
       return { name: bytes(asObject(body, 'LeaderRequest'), 'name') } as StreamMethods[M][0];
     default:
-      throw invalidArgument(`etcdserver: unknown stream method "${String(method)}"`);
+      throw etcdError('UnknownStreamMethod', `"${String(method)}"`);
   }
 }
 

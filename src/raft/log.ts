@@ -1,12 +1,9 @@
 // The Raft log: stable storage plus the unstable tail not yet persisted (etcd-io/raft's raftLog and unstable).
 // Invariant, checked on every change: applied <= committed <= lastIndex.
 
+import { invariant } from '../errors/index.js';
 import { CompactedError, limitSize, UnavailableError, type RaftStorage } from './storage.js';
 import type { Entry, Snapshot } from './types.js';
-
-function assert(cond: boolean, message: string): asserts cond {
-  if (!cond) throw new Error(`raft assertion failed: ${message}`);
-}
 
 class Unstable {
   snapshot: Snapshot | undefined;
@@ -66,7 +63,7 @@ class Unstable {
   }
 
   slice(lo: number, hi: number): Entry[] {
-    assert(lo <= hi && lo >= this.offset && hi <= this.offset + this.entries.length, `unstable.slice[${lo},${hi}) out of bound [${this.offset},${this.offset + this.entries.length}]`);
+    invariant(lo <= hi && lo >= this.offset && hi <= this.offset + this.entries.length, () => `raft: unstable.slice[${lo},${hi}) out of bound [${this.offset},${this.offset + this.entries.length}]`);
     return this.entries.slice(lo - this.offset, hi - this.offset);
   }
 }
@@ -98,7 +95,7 @@ export class RaftLog {
     const lastNew = index + ents.length;
     const ci = this.findConflict(ents);
     if (ci !== 0) {
-      assert(ci > this.committed, `entry ${ci} conflicts with committed entry [committed(${this.committed})]`);
+      invariant(ci > this.committed, () => `raft: entry ${ci} conflicts with committed entry [committed(${this.committed})]`);
       this.append(ents.slice(ci - (index + 1)));
     }
     this.commitTo(Math.min(committed, lastNew));
@@ -108,7 +105,7 @@ export class RaftLog {
   append(ents: Entry[]): number {
     if (ents.length === 0) return this.lastIndex();
     const after = ents[0]!.index - 1;
-    assert(after >= this.committed, `after(${after}) is out of range [committed(${this.committed})]`);
+    invariant(after >= this.committed, () => `raft: after(${after}) is out of range [committed(${this.committed})]`);
     this.unstable.truncateAndAppend(ents);
     return this.lastIndex();
   }
@@ -165,14 +162,14 @@ export class RaftLog {
 
   commitTo(toCommit: number): void {
     if (this.committed < toCommit) {
-      assert(this.lastIndex() >= toCommit, `tocommit(${toCommit}) is out of range [lastIndex(${this.lastIndex()})]`);
+      invariant(this.lastIndex() >= toCommit, () => `raft: tocommit(${toCommit}) is out of range [lastIndex(${this.lastIndex()})]`);
       this.committed = toCommit;
     }
   }
 
   appliedTo(i: number): void {
     if (i === 0) return;
-    assert(this.committed >= i && i >= this.applied, `applied(${i}) is out of range [prevApplied(${this.applied}), committed(${this.committed})]`);
+    invariant(this.committed >= i && i >= this.applied, () => `raft: applied(${i}) is out of range [prevApplied(${this.applied}), committed(${this.committed})]`);
     this.applied = i;
   }
 
@@ -254,10 +251,10 @@ export class RaftLog {
   }
 
   private checkOutOfBounds(lo: number, hi: number): void {
-    assert(lo <= hi, `invalid slice ${lo} > ${hi}`);
+    invariant(lo <= hi, () => `raft: invalid slice ${lo} > ${hi}`);
     const fi = this.firstIndex();
     if (lo < fi) throw new CompactedError();
     const length = this.lastIndex() + 1 - fi;
-    assert(hi <= fi + length, `slice[${lo},${hi}) out of bound [${fi},${this.lastIndex()}]`);
+    invariant(hi <= fi + length, () => `raft: slice[${lo},${hi}) out of bound [${fi},${this.lastIndex()}]`);
   }
 }

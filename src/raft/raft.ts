@@ -6,6 +6,7 @@
 // persisted (onPersisted), never for entries still being written.
 
 import { DEFAULT_LIMITS, RAFT_INFLIGHT_MESSAGES_MAX, RAFT_MESSAGE_BYTES_MAX, RAFT_UNCOMMITTED_BYTES_MAX } from '../config/limits.js';
+import { invariant } from '../errors/index.js';
 import { RaftLog } from './log.js';
 import { Progress, ProgressState, ProgressTracker, VoteResult, type VoteResultNumber } from './progress.js';
 import { CompactedError, type RaftStorage } from './storage.js';
@@ -78,10 +79,6 @@ type CampaignType = typeof CAMPAIGN_PRE_ELECTION | typeof CAMPAIGN_ELECTION | ty
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
-function assert(cond: boolean, msg: string): asserts cond {
-  if (!cond) throw new Error(`raft assertion failed: ${msg}`);
-}
-
 /** Pending ReadIndex requests awaiting a heartbeat quorum (ReadOnlySafe). */
 class ReadOnly {
   pending = new Map<string, { index: number; req: Message; acks: Set<NodeId> }>();
@@ -110,7 +107,7 @@ class ReadOnly {
     const out: { index: number; req: Message }[] = [];
     for (const c of released) {
       const rs = this.pending.get(c);
-      assert(rs !== undefined, 'cannot find corresponding read state from pending map');
+      invariant(rs !== undefined, 'raft: cannot find corresponding read state from pending map');
       this.pending.delete(c);
       out.push(rs);
     }
@@ -162,12 +159,12 @@ export class Raft {
   private readonly random: () => number;
 
   constructor(c: RaftConfig) {
-    assert(c.id !== NONE, 'cannot use none as id');
-    assert(c.heartbeatTick > 0, 'heartbeat tick must be greater than 0');
-    assert(c.electionTick > c.heartbeatTick, 'election tick must be greater than heartbeat tick');
+    invariant(c.id !== NONE, 'raft: cannot use none as id');
+    invariant(c.heartbeatTick > 0, 'raft: heartbeat tick must be greater than 0');
+    invariant(c.electionTick > c.heartbeatTick, 'raft: election tick must be greater than heartbeat tick');
     this.id = c.id;
     const committedEntriesPerReady = c.maxCommittedEntriesPerReady ?? DEFAULT_LIMITS.proposalBatchEntriesMax;
-    assert(Number.isSafeInteger(committedEntriesPerReady) && committedEntriesPerReady > 0, 'max committed entries per ready must be a positive integer');
+    invariant(Number.isSafeInteger(committedEntriesPerReady) && committedEntriesPerReady > 0, 'raft: max committed entries per ready must be a positive integer');
     this.raftLog = new RaftLog(c.storage, c.maxCommittedSizePerReady ?? DEFAULT_LIMITS.proposalBatchBytesMax, committedEntriesPerReady);
     this.maxMsgSize = c.maxSizePerMsg ?? RAFT_MESSAGE_BYTES_MAX;
     this.maxUncommittedSize = c.maxUncommittedEntriesSize ?? RAFT_UNCOMMITTED_BYTES_MAX;
@@ -195,9 +192,9 @@ export class Raft {
   private send(m: Message): void {
     m.from = this.id;
     if (m.type === MessageType.Vote || m.type === MessageType.VoteResp || m.type === MessageType.PreVote || m.type === MessageType.PreVoteResp) {
-      assert(m.term !== 0, `term should be set when sending ${m.type}`);
+      invariant(m.term !== 0, () => `raft: term should be set when sending ${m.type}`);
     } else {
-      assert(m.term === 0, `term should not be set when sending ${m.type} (was ${m.term})`);
+      invariant(m.term === 0, () => `raft: term should not be set when sending ${m.type} (was ${m.term})`);
       // Proposals are forwarded without a term: the leader treats them as local.
       if (m.type !== MessageType.Prop && m.type !== MessageType.ReadIndex) m.term = this.term;
     }
@@ -342,14 +339,14 @@ export class Raft {
   }
 
   becomeCandidate(): void {
-    assert(this.state !== StateType.Leader, 'invalid transition [leader -> candidate]');
+    invariant(this.state !== StateType.Leader, 'raft: invalid transition [leader -> candidate]');
     this.reset(this.term + 1);
     this.vote = this.id;
     this.state = StateType.Candidate;
   }
 
   becomePreCandidate(): void {
-    assert(this.state !== StateType.Leader, 'invalid transition [leader -> pre-candidate]');
+    invariant(this.state !== StateType.Leader, 'raft: invalid transition [leader -> pre-candidate]');
     // Becoming a pre-candidate changes neither the term nor the vote.
     this.trk.resetVotes();
     this.lead = NONE;
@@ -357,7 +354,7 @@ export class Raft {
   }
 
   becomeLeader(): void {
-    assert(this.state !== StateType.Follower, 'invalid transition [follower -> leader]');
+    invariant(this.state !== StateType.Follower, 'raft: invalid transition [follower -> leader]');
     this.reset(this.term);
     this.lead = this.id;
     this.state = StateType.Leader;
@@ -367,7 +364,7 @@ export class Raft {
     // Conservatively treat the whole uncommitted tail as possibly containing a conf change.
     this.pendingConfIndex = this.raftLog.lastIndex();
     const ok = this.appendEntry([{ term: 0, index: 0, type: EntryType.Normal, data: new Uint8Array() }]);
-    assert(ok, 'empty entry was dropped');
+    invariant(ok, 'raft: empty entry was dropped');
     // The empty entry does not count towards the uncommitted size limit.
     this.uncommittedSize = 0;
   }
@@ -500,7 +497,7 @@ export class Raft {
         for (const [id, pr] of this.trk.progress) if (id !== this.id) pr.recentActive = false;
         return;
       case MessageType.Prop: {
-        assert(m.entries.length > 0, 'stepped empty MsgProp');
+        invariant(m.entries.length > 0, 'raft: stepped empty MsgProp');
         if (!this.trk.progress.has(this.id)) throw new ProposalDroppedError('leader was removed from the configuration');
         if (this.leadTransferee !== NONE) throw new ProposalDroppedError('leader transfer in progress');
         for (let i = 0; i < m.entries.length; i++) {
@@ -866,9 +863,9 @@ export class Raft {
   }
 
   loadState(hs: HardState): void {
-    assert(
+    invariant(
       hs.commit >= this.raftLog.committed && hs.commit <= this.raftLog.lastIndex(),
-      `state.commit ${hs.commit} is out of range [${this.raftLog.committed}, ${this.raftLog.lastIndex()}]`,
+      () => `raft: state.commit ${hs.commit} is out of range [${this.raftLog.committed}, ${this.raftLog.lastIndex()}]`,
     );
     this.raftLog.committed = hs.commit;
     this.term = hs.term;

@@ -2,6 +2,7 @@
 // driver; MemoryStorage is the in-memory implementation used by the simulation and by unit tests, and the model the
 // LMDB-backed storage follows.
 
+import { invariant } from '../errors/index.js';
 import { EMPTY_HARD_STATE, type ConfState, type Entry, type HardState, type Snapshot } from './types.js';
 
 export class CompactedError extends Error {
@@ -62,7 +63,7 @@ export class MemoryStorage implements RaftStorage {
 
   entries(lo: number, hi: number, maxBytes: number): Entry[] {
     if (lo <= this.offset) throw new CompactedError();
-    if (hi > this.lastIndex() + 1) throw new Error(`entries' hi(${hi}) is out of bound lastindex(${this.lastIndex()})`);
+    invariant(hi <= this.lastIndex() + 1, () => `raft: entries' hi(${hi}) is out of bound lastindex(${this.lastIndex()})`);
     if (this.ents.length === 1) throw new UnavailableError();
     return limitSize(this.ents.slice(lo - this.offset, hi - this.offset), maxBytes);
   }
@@ -94,7 +95,7 @@ export class MemoryStorage implements RaftStorage {
   /** Makes a snapshot at `index` (<= applied) with the given state bytes. */
   createSnapshot(index: number, confState: ConfState, data: Uint8Array): Snapshot {
     if (index <= this.snap.metadata.index) throw new SnapshotOutOfDateError();
-    if (index > this.lastIndex()) throw new Error(`snapshot ${index} is out of bound lastindex(${this.lastIndex()})`);
+    invariant(index <= this.lastIndex(), () => `raft: snapshot ${index} is out of bound lastindex(${this.lastIndex()})`);
     this.snap = { metadata: { index, term: this.ents[index - this.offset]!.term, confState: cloneConfState(confState) }, data };
     return this.snap;
   }
@@ -102,7 +103,7 @@ export class MemoryStorage implements RaftStorage {
   /** Discards entries before compactIndex. */
   compact(compactIndex: number): void {
     if (compactIndex <= this.offset) throw new CompactedError();
-    if (compactIndex > this.lastIndex()) throw new Error(`compact ${compactIndex} is out of bound lastindex(${this.lastIndex()})`);
+    invariant(compactIndex <= this.lastIndex(), () => `raft: compact ${compactIndex} is out of bound lastindex(${this.lastIndex()})`);
     const i = compactIndex - this.offset;
     const first = this.ents[i]!;
     this.ents = [{ term: first.term, index: first.index, type: 0, data: new Uint8Array() }, ...this.ents.slice(i + 1)];
@@ -116,7 +117,7 @@ export class MemoryStorage implements RaftStorage {
     if (last < first) return;
     if (first > entries[0]!.index) entries = entries.slice(first - entries[0]!.index);
     const offset = entries[0]!.index - this.offset;
-    if (offset > this.ents.length) throw new Error(`missing log entry [last: ${this.lastIndex()}, append at: ${entries[0]!.index}]`);
+    invariant(offset <= this.ents.length, () => `raft: missing log entry [last: ${this.lastIndex()}, append at: ${entries[0]!.index}]`);
     // in place: a copy of the whole log per append made long simulations and benchmarks quadratic
     this.ents.length = offset;
     for (const e of entries) this.ents.push(e);

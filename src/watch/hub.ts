@@ -39,6 +39,7 @@ import {
   WATCH_SYNC_WATCHERS_MAX,
   WATCHERS_MAX,
 } from '../config/limits.js';
+import { Errors } from '../errors/index.js';
 import { EventType, isFromKeyEnd, WatchFilterType, type Event, type ResponseHeader, type WatchCreateRequest, type WatchRequest, type WatchResponse } from '../proto/index.js';
 import type { EventsRead } from '../mvcc/index.js';
 import { keyString, RangeIndex, type KeyString } from './range-index.js';
@@ -146,8 +147,10 @@ class SharedBatch {
   }
 }
 
-const DUPLICATE_ID = 'mvcc: duplicate watch ID provided on the WatchStream';
-const EMPTY_RANGE = 'mvcc: watcher range is empty';
+// cancel reasons of a refused watch creation
+const DUPLICATE_ID = Errors.WatcherDuplicateID.message;
+const EMPTY_RANGE = Errors.EmptyWatcherRange.message;
+const TOO_MANY_WATCHERS = Errors.TooManyWatchers.message;
 
 export class WatchHub {
   private readonly index = new RangeIndex<Watcher>();
@@ -491,7 +494,7 @@ export class WatchHub {
 
   /** Registers a watcher; returns the reason when it cannot be created. */
   register(stream: WatchStream, id: number, req: WatchCreateRequest): Watcher | string {
-    if (this.watcherCount >= WATCHERS_MAX) return 'etcdserver: too many watchers';
+    if (this.watcherCount >= WATCHERS_MAX) return TOO_MANY_WATCHERS;
     const start = keyString(req.key);
     let end: KeyString | null | undefined;
     if (req.range_end === undefined || req.range_end.length === 0) end = undefined;

@@ -5,63 +5,7 @@
 
 import { Client, EtcdError, GrpcCode, type ClientStream, type StreamHandlers } from '../../client/index.js';
 import type { StreamMethodName, StreamMethods } from '../../proto/types.js';
-import { grpcCodeName } from '../../errors/index.js';
-
-/** The error texts clientv3 turns back into typed etcd errors (etcdserver/api/v3rpc/rpctypes). */
-const KNOWN_SERVER_ERRORS = new Set([
-  'etcdserver: key is not provided',
-  'etcdserver: key not found',
-  'etcdserver: value is provided',
-  'etcdserver: lease is provided',
-  'etcdserver: too many operations in txn request',
-  'etcdserver: duplicate key given in txn request',
-  'etcdserver: mvcc: required revision has been compacted',
-  'etcdserver: mvcc: required revision is a future revision',
-  'etcdserver: mvcc: database space exceeded',
-  'etcdserver: requested lease not found',
-  'etcdserver: lease already exists',
-  'etcdserver: too large lease TTL',
-  'etcdserver: watch canceled',
-  'etcdserver: member ID already exist',
-  'etcdserver: Peer URLs already exists',
-  'etcdserver: re-configuration failed due to not enough started members',
-  'etcdserver: given member URLs are invalid',
-  'etcdserver: member not found',
-  'etcdserver: can only promote a learner member',
-  'etcdserver: can only promote a learner member which is in sync with leader',
-  'etcdserver: too many learner members in cluster',
-  'etcdserver: request is too large',
-  'etcdserver: too many requests',
-  'etcdserver: root user does not exist',
-  'etcdserver: root user does not have root role',
-  'etcdserver: user name already exists',
-  'etcdserver: user name is empty',
-  'etcdserver: user name not found',
-  'etcdserver: role name already exists',
-  'etcdserver: role name not found',
-  'etcdserver: role name is empty',
-  'etcdserver: authentication failed, invalid user ID or password',
-  'etcdserver: permission denied',
-  'etcdserver: role is not granted to the user',
-  'etcdserver: permission is not granted to the role',
-  'etcdserver: authentication is not enabled',
-  'etcdserver: invalid auth token',
-  'etcdserver: invalid auth management',
-  'etcdserver: revision of auth store is old',
-  'etcdserver: no leader',
-  'etcdserver: not leader',
-  'etcdserver: leader changed',
-  'etcdserver: not capable',
-  'etcdserver: server stopped',
-  'etcdserver: request timed out',
-  'etcdserver: request timed out, possibly due to previous leader failure',
-  'etcdserver: request timed out, possibly due to connection lost',
-  'etcdserver: request timed out, waiting for the applied index took too long',
-  'etcdserver: unhealthy cluster',
-  'etcdserver: corrupt cluster',
-  'etcdserver: rpc not supported for learner',
-  'etcdserver: bad leader transferee',
-]);
+import { Errors, etcdError, grpcCodeName } from '../../errors/index.js';
 
 /** The request's context expired (context.DeadlineExceeded). */
 export class DeadlineExceeded extends Error {
@@ -75,7 +19,8 @@ export function clientErrorText(err: unknown): string {
   if (err instanceof DeadlineExceeded) return err.message;
   if (err instanceof EtcdError) {
     if (err.code === GrpcCode.DeadlineExceeded) return 'context deadline exceeded';
-    if (KNOWN_SERVER_ERRORS.has(err.message)) return err.message;
+    // the errors clientv3 turns back into typed etcd errors (rpctypes) print as their text alone
+    if (err.name !== 'EtcdError' && Errors[err.name].typedByClientv3) return err.message;
     return `rpc error: code = ${grpcCodeName(err.code)} desc = ${err.message}`;
   }
   return err instanceof Error ? err.message : String(err);
@@ -165,10 +110,10 @@ export class Connection {
       try {
         return await withDeadline(send(client), deadline, () => this.reset());
       } catch (err) {
-        const lost = err instanceof EtcdError && err.code === GrpcCode.Unavailable && err.message === 'connection closed';
+        const lost = err instanceof EtcdError && err.name === 'ConnectionClosed';
         if (!lost) throw err;
         this.reset();
-        if (!idempotent) throw new EtcdError(GrpcCode.Unavailable, 'transport is closing');
+        if (!idempotent) throw etcdError('TransportClosing');
       }
     }
   }
@@ -217,6 +162,6 @@ const SEND_BYTES_MAX = 2 * 1024 * 1024;
 /** Fails a request whose protobuf encoding exceeds the client's send limit, with grpc-go's message. */
 export function checkSendSize(encodedBytes: number): void {
   if (encodedBytes > SEND_BYTES_MAX) {
-    throw new EtcdError(GrpcCode.ResourceExhausted, `trying to send message larger than max (${encodedBytes} vs. ${SEND_BYTES_MAX})`);
+    throw etcdError('SendMessageTooLarge', encodedBytes, SEND_BYTES_MAX);
   }
 }
