@@ -7,7 +7,7 @@
 
 import net from 'node:net';
 import type { Limits } from '../config/index.js';
-import { EtcdError, invalidArgument, toEtcdError, etcdError } from '../errors/index.js';
+import { EtcdError, toEtcdError, etcdError } from '../errors/index.js';
 import {
   decodeStreamRequest,
   encodeFrame,
@@ -118,15 +118,15 @@ class Connection {
       try {
         decoded = unpackr.unpack(body) as typeof decoded;
       } catch {
-        throw invalidArgument('etcdserver: invalid request: malformed msgpack body');
+        throw etcdError('InvalidRequest', 'malformed msgpack body');
       }
       if (typeof decoded !== 'object' || decoded === null || Array.isArray(decoded)) {
-        throw invalidArgument('etcdserver: invalid request: body must be a map {method, request}');
+        throw etcdError('InvalidRequest', 'body must be a map {method, request}');
       }
       if (handler === undefined) {
         const method = decoded.method;
         if (typeof method !== 'string' || !isStreamMethodName(method)) {
-          throw invalidArgument(`etcdserver: unknown stream method ${typeof method === 'string' ? JSON.stringify(method) : describeType(method)}`);
+          throw etcdError('UnknownStreamMethod', typeof method === 'string' ? JSON.stringify(method) : describeType(method));
         }
         handler = this.open(streamId, method);
       }
@@ -176,17 +176,17 @@ class Connection {
       try {
         decoded = unpackr.unpack(body);
       } catch {
-        throw invalidArgument('etcdserver: invalid request: malformed msgpack body');
+        throw etcdError('InvalidRequest', 'malformed msgpack body');
       }
       if (typeof decoded !== 'object' || decoded === null || Array.isArray(decoded)) {
-        throw invalidArgument('etcdserver: invalid request: body must be a map {method, request}');
+        throw etcdError('InvalidRequest', 'body must be a map {method, request}');
       }
       const { method, request } = decoded as { method?: unknown; request?: unknown };
       if (typeof method !== 'string') {
         // Never stringify the value itself: a decoded map may carry a non-function `toString` that makes String() throw.
-        throw invalidArgument(`etcdserver: invalid request: field "method" must be a string, got ${describeType(method)}`);
+        throw etcdError('InvalidRequest', `field "method" must be a string, got ${describeType(method)}`);
       }
-      if (!isMethodName(method)) throw invalidArgument(`etcdserver: unknown method ${JSON.stringify(method)}`);
+      if (!isMethodName(method)) throw etcdError('UnknownMethod', JSON.stringify(method));
       // Lock and Campaign take the connection's signal: a waiter whose client went away withdraws its key
       result = callMethod(this.server, method, request, { rawRequest: body, signal: method === 'Lock' || method === 'Campaign' ? this.untilClosed() : undefined });
     } catch (err) {

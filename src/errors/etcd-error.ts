@@ -22,18 +22,11 @@ export class EtcdError extends Error {
   }
 }
 
-/** Names still used by src/server that became etcd's: the catalogue name each stands for (to be switched, issue 11). */
-const RENAMED = { LearnerNotSupported: 'NotSupportedForLearner' } as const;
-
 /** A typed operating error from the catalogue; an entry whose message has a variable part takes its arguments. */
-export function etcdError<N extends ErrorName>(name: N, ...args: ArgsOf<N>): EtcdError;
-/** @deprecated the catalogue name is NotSupportedForLearner (etcd's ErrGPRCNotSupportedForLearner) */
-export function etcdError(name: keyof typeof RENAMED): EtcdError;
-export function etcdError(name: ErrorName | keyof typeof RENAMED, ...args: unknown[]): EtcdError {
-  const current: ErrorName = name in RENAMED ? RENAMED[name as keyof typeof RENAMED] : (name as ErrorName);
-  const entry: CatalogueEntry = Errors[current];
+export function etcdError<N extends ErrorName>(name: N, ...args: ArgsOf<N>): EtcdError {
+  const entry: CatalogueEntry = Errors[name];
   const message = isFixed(entry) ? entry.message : (entry.format as (...a: unknown[]) => string)(...args);
-  return new EtcdError(entry.code, message, current);
+  return new EtcdError(entry.code, message, name);
 }
 
 /**
@@ -51,14 +44,6 @@ export function fromStatus(code: number, message: string): EtcdError {
  */
 export function unmapped(err: EtcdError): EtcdError {
   return new EtcdError(GrpcCode.Unknown, err.message, err.name === 'EtcdError' ? undefined : err.name);
-}
-
-/**
- * InvalidArgument with a free text.
- * @deprecated use etcdError('InvalidRequest', detail) or another catalogue entry; left for src/binary until it switches
- */
-export function invalidArgument(detail: string): EtcdError {
-  return new EtcdError(GrpcCode.InvalidArgument, detail);
 }
 
 /**

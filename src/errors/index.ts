@@ -16,5 +16,5 @@ export {
   type TemplateEntry,
   type TemplateErrorName,
 } from './catalogue.js';
-export { EtcdError, etcdError, fromStatus, invalidArgument, toEtcdError, unmapped } from './etcd-error.js';
+export { EtcdError, etcdError, fromStatus, toEtcdError, unmapped } from './etcd-error.js';
 export { AssertionError, invariant, isAssertionError } from './assert.js';

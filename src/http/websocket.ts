@@ -15,7 +15,7 @@ import {
   gatewayBodyBytesMax,
   type Limits,
 } from '../config/index.js';
-import { EtcdError, GrpcCode, toEtcdError } from '../errors/index.js';
+import { EtcdError, etcdError, toEtcdError } from '../errors/index.js';
 import { decodeStreamRequest, unpackr } from '../proto/index.js';
 import type { EtcdServer } from '../server/index.js';
 import { decodeNext } from './gateway/go-json.js';
@@ -130,7 +130,7 @@ export function registerWebSockets(app: uWS.TemplatedApp, server: EtcdServer, li
         ? packr.pack({ result: marshalNative(message.result as Record<string, unknown>, c.route.response) })
         : `{"result":${marshalJson(message.result as Record<string, unknown>, c.route.response)}}`;
     } catch (err) {
-      sendError(ws, c, new EtcdError(GrpcCode.Internal, `cannot encode response: ${(err as Error).message}`), CLOSE_STREAM_ERROR);
+      sendError(ws, c, etcdError('ResponseEncodeFailed', (err as Error).message), CLOSE_STREAM_ERROR);
       return;
     }
     const size = typeof data === 'string' ? Buffer.byteLength(data) : data.length;
@@ -172,11 +172,11 @@ function decodeMsgpack(route: StreamRoute, message: ArrayBuffer): unknown {
   try {
     value = unpackr.unpack(Buffer.from(message.slice(0)));
   } catch {
-    throw new EtcdError(GrpcCode.InvalidArgument, 'etcdserver: invalid request: malformed msgpack message');
+    throw etcdError('InvalidRequest', 'malformed msgpack message');
   }
   // msgpackr decodes some bytes (0xc1, extensions) to objects of its own: only a plain map is a request
   if (typeof value !== 'object' || value === null || Object.getPrototypeOf(value) !== Object.prototype) {
-    throw new EtcdError(GrpcCode.InvalidArgument, 'etcdserver: invalid request: a message must be a map');
+    throw etcdError('InvalidRequest', 'a message must be a map');
   }
   return decodeStreamRequest(route.method, value);
 }

@@ -4,7 +4,7 @@
 // revision under <name>/; waiting means watching for the deletion of the key just ahead.
 
 import { byCreate, campaignEnqueue, lockEnqueue, proclaim, recipePrefix, resign, sessionKey, waitDeletes, type Queued, type RecipeKv } from '../concurrency/index.js';
-import { etcdError, EtcdError, GrpcCode } from '../errors/index.js';
+import { etcdError, EtcdError, GrpcCode, isAssertionError, unmapped } from '../errors/index.js';
 import { checkKeySize } from '../proto/validate.js';
 import {
   EventType,
@@ -30,23 +30,15 @@ import {
 } from '../proto/index.js';
 import type { KvPort, StreamHandle, StreamSinkLike } from './ports.js';
 
-/** etcd's helper errors are plain Go errors: gRPC Unknown. */
-function plainError(message: string): EtcdError {
-  return new EtcdError(GrpcCode.Unknown, message);
-}
 /**
  * etcd's v3lock / v3election run on etcd's own client, whose errors are not gRPC statuses: whatever fails (lease not
- * found, no leader, timeouts) reaches the caller as gRPC Unknown with the same message.
+ * found, no leader, timeouts, and the recipes' own errors) reaches the caller as gRPC Unknown with the same message.
  */
 function asPlain<T>(p: Promise<T>): Promise<T> {
   return p.catch((err: unknown) => {
-    throw err instanceof EtcdError ? plainError(err.message) : err;
+    throw err instanceof EtcdError ? unmapped(err) : err;
   });
 }
-const ERR_NOT_LEADER = 'election: not leader';
-const ERR_NO_LEADER = 'election: no leader';
-const ERR_MISSING_LEADER = '"leader" field must be provided';
-const ERR_SESSION_EXPIRED = 'mutex: session is expired';
 /** etcd's v3lock grants a lease of this TTL when none is given (and does not keep it alive). */
 const LOCK_DEFAULT_TTL_SECONDS = 60;
 
@@ -97,7 +89,7 @@ export class ConcurrencyService {
         if (err) reject(err);
         else resolve();
       };
-      const closer = (): void => done(plainError('etcdserver: server stopped'));
+      const closer = (): void => done(unmapped(etcdError('Stopped')));
       const cancel = (): void => done(etcdError('Canceled'));
       this.closers.add(closer);
       signal?.addEventListener('abort', cancel, { once: true });
@@ -147,7 +139,7 @@ export class ConcurrencyService {
       throw err;
     });
     // the lease may have expired while waiting: then the key is gone and the lock was not acquired
-    if (!(await this.keyExists(queued.key))) throw plainError(ERR_SESSION_EXPIRED);
+    if (!(await this.keyExists(queued.key))) throw etcdError('SessionExpired');
     return { header, key: queued.key };
   }
 
@@ -176,7 +168,7 @@ export class ConcurrencyService {
     const leader: LeaderKey = { name: req.name, key: queued.key, rev: queued.revision, lease: req.lease };
     if (queued.existing !== null && !Buffer.from(queued.existing.value).equals(Buffer.from(value))) await this.proclaimInner({ leader, value });
     await this.waitOrWithdraw(prefix, queued, false, signal);
-    if (!(await this.keyExists(queued.key))) throw plainError(ERR_SESSION_EXPIRED);
+    if (!(await this.keyExists(queued.key))) throw etcdError('SessionExpired');
     // etcd's Election.Campaign answers with the header of its campaign txn, even after a proclaim or a wait
     return { header: queued.response.header, leader };
   }
@@ -186,11 +178,11 @@ export class ConcurrencyService {
   }
 
   private async proclaimInner(req: ProclaimRequest): Promise<ProclaimResponse> {
-    if (req.leader === undefined) throw plainError(ERR_MISSING_LEADER);
+    if (req.leader === undefined) throw etcdError('MissingLeaderKey');
     const l = req.leader;
     checkWriteKey(l.key);
     const r = await proclaim(this.recipeKv(), l.key, l.rev, l.lease, req.value ?? new Uint8Array(0));
-    if (!r.succeeded) throw plainError(ERR_NOT_LEADER);
+    if (!r.succeeded) throw etcdError('ElectionNotLeader');
     return { header: r.header };
   }
 
@@ -205,7 +197,7 @@ export class ConcurrencyService {
 
   private async leaderInner(req: LeaderRequest): Promise<LeaderResponse> {
     const { header, kv } = await this.currentLeader(req.name);
-    if (kv === undefined) throw plainError(ERR_NO_LEADER);
+    if (kv === undefined) throw etcdError('ElectionNoLeader');
     return { header, kv };
   }
 
@@ -214,7 +206,7 @@ export class ConcurrencyService {
   }
 
   private async resignInner(req: ResignRequest): Promise<ResignResponse> {
-    if (req.leader === undefined) throw plainError(ERR_MISSING_LEADER);
+    if (req.leader === undefined) throw etcdError('MissingLeaderKey');
     const l = req.leader;
     checkWriteKey(l.key);
     const r = await resign(this.recipeKv(), l.key, l.rev);
@@ -248,7 +240,8 @@ export class ConcurrencyService {
         let chain = Promise.resolve();
         const next = (): void => {
           chain = chain.then(() => report(name)).catch((err: unknown) => {
-            if (!closed) sink.end(err instanceof EtcdError ? plainError(err.message) : plainError(String(err)));
+            if (isAssertionError(err)) throw err;
+            if (!closed) sink.end(unmapped(err instanceof EtcdError ? err : new EtcdError(GrpcCode.Unknown, String(err))));
             close();
           });
         };

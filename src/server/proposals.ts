@@ -94,7 +94,7 @@ export class Proposals {
     try {
       ports.assertServing();
       // etcd's learners serve serializable reads and status only
-      if (ports.isLearner() && method !== 'MemberAttributes') throw etcdError('LearnerNotSupported');
+      if (ports.isLearner() && method !== 'MemberAttributes') throw etcdError('NotSupportedForLearner');
     } catch (err) {
       return Promise.reject(err);
     }

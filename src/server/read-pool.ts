@@ -13,7 +13,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
 import { READ_BATCH_REQUESTS_MAX, READ_REPLY_RING_BYTES, READ_REQUEST_RING_BYTES } from '../config/limits.js';
-import { EtcdError } from '../errors/index.js';
+import { etcdError, fromStatus } from '../errors/index.js';
 import { FRAME_HEADER_BYTES, packr, unpackr, type ResponseHeader } from '../proto/index.js';
 import { Ring, superviseRingWorker } from '../ring/index.js';
 import {
@@ -115,7 +115,7 @@ export class ReadPool {
       this.slots[i] = fresh;
       for (const [id, p] of held) {
         if (++p.attempts >= READ_ATTEMPTS_MAX) {
-          p.reject(new EtcdError(13, 'etcdserver: read failed: its worker thread died'));
+          p.reject(etcdError('ReadWorkerDied'));
           continue;
         }
         fresh.pending.set(id, p);
@@ -202,7 +202,7 @@ export class ReadPool {
         if (status === REPLY_OK) p.resolve(new EncodedResponse(frame.length * 4 < buf.length ? Buffer.from(frame) : frame));
         else if (status === REPLY_ERROR) {
           const e = unpackr.unpack(frame.subarray(REPLY_FRAME_SPACE)) as { code: number; message: string };
-          p.reject(new EtcdError(e.code, e.message));
+          p.reject(fromStatus(e.code, e.message));
         } else p.resolve(null);
       }
     }

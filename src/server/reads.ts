@@ -52,7 +52,7 @@ export class LinearizableReads {
 
   /** Runs `read` once a ReadIndex round has confirmed that local state is at least as new as the leader's commit. */
   read<T>(read: () => T): Promise<T> {
-    if (this.ports.isLearner()) return Promise.reject(etcdError('LearnerNotSupported'));
+    if (this.ports.isLearner()) return Promise.reject(etcdError('NotSupportedForLearner'));
     if (this.pending >= READS_PENDING_MAX) return Promise.reject(etcdError('TooManyRequests'));
     return new Promise<T>((resolve, reject) => {
       this.queued.push({

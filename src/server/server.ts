@@ -15,24 +15,11 @@
 // drains; a fatal error stops the member and fails what is pending).
 
 import { systemClock, type Clock, type ClockTimer } from '../clock/index.js';
-import { RAFT_INFLIGHT_MESSAGES_MAX, RAFT_MESSAGE_BYTES_MAX, REQUEST_SWEEP_INTERVAL_MS, WATCH_FRAGMENT_SLACK_BYTES, WORKER_POINT_READS_INLINE, type Config } from '../config/index.js';
+import { RAFT_INFLIGHT_MESSAGES_MAX, RAFT_MESSAGE_BYTES_MAX, REQUEST_SWEEP_INTERVAL_MS, WATCH_FRAGMENT_SLACK_BYTES, type Config } from '../config/index.js';
 import { etcdError, type EtcdError } from '../errors/index.js';
 import { Lessor } from '../lease/index.js';
-import { isReadOnlyTxn, isSerializableTxn, MvccTxn, range, readEvents, type MvccEvent } from '../mvcc/index.js';
-import type {
-  CompactionRequest,
-  CompactionResponse,
-  DeleteRangeRequest,
-  DeleteRangeResponse,
-  PutRequest,
-  PutResponse,
-  RangeRequest,
-  RangeResponse,
-  ResponseHeader,
-  StatusResponse,
-  TxnRequest,
-  TxnResponse,
-} from '../proto/index.js';
+import { readEvents, type MvccEvent } from '../mvcc/index.js';
+import type { ResponseHeader, StatusResponse } from '../proto/index.js';
 import { NONE, StateType, type SoftState } from '../raft/index.js';
 import { databaseSize, LmdbRaftStorage, readPersistedState, type MemberRecord, type Storage } from '../storage/index.js';
 import type { Transport } from '../transport/index.js';
@@ -50,9 +37,9 @@ import { Peers, REMOVED_MESSAGE } from './peers.js';
 import type { StreamHandle, StreamSinkLike } from './ports.js';
 import { Proposals } from './proposals.js';
 import { RaftDriver } from './raft-driver.js';
-import { EncodedResponse, isPointRead, ReadPool, type WorkerReadMethod } from './read-pool.js';
+import { ReadPool } from './read-pool.js';
 import { LinearizableReads } from './reads.js';
-import { countTxn, ServerStats } from './stats.js';
+import { ServerStats } from './stats.js';
 
 export const SERVER_VERSION = '3.4.0';
 
@@ -379,7 +366,7 @@ export class EtcdServer {
   /** Streams (watch, keep-alive, observe): refused by a stopped member and, as etcd's learners do, by a learner. */
   private assertStreamAllowed(): void {
     this.assertServing();
-    if (this.isLearner) throw etcdError('LearnerNotSupported');
+    if (this.isLearner) throw etcdError('NotSupportedForLearner');
   }
 
   private assertServing(): void {

@@ -184,8 +184,7 @@ test('etcdError builds an entry by name, with its arguments when the message has
   assert.equal(r.message, 'etcdserver: invalid request: field "key" must be bytes');
   assert.equal(etcdError('MethodNotImplemented', 'Hash').message, 'method Hash not implemented');
   assert.equal(etcdError('SendMessageTooLarge', 3, 2).message, 'trying to send message larger than max (3 vs. 2)');
-  // the old name still used by src/server builds the renamed entry
-  const learner = etcdError('LearnerNotSupported');
+  const learner = etcdError('NotSupportedForLearner');
   assert.equal(learner.name, 'NotSupportedForLearner');
   assert.equal(learner.message, 'etcdserver: rpc not supported for learner');
   if (Math.random() > 2) {

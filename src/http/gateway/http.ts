@@ -100,7 +100,7 @@ export function decodeError(err: unknown, code: number = GrpcCode.InvalidArgumen
 
 /** grpc-go's refusal of a message above its receive limit (--max-request-bytes + 512 KiB in etcd). */
 export function receiveTooLarge(size: number, limits: Limits): EtcdError {
-  return new EtcdError(GrpcCode.ResourceExhausted, `grpc: received message larger than max (${size} vs. ${limits.requestBytesMax + GRPC_RECEIVE_SLACK_BYTES})`);
+  return etcdError('ReceivedMessageTooLarge', size, limits.requestBytesMax + GRPC_RECEIVE_SLACK_BYTES);
 }
 
 /** Decodes one request message and applies etcd's size limits to its protobuf form. */
@@ -167,7 +167,7 @@ function handleUnary(server: EtcdServer, limits: Limits, route: UnaryRoute, res:
       try {
         body = marshalJson(value as Record<string, unknown>, route.response);
       } catch (err) {
-        sendError(res, new EtcdError(GrpcCode.Internal, `cannot encode response: ${(err as Error).message}`));
+        sendError(res, etcdError('ResponseEncodeFailed', (err as Error).message));
         return;
       }
       sendJson(res, body);

@@ -4,7 +4,7 @@
 // etcd 3.4 has no /v3/auth/status and no /v3/maintenance/downgrade, and binds HashKV to /v3/maintenance/hash (fixed
 // in 3.5), so /v3/maintenance/hashkv answers 404 there; we answer as 3.4 does.
 
-import { EtcdError, GrpcCode } from '../../errors/index.js';
+import { etcdError, type EtcdError } from '../../errors/index.js';
 import type { MethodName, StreamMethodName } from '../../proto/index.js';
 import { callMethod, METHODS, type EtcdServer } from '../../server/index.js';
 import * as S from './schema.js';
@@ -48,18 +48,16 @@ function fixed(request: MessageDesc, response: MessageDesc, call: (server: EtcdS
 
 /** What grpc-go answers for a method the server does not implement. */
 export function unimplemented(rpc: string): EtcdError {
-  return new EtcdError(GrpcCode.Unimplemented, `method ${rpc} not implemented`);
+  return etcdError('MethodNotImplemented', rpc);
 }
 
 // etcd's auth store with auth disabled and no users: these are its answers (checked against etcd 3.4.23). Adding a
 // user or role would succeed in etcd; etcd-ts has no auth store, so those two answer Unimplemented.
-const failedPrecondition = (message: string): EtcdError => new EtcdError(GrpcCode.FailedPrecondition, message);
-const invalidArgument = (message: string): EtcdError => new EtcdError(GrpcCode.InvalidArgument, message);
 const userNotFound = (): never => {
-  throw failedPrecondition('etcdserver: user name not found');
+  throw etcdError('UserNotFound');
 };
 const roleNotFound = (): never => {
-  throw failedPrecondition('etcdserver: role name not found');
+  throw etcdError('RoleNotFound');
 };
 
 const header = (server: EtcdServer): { header: unknown } => ({ header: server.header() });
@@ -106,14 +104,14 @@ export const ROUTES: ReadonlyMap<string, Route> = new Map<string, Route>([
   ['/v3/maintenance/transfer-leadership', method('MoveLeader', S.MoveLeaderRequest, S.HeaderOnly)],
 
   ['/v3/auth/enable', fixed(S.Empty, S.HeaderOnly, () => {
-    throw failedPrecondition('etcdserver: root user does not exist');
+    throw etcdError('RootUserNotExist');
   })],
   ['/v3/auth/disable', fixed(S.Empty, S.HeaderOnly, header)],
   ['/v3/auth/authenticate', fixed(S.AuthenticateRequest, S.HeaderOnly, () => {
-    throw failedPrecondition('etcdserver: authentication is not enabled');
+    throw etcdError('AuthNotEnabled');
   })],
   ['/v3/auth/user/add', fixed(S.AuthUserAddRequest, S.HeaderOnly, (_s, r) => {
-    if (!r['name']) throw invalidArgument('etcdserver: user name is empty');
+    if (!r['name']) throw etcdError('UserEmpty');
     throw unimplemented('UserAdd');
   })],
   ['/v3/auth/user/get', fixed(S.AuthNameRequest, S.HeaderOnly, userNotFound)],
@@ -123,7 +121,7 @@ export const ROUTES: ReadonlyMap<string, Route> = new Map<string, Route>([
   ['/v3/auth/user/grant', fixed(S.AuthUserGrantRoleRequest, S.HeaderOnly, userNotFound)],
   ['/v3/auth/user/revoke', fixed(S.AuthUserRevokeRoleRequest, S.HeaderOnly, userNotFound)],
   ['/v3/auth/role/add', fixed(S.AuthNameRequest, S.HeaderOnly, (_s, r) => {
-    if (!r['name']) throw invalidArgument('etcdserver: role name is empty');
+    if (!r['name']) throw etcdError('RoleEmpty');
     throw unimplemented('RoleAdd');
   })],
   ['/v3/auth/role/get', fixed(S.AuthRoleRequest, S.HeaderOnly, roleNotFound)],
