@@ -3,7 +3,7 @@
 
 import type { Command } from './command.js';
 import { Connection, deadlineAfter, type Deadline } from './connection.js';
-import { newPrinter } from './display.js';
+import { newPrinter } from './printers/display.js';
 import { setFlagsFromEnv, flagToEnv } from './env.js';
 import {
   BoolValue,
@@ -17,10 +17,10 @@ import {
   stringFlag,
   stringSliceFlag,
 } from './flags.js';
-import { trimSpace, type ByteString } from './go-text.js';
+import { trimSpace, type ByteString } from '../../gocompat/utf8.js';
 import { ExitCode, exitWithError, stderr, stdout } from './output.js';
-import type { Printer } from './printer.js';
-import { SimplePrinter } from './printer-simple.js';
+import type { Printer } from './printers/printer.js';
+import { SimplePrinter } from './printers/printer-simple.js';
 import { readLineUnbuffered } from './stdin.js';
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';

@@ -5,8 +5,8 @@
 // Decoded values: 64-bit integers as bigint, 32-bit ones and enums as number, bytes as Buffer, messages as plain
 // objects keyed by proto name. That is the shape proto/validate.ts accepts.
 
-import { goBase64Decode } from './go-base64.js';
-import { GoJsonError, goUnmarshal, type JsonNode } from './go-json.js';
+import { goBase64Decode } from '../../gocompat/base64.js';
+import { GoJsonError, goUnmarshal, type JsonNode } from '../../gocompat/json-decode.js';
 import type { FieldDesc, MessageDesc } from './schema.js';
 
 const INT64_MIN = -(2n ** 63n);

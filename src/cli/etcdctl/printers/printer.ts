@@ -1,7 +1,7 @@
 // etcdctl's output formats (ctlv3/command/printer*.go): one printer per `-w` value. A format a command does not
 // support fails only when the command prints, i.e. after its request has been served, as in etcdctl.
 
-import type { DeleteRangeResponse, PutResponse, RangeResponse, StatusResponse, TxnResponse } from '../../client/index.js';
+import type { DeleteRangeResponse, PutResponse, RangeResponse, StatusResponse, TxnResponse } from '../../../client/index.js';
 import type {
   Event,
   LeaseGrantResponse,
@@ -16,9 +16,9 @@ import type {
   MemberUpdateResponse,
   MoveLeaderResponse,
   ResponseHeader,
-} from '../../proto/types.js';
-import { ExitCode, exitWithError, goPanic } from './output.js';
-import type { ByteString } from './go-text.js';
+} from '../../../proto/types.js';
+import { ExitCode, exitWithError, goPanic } from '../output.js';
+import type { ByteString } from '../../../gocompat/utf8.js';
 
 export interface EndpointHealth {
   endpoint: ByteString;

@@ -1,8 +1,8 @@
 // etcd's types.NewURLs (pkg/types/urls.go), which clientv3 runs on member add/update peer URLs before sending them:
 // the parts of Go's net/url.Parse and net.SplitHostPort it depends on, with their error texts.
 
-import { quote } from './go-strconv.js';
-import { trimSpace, type ByteString } from './go-text.js';
+import { quote } from './strconv.js';
+import { trimSpace, type ByteString } from './utf8.js';
 
 class UrlError extends Error {}
 

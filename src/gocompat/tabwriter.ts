@@ -2,7 +2,7 @@
 // tab-terminated; a column block is a run of consecutive lines with a cell in that column; each cell is padded with
 // tabs to the block's widest cell plus padding, rounded up to the tab width. Widths count runes.
 
-import { runeCount, type ByteString } from './go-text.js';
+import { runeCount, type ByteString } from './utf8.js';
 
 interface Cell {
   size: number;

@@ -1,6 +1,6 @@
 // pflag's string-slice flags (--endpoints) split their value with encoding/csv: one record read, quotes honoured.
 
-import { decodeRune, isUnicodeSpace, type ByteString } from './go-text.js';
+import { decodeRune, isUnicodeSpace, type ByteString } from './utf8.js';
 
 export class CsvError extends Error {}
 

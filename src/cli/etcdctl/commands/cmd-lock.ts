@@ -3,14 +3,14 @@
 // holding it; elect campaigns with a proposal and prints the leader key once elected, or with -l observes the
 // election. A signal unlocks or resigns before exiting.
 
-import { Command } from './command.js';
-import { boolFlag, int64Flag, Int64Value } from './flags.js';
-import { clientConfigFromCmd, connect, currentDisplay, getBool } from './global.js';
-import { environ, runCommand } from './go-exec.js';
-import { byteStringToBytes, byteStringToUtf8, type ByteString } from './go-text.js';
-import { Ctx, Election, GoError, KvClient, Mutex, Session, TODO } from './concurrency.js';
-import { ExitCode, exitWithError } from './output.js';
-import { Watcher } from './watcher.js';
+import { Command } from '../command.js';
+import { boolFlag, int64Flag, Int64Value } from '../flags.js';
+import { clientConfigFromCmd, connect, currentDisplay, getBool } from '../global.js';
+import { environ, runCommand } from './exec.js';
+import { byteStringToBytes, byteStringToUtf8, type ByteString } from '../../../gocompat/utf8.js';
+import { Ctx, Election, GoError, KvClient, Mutex, Session, TODO } from '../concurrency.js';
+import { ExitCode, exitWithError } from '../output.js';
+import { Watcher } from '../watcher.js';
 
 function clientFromCmd(cmd: Command): KvClient {
   const cfg = clientConfigFromCmd(cmd);

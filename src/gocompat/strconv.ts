@@ -1,7 +1,7 @@
 // Go's strconv, as etcdctl's output and error messages depend on it: Quote (%q), QuoteRune, Unquote, ParseInt,
 // ParseBool. All strings are byte strings (see go-text.ts).
 
-import { decodeRune, encodeRune, isPrint, RUNE_ERROR, validRune, type ByteString } from './go-text.js';
+import { decodeRune, encodeRune, isPrint, RUNE_ERROR, validRune, type ByteString } from './utf8.js';
 
 const LOWER_HEX = '0123456789abcdef';
 

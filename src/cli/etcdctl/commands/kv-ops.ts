@@ -1,15 +1,15 @@
 // The get, put and del commands' flags and argument checks (getGetOp, getPutOp, getDelOp), turned into requests the
 // way clientv3's OpGet/OpPut/OpDelete build them. Shared by the commands and by txn's request lines.
 
-import type { DeleteRangeRequest, PutRequest, RangeRequest } from '../../client/index.js';
-import { SortOrder, SortTarget } from '../../client/index.js';
-import { Command, type RunFunction } from './command.js';
-import { boolFlag, int64Flag, stringFlag, type Int64Value } from './flags.js';
-import { getBool, getString } from './global.js';
-import { NumError, parseInt64, quote } from './go-strconv.js';
-import { byteStringToBytes, type ByteString } from './go-text.js';
-import { ExitCode, exitWithError } from './output.js';
-import { readAllStdin } from './stdin.js';
+import type { DeleteRangeRequest, PutRequest, RangeRequest } from '../../../client/index.js';
+import { SortOrder, SortTarget } from '../../../client/index.js';
+import { Command, type RunFunction } from '../command.js';
+import { boolFlag, int64Flag, stringFlag, type Int64Value } from '../flags.js';
+import { getBool, getString } from '../global.js';
+import { NumError, parseInt64, quote } from '../../../gocompat/strconv.js';
+import { byteStringToBytes, type ByteString } from '../../../gocompat/utf8.js';
+import { ExitCode, exitWithError } from '../output.js';
+import { readAllStdin } from '../stdin.js';
 
 export function newGetCommand(run: RunFunction): Command {
   return new Command({

@@ -2,20 +2,20 @@
 // cancels it, optionally running a command per event; or, with -i, watch and progress requests read from stdin.
 // etcdctl finds the exec-command in os.Args (the raw arguments), not in what cobra parsed, and keeps its quirks.
 
-import type { WatchCreateRequest } from '../../client/index.js';
-import { Command } from './command.js';
-import { boolFlag, BoolValue, FlagError, FlagSet, int64Flag, Int64Value } from './flags.js';
-import { currentDisplay, mustClientFromCmd } from './global.js';
-import { environ, runCommand } from './go-exec.js';
-import { quote } from './go-strconv.js';
-import { byteStringToBytes, byteStringToUtf8, bytesToByteString, utf8ToByteString, type ByteString } from './go-text.js';
+import type { WatchCreateRequest } from '../../../client/index.js';
+import { Command } from '../command.js';
+import { boolFlag, BoolValue, FlagError, FlagSet, int64Flag, Int64Value } from '../flags.js';
+import { currentDisplay, mustClientFromCmd } from '../global.js';
+import { environ, runCommand } from './exec.js';
+import { quote } from '../../../gocompat/strconv.js';
+import { byteStringToBytes, byteStringToUtf8, bytesToByteString, utf8ToByteString, type ByteString } from '../../../gocompat/utf8.js';
 import { prefixEnd } from './kv-ops.js';
-import { CliExit, ExitCode, exitWithError, getOsArgs, go, goPanic, stderr, stdout } from './output.js';
-import { isProgressNotify, watchErr } from './printer.js';
-import { eventTypeName } from './printer-simple.js';
-import { AsyncLineReader } from './stdin.js';
+import { CliExit, ExitCode, exitWithError, getOsArgs, go, goPanic, stderr, stdout } from '../output.js';
+import { isProgressNotify, watchErr } from '../printers/printer.js';
+import { eventTypeName } from '../printers/printer-simple.js';
+import { AsyncLineReader } from '../stdin.js';
 import { argify } from './txn-parse.js';
-import { WatchChan, Watcher } from './watcher.js';
+import { WatchChan, Watcher } from '../watcher.js';
 
 const ERR_BAD_ARGS_NUM = 'bad number of arguments';
 const ERR_BAD_ARGS_NUM_CONFLICT_ENV = 'bad number of arguments (found conflicting environment key)';

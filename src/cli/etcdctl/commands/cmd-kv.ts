@@ -1,15 +1,15 @@
 // The get, put, del and compaction commands.
 
-import { Command } from './command.js';
-import { checkSendSize, clientErrorText } from './connection.js';
-import { requestSize } from './protobuf.js';
-import { boolFlag } from './flags.js';
-import { commandDeadline, currentDisplay, getBool, mustClientFromCmd } from './global.js';
-import { NumError, parseInt64 } from './go-strconv.js';
-import type { ByteString } from './go-text.js';
+import { Command } from '../command.js';
+import { checkSendSize, clientErrorText } from '../connection.js';
+import { requestSize } from '../printers/protobuf.js';
+import { boolFlag } from '../flags.js';
+import { commandDeadline, currentDisplay, getBool, mustClientFromCmd } from '../global.js';
+import { NumError, parseInt64 } from '../../../gocompat/strconv.js';
+import type { ByteString } from '../../../gocompat/utf8.js';
 import { getDelOp, getGetOp, getPutOp, newDelCommand, newGetCommand, newPutCommand } from './kv-ops.js';
-import { ExitCode, exitWithError, println } from './output.js';
-import { SimplePrinter } from './printer-simple.js';
+import { ExitCode, exitWithError, println } from '../output.js';
+import { SimplePrinter } from '../printers/printer-simple.js';
 
 export function getCommand(): Command {
   return newGetCommand(async (cmd, args) => {

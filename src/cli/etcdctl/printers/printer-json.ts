@@ -11,11 +11,11 @@ import type {
   ResponseOp,
   StatusResponse,
   TxnResponse,
-} from '../../client/index.js';
-import { base64, jsonArray, jsonObject, jsonString } from './go-json.js';
-import { int64String, uint64String } from './go-strconv.js';
-import { utf8ToByteString } from './go-text.js';
-import { stdout } from './output.js';
+} from '../../../client/index.js';
+import { base64, jsonArray, jsonObject, jsonString } from '../../../gocompat/json.js';
+import { int64String, uint64String } from '../../../gocompat/strconv.js';
+import { utf8ToByteString } from '../../../gocompat/utf8.js';
+import { stdout } from '../output.js';
 import { nilPrinterPanic, type EndpointHealth, type EndpointStatus, type Printer, type WatchEvents } from './printer.js';
 import type {
   Event,
@@ -26,7 +26,7 @@ import type {
   LeaseTimeToLiveResponse,
   Member,
   MoveLeaderResponse,
-} from '../../proto/types.js';
+} from '../../../proto/types.js';
 
 /** The member responses' shape: a header, the added member (MemberAdd only) and the member list. */
 export interface MemberResponse {

@@ -4,14 +4,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { goReference, unhex } from '../helpers/go-reference.js';
-import { quote } from '../../src/cli/etcdctl/go-strconv.js';
-import { parseInt64 } from '../../src/cli/etcdctl/go-strconv.js';
-import { jsonString } from '../../src/cli/etcdctl/go-json.js';
-import { formatDuration, parseDuration } from '../../src/cli/etcdctl/go-time.js';
-import { readCsvRecord } from '../../src/cli/etcdctl/go-csv.js';
-import { scanCompare } from '../../src/cli/etcdctl/go-scan.js';
-import { formatTabbed } from '../../src/cli/etcdctl/tabwriter.js';
-import { humanizeBytes, renderTable } from '../../src/cli/etcdctl/tablewriter.js';
+import { quote } from '../../src/gocompat/strconv.js';
+import { parseInt64 } from '../../src/gocompat/strconv.js';
+import { jsonString } from '../../src/gocompat/json.js';
+import { formatDuration, parseDuration } from '../../src/gocompat/time.js';
+import { readCsvRecord } from '../../src/gocompat/csv.js';
+import { scanCompare } from '../../src/gocompat/fmt-scan.js';
+import { formatTabbed } from '../../src/gocompat/tabwriter.js';
+import { humanizeBytes, renderTable } from '../../src/cli/etcdctl/printers/tablewriter.js';
 import { FlagError, FlagSet, boolFlag, int64Flag, stringFlag, durationFlag, stringSliceFlag } from '../../src/cli/etcdctl/flags.js';
 
 const ref = goReference();

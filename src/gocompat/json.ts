@@ -2,7 +2,7 @@
 // as \ufffd) and []byte as standard base64. Objects are assembled by the printers in field order, leaving out zero
 // values where the Go struct says `omitempty`.
 
-import { decodeRune, RUNE_ERROR, type ByteString } from './go-text.js';
+import { decodeRune, RUNE_ERROR, type ByteString } from './utf8.js';
 
 const HEX = '0123456789abcdef';
 

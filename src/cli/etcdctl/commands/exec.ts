@@ -5,8 +5,8 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { quote } from './go-strconv.js';
-import { byteStringToUtf8, type ByteString } from './go-text.js';
+import { quote } from '../../../gocompat/strconv.js';
+import { byteStringToUtf8, type ByteString } from '../../../gocompat/utf8.js';
 
 /** syscall.Signal's String() on Linux */
 const SIGNAL_TEXT: Record<string, string> = {

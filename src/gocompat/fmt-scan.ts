@@ -2,8 +2,8 @@
 // parseCompare). What matters is how many operands were scanned and what they hold when scanning stops, because
 // etcdctl prints both in its "malformed comparison" error. Runes are read as Go reads them (invalid UTF-8 as U+FFFD).
 
-import { unquote } from './go-strconv.js';
-import { decodeRune, encodeRune, isScanSpace, type ByteString } from './go-text.js';
+import { unquote } from './strconv.js';
+import { decodeRune, encodeRune, isScanSpace, type ByteString } from './utf8.js';
 
 const EOF = -1;
 

@@ -1,7 +1,7 @@
 // Go's time.ParseDuration and Duration.String (flag values, `took` in endpoint health). Durations are bigint
 // nanoseconds.
 
-import { decodeRune, RUNE_ERROR, type ByteString } from './go-text.js';
+import { decodeRune, RUNE_ERROR, type ByteString } from './utf8.js';
 
 const UNITS: Record<string, bigint> = {
   ns: 1n,

@@ -2,14 +2,14 @@
 // are put/get/del command lines, parsed by a small command tree of their own. etcdctl's quirks are kept, including
 // argify's slicing of single-quoted words by the number of words, and the panics clientv3.Compare raises.
 
-import type { Compare, RequestOp } from '../../client/index.js';
-import { CompareResult, CompareTarget } from '../../client/index.js';
-import { Command, CommandError, execute, newHelpCommand } from './command.js';
-import { scanCompare, scanQuotedWord } from './go-scan.js';
-import { NumError, parseInt64, quote } from './go-strconv.js';
-import { byteStringToBytes, type ByteString } from './go-text.js';
+import type { Compare, RequestOp } from '../../../client/index.js';
+import { CompareResult, CompareTarget } from '../../../client/index.js';
+import { Command, CommandError, execute, newHelpCommand } from '../command.js';
+import { scanCompare, scanQuotedWord } from '../../../gocompat/fmt-scan.js';
+import { NumError, parseInt64, quote } from '../../../gocompat/strconv.js';
+import { byteStringToBytes, type ByteString } from '../../../gocompat/utf8.js';
 import { getDelOp, getGetOp, getPutOp, newDelCommand, newGetCommand, newPutCommand } from './kv-ops.js';
-import { ExitCode, exitWithError, goPanic, stderr, stdout } from './output.js';
+import { ExitCode, exitWithError, goPanic, stderr, stdout } from '../output.js';
 
 /** A parse error of a txn line (etcdctl exits 3 with it). */
 export class TxnInputError extends Error {}

@@ -2,7 +2,7 @@
 // required, CR and LF skipped, non-zero trailing bits accepted. Errors name the same byte offset Go does
 // ("illegal base64 data at input byte N"), because etcd's gateway sends that text back to the client.
 
-import { GoJsonError } from './go-json.js';
+import { GoJsonError } from './json-decode.js';
 
 const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
 const DECODE = new Int16Array(256).fill(-1);

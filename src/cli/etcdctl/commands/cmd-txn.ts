@@ -1,15 +1,15 @@
 // The txn command: compares, then success requests, then failure requests, each block ended by an empty line, read
 // from stdin (with prompts under -i). The transaction has no deadline, as in etcdctl.
 
-import type { Compare, RequestOp, TxnResponse } from '../../client/index.js';
-import { Command } from './command.js';
-import { checkSendSize, clientErrorText } from './connection.js';
-import { requestSize } from './protobuf.js';
-import { boolFlag } from './flags.js';
-import { currentDisplay, getBool, mustClientFromCmd } from './global.js';
-import { trimSpace, type ByteString } from './go-text.js';
-import { ExitCode, exitWithError, println } from './output.js';
-import { LineReader } from './stdin.js';
+import type { Compare, RequestOp, TxnResponse } from '../../../client/index.js';
+import { Command } from '../command.js';
+import { checkSendSize, clientErrorText } from '../connection.js';
+import { requestSize } from '../printers/protobuf.js';
+import { boolFlag } from '../flags.js';
+import { currentDisplay, getBool, mustClientFromCmd } from '../global.js';
+import { trimSpace, type ByteString } from '../../../gocompat/utf8.js';
+import { ExitCode, exitWithError, println } from '../output.js';
+import { LineReader } from '../stdin.js';
 import { parseCompare, parseRequestUnion, TxnInputError } from './txn-parse.js';
 
 /** The next non-empty line of a block, or null at the block's end; a missing "\n" at end of input is an error. */

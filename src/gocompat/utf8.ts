@@ -2,7 +2,7 @@
 // string whose char codes are the bytes (latin1). Byte-wise operations then behave as Go's do, and output is written
 // back as the same bytes. These helpers convert, and decode UTF-8 exactly as Go's unicode/utf8 does.
 
-import { PRINTABLE_RANGES } from './go-printable.js';
+import { PRINTABLE_RANGES } from './printable.js';
 
 /** A JS string holding one byte per char code (0-255). */
 export type ByteString = string;

@@ -1,10 +1,10 @@
 // endpoint health and endpoint status: each endpoint of --endpoints on its own connection.
 
-import type { Member, StatusResponse } from '../../client/index.js';
-import { Command } from './command.js';
-import { clientErrorText } from './connection.js';
-import { setFlagsFromEnv } from './env.js';
-import { boolFlag } from './flags.js';
+import type { Member, StatusResponse } from '../../../client/index.js';
+import { Command } from '../command.js';
+import { clientErrorText } from '../connection.js';
+import { setFlagsFromEnv } from '../env.js';
+import { boolFlag } from '../flags.js';
 import {
   checkAuthFlags,
   checkTlsFlags,
@@ -17,11 +17,11 @@ import {
   getDuration,
   getStringSlice,
   initDisplayFromCmd,
-} from './global.js';
-import { formatDuration } from './go-time.js';
-import { utf8ToByteString, type ByteString } from './go-text.js';
-import { CliExit, ExitCode, exitWithError, stderr } from './output.js';
-import type { EndpointHealth, EndpointStatus } from './printer.js';
+} from '../global.js';
+import { formatDuration } from '../../../gocompat/time.js';
+import { utf8ToByteString, type ByteString } from '../../../gocompat/utf8.js';
+import { CliExit, ExitCode, exitWithError, stderr } from '../output.js';
+import type { EndpointHealth, EndpointStatus } from '../printers/printer.js';
 
 /**
  * endpointsFromCluster: --endpoints as given (untrimmed), or with --cluster every member's client URLs from MemberList,

@@ -2,16 +2,16 @@
 // --command-timeout and fail as "failed to ... (err)" with exit 1; timetolive, list and keep-alive have no deadline
 // and fail with exit 2, as etcdctl's.
 
-import { Command } from './command.js';
-import { clientErrorText, type Connection, type Deadline } from './connection.js';
-import { boolFlag } from './flags.js';
-import { clientConfigFromCmd, commandDeadline, connect, currentDisplay, getBool, mustClientFromCmd } from './global.js';
-import { NumError, parseInt64 } from './go-strconv.js';
-import type { ByteString } from './go-text.js';
-import { keepAlive } from './keepalive.js';
-import { ExitCode, exitingFrom, exitWithError, stdout } from './output.js';
-import { leaseHex, SimplePrinter } from './printer-simple.js';
-import type { Client, ClientStream, LeaseKeepAliveRequest, LeaseKeepAliveResponse } from '../../client/index.js';
+import { Command } from '../command.js';
+import { clientErrorText, type Connection, type Deadline } from '../connection.js';
+import { boolFlag } from '../flags.js';
+import { clientConfigFromCmd, commandDeadline, connect, currentDisplay, getBool, mustClientFromCmd } from '../global.js';
+import { NumError, parseInt64 } from '../../../gocompat/strconv.js';
+import type { ByteString } from '../../../gocompat/utf8.js';
+import { keepAlive } from '../keepalive.js';
+import { ExitCode, exitingFrom, exitWithError, stdout } from '../output.js';
+import { leaseHex, SimplePrinter } from '../printers/printer-simple.js';
+import type { Client, ClientStream, LeaseKeepAliveRequest, LeaseKeepAliveResponse } from '../../../client/index.js';
 
 /** leaseFromArgs: the lease ID in hex (as a signed int64). */
 export function leaseFromArgs(arg: ByteString): bigint {

@@ -1,8 +1,8 @@
 // `-w simple` (printer_simple.go): raw keys and values one per line, or hex-escaped with --hex.
 
-import type { DeleteRangeResponse, KeyValue, PutResponse, RangeResponse, TxnResponse } from '../../client/index.js';
-import { bytesToByteString, type ByteString } from './go-text.js';
-import { stderr, stdout } from './output.js';
+import type { DeleteRangeResponse, KeyValue, PutResponse, RangeResponse, TxnResponse } from '../../../client/index.js';
+import { bytesToByteString, type ByteString } from '../../../gocompat/utf8.js';
+import { stderr, stdout } from '../output.js';
 import type { EndpointHealth, EndpointStatus, Printer, WatchEvents } from './printer.js';
 import { endpointStatusRows, memberListRows } from './printer-table.js';
 import type {
@@ -17,7 +17,7 @@ import type {
   MemberRemoveResponse,
   MemberUpdateResponse,
   MoveLeaderResponse,
-} from '../../proto/types.js';
+} from '../../../proto/types.js';
 
 /** fmt's %16x of a uint64 */
 export function hex16(v: bigint | number | undefined): string {

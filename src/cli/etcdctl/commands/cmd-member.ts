@@ -1,16 +1,16 @@
 // member add/remove/update/list/promote and move-leader (ctlv3/command/member_command.go, move_leader_command.go),
 // over etcd-ts's binary protocol, which serves etcd's Cluster service and MoveLeader.
 
-import type { Client, StatusResponse } from '../../client/index.js';
-import { Command } from './command.js';
-import { clientErrorText, type Connection, type Deadline } from './connection.js';
-import { boolFlag, stringFlag } from './flags.js';
-import { clientConfigFromCmd, commandDeadline, connect, currentDisplay, getBool, getString, mustClientFromCmd } from './global.js';
-import { NumError, parseInt64, quote } from './go-strconv.js';
-import { byteStringToUtf8, utf8ToByteString, type ByteString } from './go-text.js';
-import { ExitCode, exitWithError, stdout } from './output.js';
-import { SimplePrinter } from './printer-simple.js';
-import { newUrlsError } from './go-url.js';
+import type { Client, StatusResponse } from '../../../client/index.js';
+import { Command } from '../command.js';
+import { clientErrorText, type Connection, type Deadline } from '../connection.js';
+import { boolFlag, stringFlag } from '../flags.js';
+import { clientConfigFromCmd, commandDeadline, connect, currentDisplay, getBool, getString, mustClientFromCmd } from '../global.js';
+import { NumError, parseInt64, quote } from '../../../gocompat/strconv.js';
+import { byteStringToUtf8, utf8ToByteString, type ByteString } from '../../../gocompat/utf8.js';
+import { ExitCode, exitWithError, stdout } from '../output.js';
+import { SimplePrinter } from '../printers/printer-simple.js';
+import { newUrlsError } from '../../../gocompat/url.js';
 
 /**
  * strconv.ParseUint(s, 16, 64), with Go's error text: ParseInt over 65 bits accepts every uint64, and its errors are

@@ -11,7 +11,7 @@ import {
   encodeWatchResponse,
   responseHeaderText,
 } from './protobuf.js';
-import { ExitCode, exitWithError, stdout } from './output.js';
+import { ExitCode, exitWithError, stdout } from '../output.js';
 import { unsupported, type Printer } from './printer.js';
 import { FieldsPrinter } from './printer-fields.js';
 import { JsonPrinter } from './printer-json.js';

@@ -15,8 +15,8 @@ import type {
   ResponseOp,
   TxnRequest,
   TxnResponse,
-} from '../../client/index.js';
-import type { Event, Member, MoveLeaderResponse } from '../../proto/types.js';
+} from '../../../client/index.js';
+import type { Event, Member, MoveLeaderResponse } from '../../../proto/types.js';
 import type { WatchEvents } from './printer.js';
 
 class Writer {
