@@ -1,21 +1,27 @@
-// Go's base64.StdEncoding.Decode, as encoding/json applies it to []byte fields: standard alphabet, padding
-// required, CR and LF skipped, non-zero trailing bits accepted. Errors name the same byte offset Go does
+// Go's base64.StdEncoding, as encoding/json applies it to []byte fields. Decode: standard alphabet, padding
+// required, CR and LF skipped, non-zero trailing bits accepted; errors name the same byte offset Go does
 // ("illegal base64 data at input byte N"), because etcd's gateway sends that text back to the client.
 
-import { GoJsonError } from './json-decode.js';
+/** base64.CorruptInputError. */
+export class CorruptInputError extends Error {
+  constructor(readonly offset: number) {
+    super(`illegal base64 data at input byte ${offset}`);
+  }
+}
 
 const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
 const DECODE = new Int16Array(256).fill(-1);
 for (let i = 0; i < ALPHABET.length; i++) DECODE[ALPHABET.charCodeAt(i)] = i;
 const PAD = 0x3d;
 
-function corrupt(at: number): GoJsonError {
-  return new GoJsonError(`illegal base64 data at input byte ${at}`);
+function corrupt(at: number): CorruptInputError {
+  return new CorruptInputError(at);
 }
 
 const isNewline = (c: number | undefined): boolean => c === 0x0a || c === 0x0d;
 
-export function goBase64Decode(src: Uint8Array): Buffer {
+/** base64.StdEncoding.Decode; throws CorruptInputError. */
+export function base64Decode(src: Uint8Array): Buffer {
   const out = Buffer.allocUnsafe(Math.floor((src.length * 3) / 4) + 3);
   let n = 0;
   let si = 0;
@@ -59,4 +65,9 @@ export function goBase64Decode(src: Uint8Array): Buffer {
     for (let k = 0; k < dlen - 1; k++) out[n++] = bytes[k]!;
     if (done) return out.subarray(0, n);
   }
+}
+
+/** base64.StdEncoding.EncodeToString (Node's encoder writes the same padded standard alphabet). */
+export function base64Encode(bytes: Uint8Array): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('base64');
 }

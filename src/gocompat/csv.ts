@@ -1,6 +1,8 @@
-// pflag's string-slice flags (--endpoints) split their value with encoding/csv: one record read, quotes honoured.
+// Go's encoding/csv: reading one record and writing one, with Go's error texts. pflag's string-slice flags
+// (etcdctl's --endpoints) split their value with it and print it back with it.
 
-import { decodeRune, isUnicodeSpace, type ByteString } from './utf8.js';
+import { isUnicodeSpace } from './unicode.js';
+import { decodeRune, type ByteString } from './utf8.js';
 
 export class CsvError extends Error {}
 

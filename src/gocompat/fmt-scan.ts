@@ -1,20 +1,23 @@
-// fmt.Sscanf(s, "%q) %s %q", &key, &op, &val), the parser of etcdctl's txn compare lines (txn_command.go
-// parseCompare). What matters is how many operands were scanned and what they hold when scanning stops, because
-// etcdctl prints both in its "malformed comparison" error. Runes are read as Go reads them (invalid UTF-8 as U+FFFD).
+// The verbs of fmt.Sscanf that etcdctl's formats use (%q, %s, literal characters and spaces), one call per format
+// element, so a caller spells out its format as a sequence of calls and sees how far the scan got when it fails (as
+// Sscanf's operand count does). Runes are read as Go reads them (invalid UTF-8 as U+FFFD); errors carry Go's texts.
 
 import { unquote } from './strconv.js';
-import { decodeRune, encodeRune, isScanSpace, type ByteString } from './utf8.js';
+import { isScanSpace } from './unicode.js';
+import { decodeRune, encodeRune, type ByteString } from './utf8.js';
 
 const EOF = -1;
 
-class ScanFailure extends Error {}
+/** A scan that stopped: the message is fmt's error text. */
+export class ScanError extends Error {}
 
-class RuneReader {
+/** fmt's scanning state over one input string. */
+export class Scanner {
   private pos = 0;
   private lastWidth = 0;
   constructor(private readonly s: ByteString) {}
 
-  getRune(): number {
+  private getRune(): number {
     if (this.pos >= this.s.length) {
       this.lastWidth = 0;
       return EOF;
@@ -25,29 +28,29 @@ class RuneReader {
     return r;
   }
 
-  mustReadRune(): number {
+  private mustReadRune(): number {
     const r = this.getRune();
-    if (r === EOF) throw new ScanFailure('unexpected EOF');
+    if (r === EOF) throw new ScanError('unexpected EOF');
     return r;
   }
 
-  unread(): void {
+  private unread(): void {
     this.pos -= this.lastWidth;
     this.lastWidth = 0;
   }
 
-  peekIs(c: number): boolean {
+  private peekIs(c: number): boolean {
     const r = this.getRune();
     if (r !== EOF) this.unread();
     return r === c;
   }
 
-  skipSpace(): void {
+  private skipSpace(): void {
     for (;;) {
       const r = this.getRune();
       if (r === EOF) return;
       if (r === 0x0d && this.peekIs(0x0a)) continue;
-      if (r === 0x0a) throw new ScanFailure('unexpected newline');
+      if (r === 0x0a) throw new ScanError('unexpected newline');
       if (!isScanSpace(r)) {
         this.unread();
         return;
@@ -55,12 +58,12 @@ class RuneReader {
     }
   }
 
-  notEOF(): void {
-    if (this.getRune() === EOF) throw new ScanFailure('EOF');
+  private notEOF(): void {
+    if (this.getRune() === EOF) throw new ScanError('EOF');
     this.unread();
   }
 
-  quotedString(): ByteString {
+  private quotedString(): ByteString {
     this.notEOF();
     const q = this.getRune();
     if (q === 0x60) {
@@ -71,7 +74,7 @@ class RuneReader {
         buf += encodeRune(r);
       }
     }
-    if (q !== 0x22) throw new ScanFailure('expected quoted string');
+    if (q !== 0x22) throw new ScanError('expected quoted string');
     let buf = '"';
     for (;;) {
       const r = this.mustReadRune();
@@ -80,7 +83,7 @@ class RuneReader {
       else if (r === 0x22) break;
     }
     const out = unquote(buf);
-    if (out === null) throw new ScanFailure('invalid syntax');
+    if (out === null) throw new ScanError('invalid syntax');
     return out;
   }
 
@@ -116,54 +119,16 @@ class RuneReader {
     const r = this.mustReadRune();
     if (r !== c) {
       this.unread();
-      throw new ScanFailure('input does not match format');
+      throw new ScanError('input does not match format');
     }
   }
 
   /** A single space in the format (no newline): at least one space or EOF in the input. */
   space(): void {
     let r = this.getRune();
-    if (!isScanSpace(r) && r !== EOF) throw new ScanFailure('expected space in input to match format');
-    if (r === 0x0a) throw new ScanFailure('newline in input does not match format');
+    if (!isScanSpace(r) && r !== EOF) throw new ScanError('expected space in input to match format');
+    if (r === 0x0a) throw new ScanError('newline in input does not match format');
     while (isScanSpace(r) && r !== 0x0a) r = this.getRune();
     if (r !== EOF) this.unread();
-  }
-}
-
-export interface CompareScan {
-  /** operands scanned: 3 means success */
-  n: number;
-  key: ByteString;
-  op: ByteString;
-  val: ByteString;
-}
-
-export function scanCompare(input: ByteString): CompareScan {
-  const res: CompareScan = { n: 0, key: '', op: '', val: '' };
-  const r = new RuneReader(input);
-  try {
-    res.key = r.scanQuoted();
-    res.n = 1;
-    r.literal(0x29);
-    r.space();
-    res.op = r.scanWord();
-    res.n = 2;
-    r.space();
-    res.val = r.scanQuoted();
-    res.n = 3;
-  } catch (err) {
-    if (!(err instanceof ScanFailure)) throw err;
-  }
-  return res;
-}
-
-/** fmt.Sscanf(word, "%q", &out): the word unquoted, or the scan error's text. */
-export function scanQuotedWord(word: ByteString): { value: ByteString; err: string | null } {
-  const r = new RuneReader(word);
-  try {
-    return { value: r.scanQuoted(), err: null };
-  } catch (err) {
-    if (err instanceof ScanFailure) return { value: '', err: err.message };
-    throw err;
   }
 }

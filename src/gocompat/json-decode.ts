@@ -5,6 +5,9 @@
 // numbers and of quoted strings (jsonpb strips the quotes off a quoted int64 without unescaping), object members with
 // the last duplicate winning (Go decodes objects into a map first).
 
+import { quote } from './strconv.js';
+import { byteStringToUtf8, decodeUtf8, encodeRune } from './utf8.js';
+
 export type JsonNode =
   | { readonly t: 'obj'; readonly fields: Map<string, JsonNode> }
   | { readonly t: 'arr'; readonly items: JsonNode[] }
@@ -19,17 +22,12 @@ export class GoJsonError extends Error {}
 /** Thrown when the input ends inside a value: a stream reader waits for more bytes, a whole body fails. */
 class EndOfInput extends Error {}
 
-/** encoding/json's quoteChar: the offending byte as Go prints it in a syntax error. */
+/** encoding/json's quoteChar: the offending byte as Go prints it in a syntax error (strconv.Quote of string(rune(c))). */
 function quoteChar(c: number): string {
   if (c === 0x27) return "'\\''";
   if (c === 0x22) return `'"'`;
-  const named: Record<number, string> = { 7: '\\a', 8: '\\b', 9: '\\t', 10: '\\n', 11: '\\v', 12: '\\f', 13: '\\r', 0x5c: '\\\\' };
-  const n = named[c];
-  if (n !== undefined) return `'${n}'`;
-  if (c < 0x20 || c === 0x7f) return `'\\x${c.toString(16).padStart(2, '0')}'`;
-  // Go quotes string(byte) as a rune: U+0080..U+00A0 and U+00AD are not printable
-  if ((c >= 0x80 && c <= 0xa0) || c === 0xad) return `'\\u00${c.toString(16).padStart(2, '0')}'`;
-  return `'${String.fromCharCode(c)}'`;
+  const quoted = quote(encodeRune(c));
+  return byteStringToUtf8("'" + quoted.slice(1, -1) + "'");
 }
 
 function invalid(c: number, context: string): GoJsonError {
@@ -168,8 +166,8 @@ class Reader {
     const raw = this.buf.subarray(open + 1, this.pos);
     this.pos++;
     const bytes = plain ? Buffer.from(raw) : Buffer.from(out);
-    // Go replaces invalid UTF-8 with U+FFFD when it decodes a string; TextDecoder does the same
-    return { t: 'str', value: bytes.toString('utf8'), bytes, raw: Buffer.from(raw) };
+    // Go replaces each invalid UTF-8 byte with U+FFFD when it decodes a string
+    return { t: 'str', value: decodeUtf8(bytes), bytes, raw: Buffer.from(raw) };
   }
 
   private hex4(): number {
@@ -232,6 +230,20 @@ class Reader {
   }
 }
 
+/**
+ * json.Unmarshal's error for a document cut short: its scanner's eof() steps one space past the end first, so a cut
+ * inside a literal or a number reports that space ("invalid character ' ' in literal true (expecting 'e')"), and
+ * only a cut elsewhere is "unexpected end of JSON input".
+ */
+function endOfInputError(buf: Buffer): GoJsonError {
+  try {
+    new Reader(Buffer.concat([buf, Buffer.from(' ')]), 0, buf.length + 1).value(0);
+  } catch (err) {
+    if (err instanceof GoJsonError) return err;
+  }
+  return new GoJsonError('unexpected end of JSON input');
+}
+
 /** json.Unmarshal of a whole document (jsonpb's inner parse of a quoted number). */
 export function goUnmarshal(buf: Buffer): JsonNode {
   const r = new Reader(buf, 0, buf.length);
@@ -239,7 +251,7 @@ export function goUnmarshal(buf: Buffer): JsonNode {
   try {
     v = r.value(0);
   } catch (err) {
-    if (err instanceof EndOfInput) throw new GoJsonError('unexpected end of JSON input');
+    if (err instanceof EndOfInput) throw endOfInputError(buf);
     throw err;
   }
   r.skipSpace();

@@ -1,13 +1,14 @@
-// The pieces of Go's encoding/json that etcdctl's `-w json` output uses: string escaping (HTML-safe, invalid UTF-8
-// as \ufffd) and []byte as standard base64. Objects are assembled by the printers in field order, leaving out zero
-// values where the Go struct says `omitempty`.
+// Go's encoding/json string encoding, which etcdctl's `-w json` output and etcd's JSON gateway (through jsonpb) both
+// write: json.Marshal's HTML-safe escapes (<, > and & as \u003c, \u003e, \u0026), U+2028 and U+2029 escaped, control
+// characters as \n, \r, \t or \u00XX (Go 1.19 spells \b and \f as \u0008 and \u000c), and each invalid UTF-8 byte
+// as \ufffd. DEL (0x7f) stays as it is.
 
-import { decodeRune, RUNE_ERROR, type ByteString } from './utf8.js';
+import { byteStringToUtf8, decodeRune, RUNE_ERROR, utf8ToByteString, type ByteString } from './utf8.js';
 
 const HEX = '0123456789abcdef';
 
-/** encoding/json's encodeState.string with escapeHTML on (json.Marshal's default). */
-export function jsonString(s: ByteString): ByteString {
+/** encoding/json's encodeState.string with escapeHTML on (json.Marshal's default), of a Go string's bytes. */
+export function jsonQuote(s: ByteString): ByteString {
   let out = '"';
   let start = 0;
   for (let i = 0; i < s.length; ) {
@@ -57,17 +58,10 @@ export function jsonString(s: ByteString): ByteString {
   return out + s.slice(start) + '"';
 }
 
-export function base64(bytes: Uint8Array): string {
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('base64');
-}
-
-/** Builds a JSON object from [name, encoded value] pairs, skipping undefined (omitted) members. */
-export function jsonObject(members: [string, string | undefined][]): string {
-  const parts: string[] = [];
-  for (const [name, value] of members) if (value !== undefined) parts.push(`"${name}":${value}`);
-  return '{' + parts.join(',') + '}';
-}
-
-export function jsonArray(items: string[]): string {
-  return '[' + items.join(',') + ']';
+/**
+ * jsonQuote of a JavaScript string, as Go would encode the same text held as UTF-8 (a lone surrogate, which no Go
+ * string decoded from UTF-8 can hold, becomes U+FFFD).
+ */
+export function jsonQuoteText(s: string): string {
+  return byteStringToUtf8(jsonQuote(utf8ToByteString(s)));
 }

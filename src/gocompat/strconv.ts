@@ -1,7 +1,8 @@
-// Go's strconv, as etcdctl's output and error messages depend on it: Quote (%q), QuoteRune, Unquote, ParseInt,
-// ParseBool. All strings are byte strings (see go-text.ts).
+// Go's strconv: Quote (%q), QuoteRune, Unquote, ParseInt, ParseUint, ParseBool, with Go's error texts. etcdctl's
+// output and error messages and etcd's flag parsing depend on them. All strings are byte strings (see utf8.ts).
 
-import { decodeRune, encodeRune, isPrint, RUNE_ERROR, validRune, type ByteString } from './utf8.js';
+import { isPrint } from './unicode.js';
+import { decodeRune, encodeRune, RUNE_ERROR, validRune, type ByteString } from './utf8.js';
 
 const LOWER_HEX = '0123456789abcdef';
 
@@ -135,7 +136,8 @@ export function unquote(s: ByteString): ByteString | null {
     count++;
     if (q === 0x27 && i < body.length) return null;
   }
-  if (q === 0x27 && count !== 1) return null;
+  // Go 1.19 takes '' as an empty string (its fast path checks only that nothing but one rune lies between the quotes)
+  if (q === 0x27 && count > 1) return null;
   return out;
 }
 
@@ -153,6 +155,7 @@ export class NumError extends Error {
 }
 
 const MAX_UINT64 = (1n << 64n) - 1n;
+const DECIMAL_DIGITS = /^[0-9]+$/;
 
 function lower(c: number): number {
   return c | 0x20;
@@ -185,8 +188,15 @@ function underscoreOK(s: ByteString): boolean {
   return saw !== '_';
 }
 
-function parseUint(s: ByteString, base: number, bitSize: number): { value: bigint; err: string | null } {
+/** ParseUint's work: the value and the error kind (the value is the maximum on ERR_RANGE, as in Go). */
+function parseUintResult(s: ByteString, base: number, bitSize: number): { value: bigint; err: string | null } {
   if (s === '') return { value: 0n, err: ERR_SYNTAX };
+  if (base === 10 && s.length <= 18 && DECIMAL_DIGITS.test(s)) {
+    // the common case in one step: 18 digits cannot overflow 64 bits
+    const value = BigInt(s);
+    const maxVal = (1n << BigInt(bitSize)) - 1n;
+    return value > maxVal ? { value: maxVal, err: ERR_RANGE } : { value, err: null };
+  }
   const base0 = base === 0;
   const s0 = s;
   if (base === 0) {
@@ -224,7 +234,14 @@ function parseUint(s: ByteString, base: number, bitSize: number): { value: bigin
   return { value: n, err: null };
 }
 
-/** strconv.ParseInt(s, base, bitSize); throws NumError. */
+/** strconv.ParseUint(s, base, bitSize); throws NumError. Base 0 takes 0b/0o/0x/0 prefixes and underscores. */
+export function parseUint64(s: ByteString, base: number, bitSize = 64): bigint {
+  const { value, err } = parseUintResult(s, base, bitSize);
+  if (err !== null) throw new NumError('ParseUint', s, err);
+  return value;
+}
+
+/** strconv.ParseInt(s, base, bitSize); throws NumError. Base 0 takes 0b/0o/0x/0 prefixes and underscores. */
 export function parseInt64(s: ByteString, base: number, bitSize = 64): bigint {
   if (s === '') throw new NumError('ParseInt', s, ERR_SYNTAX);
   const s0 = s;
@@ -234,7 +251,7 @@ export function parseInt64(s: ByteString, base: number, bitSize = 64): bigint {
     neg = true;
     s = s.slice(1);
   }
-  const { value: un, err } = parseUint(s, base, bitSize);
+  const { value: un, err } = parseUintResult(s, base, bitSize);
   if (err !== null && err !== ERR_RANGE) throw new NumError('ParseInt', s0, err);
   const cutoff = 1n << BigInt(bitSize - 1);
   if (!neg && un >= cutoff) throw new NumError('ParseInt', s0, ERR_RANGE);
@@ -253,11 +270,12 @@ export function parseBool(s: ByteString): boolean {
   throw new NumError('ParseBool', s, ERR_SYNTAX);
 }
 
-/** An int64 carried as bigint, printed as Go prints it (%d / fmt.Print). */
+/** strconv.FormatInt: an int64 carried as bigint (or number), printed as Go prints it (%d / fmt.Print). */
 export function int64String(v: bigint | number): string {
   return BigInt.asIntN(64, BigInt(v)).toString();
 }
 
+/** strconv.FormatUint. */
 export function uint64String(v: bigint | number): string {
   return BigInt.asUintN(64, BigInt(v)).toString();
 }

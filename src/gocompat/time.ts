@@ -1,5 +1,6 @@
-// Go's time.ParseDuration and Duration.String (flag values, `took` in endpoint health). Durations are bigint
-// nanoseconds.
+// Go's time.ParseDuration and Duration.String (etcdctl's and etcd's flag values, `took` in endpoint health), with
+// Go's error texts. Durations are bigint nanoseconds; strings are byte strings, so both micro signs (U+00B5 and
+// U+03BC) are matched as their UTF-8 bytes.
 
 import { decodeRune, RUNE_ERROR, type ByteString } from './utf8.js';
 

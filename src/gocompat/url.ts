@@ -1,8 +1,10 @@
-// etcd's types.NewURLs (pkg/types/urls.go), which clientv3 runs on member add/update peer URLs before sending them:
-// the parts of Go's net/url.Parse and net.SplitHostPort it depends on, with their error texts.
+// etcd's types.NewURLs (pkg/types/urls.go), which etcd runs on its URL flags and clientv3 on member add/update peer
+// URLs before sending them, and the parts of Go's net/url.Parse and net.SplitHostPort it depends on, with their error
+// texts.
 
 import { quote } from './strconv.js';
-import { trimSpace, type ByteString } from './utf8.js';
+import { trimSpace } from './unicode.js';
+import type { ByteString } from './utf8.js';
 
 class UrlError extends Error {}
 
@@ -122,8 +124,20 @@ function splitHostPortOk(hostport: ByteString): boolean {
   return !hostport.slice(j).includes('[') && !hostport.slice(k).includes(']');
 }
 
-/** types.NewURLs' checks: the error text, or null when every URL is valid. */
-export function newUrlsError(strs: ByteString[]): string | null {
+/** The schemes etcd's types.NewURLs accepts. */
+export const ETCD_URL_SCHEMES: readonly string[] = ['http', 'https', 'unix', 'unixs'];
+
+/** "a or b", "a, b, or c": how etcd's error texts list the schemes. */
+function schemeList(schemes: readonly string[]): string {
+  if (schemes.length <= 2) return schemes.join(' or ');
+  return `${schemes.slice(0, -1).join(', ')}, or ${schemes[schemes.length - 1]!}`;
+}
+
+/**
+ * types.NewURLs' checks: the error text, or null when every URL is valid. `schemes` narrows the accepted schemes
+ * (etcd-ts's own listeners take no unix sockets); the error text lists them as etcd's does.
+ */
+export function newUrlsError(strs: readonly ByteString[], schemes: readonly string[] = ETCD_URL_SCHEMES): string | null {
   if (strs.length === 0) return 'no valid URLs given';
   for (const s of strs) {
     const input = trimSpace(s);
@@ -134,7 +148,7 @@ export function newUrlsError(strs: ByteString[]): string | null {
       if (err instanceof UrlError) return err.message;
       throw err;
     }
-    if (!['http', 'https', 'unix', 'unixs'].includes(u.scheme)) return `URL scheme must be http, https, unix, or unixs: ${input}`;
+    if (!schemes.includes(u.scheme)) return `URL scheme must be ${schemeList(schemes)}: ${input}`;
     if (!splitHostPortOk(u.host)) return `URL address does not have the form "host:port": ${input}`;
     if (u.path !== '') return `URL must not contain a path: ${input}`;
   }

@@ -1,8 +1,10 @@
-// Go strings are byte sequences; etcdctl-ts keeps every command-line string, key and value as a "byte string": a JS
-// string whose char codes are the bytes (latin1). Byte-wise operations then behave as Go's do, and output is written
-// back as the same bytes. These helpers convert, and decode UTF-8 exactly as Go's unicode/utf8 does.
+// Go strings are byte sequences; code that must behave as Go does on any bytes (etcdctl-ts keeps every command-line
+// string, key and value this way) holds them as a "byte string": a JS string whose char codes are the bytes (latin1).
+// Byte-wise operations then behave as Go's do, and output is written back as the same bytes. These helpers convert,
+// and decode UTF-8 exactly as Go's unicode/utf8 does (an invalid byte is one RuneError of width 1, unlike
+// TextDecoder, which replaces a maximal invalid subsequence once).
 
-import { PRINTABLE_RANGES } from './printable.js';
+import { isUtf8 } from 'node:buffer';
 
 /** A JS string holding one byte per char code (0-255). */
 export type ByteString = string;
@@ -23,9 +25,26 @@ export function utf8ToByteString(s: string): ByteString {
   return Buffer.from(s, 'utf8').toString('latin1');
 }
 
-/** Decodes a byte string as UTF-8 into a JS string (invalid bytes become U+FFFD). For ASCII-only text mostly. */
+/** Decodes a byte string as UTF-8 into a JS string, each invalid byte as U+FFFD (see decodeUtf8). */
 export function byteStringToUtf8(s: ByteString): string {
-  return Buffer.from(s, 'latin1').toString('utf8');
+  return decodeUtf8(Buffer.from(s, 'latin1'));
+}
+
+/**
+ * UTF-8 bytes to a JS string as Go turns invalid UTF-8 into runes (string(runes), encoding/json's strings): each byte
+ * that starts no valid sequence is one U+FFFD, so a sequence cut short gives one per byte where TextDecoder gives one.
+ */
+export function decodeUtf8(bytes: Uint8Array): string {
+  const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
+  if (isUtf8(buf)) return buf.toString('utf8');
+  const s = buf.toString('latin1');
+  let out = '';
+  for (let i = 0; i < s.length; ) {
+    const [r, width] = decodeRune(s, i);
+    out += String.fromCodePoint(r);
+    i += width;
+  }
+  return out;
 }
 
 /** utf8.DecodeRuneInString: [rune, width]; an invalid or short sequence decodes as [RUNE_ERROR, 1]. */
@@ -77,63 +96,4 @@ export function runeCount(s: ByteString): number {
   let n = 0;
   for (let i = 0; i < s.length; n++) i += decodeRune(s, i)[1];
   return n;
-}
-
-/** strconv.IsPrint (Go 1.19 tables). */
-export function isPrint(r: number): boolean {
-  let lo = 0;
-  let hi = PRINTABLE_RANGES.length / 2;
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    if (PRINTABLE_RANGES[mid * 2 + 1]! < r) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo < PRINTABLE_RANGES.length / 2 && PRINTABLE_RANGES[lo * 2]! <= r;
-}
-
-/** fmt's isSpace (the scanner's notion of white space). */
-export function isScanSpace(r: number): boolean {
-  return (
-    (r >= 0x09 && r <= 0x0d) ||
-    r === 0x20 ||
-    r === 0x85 ||
-    r === 0xa0 ||
-    r === 0x1680 ||
-    (r >= 0x2000 && r <= 0x200a) ||
-    r === 0x2028 ||
-    r === 0x2029 ||
-    r === 0x202f ||
-    r === 0x205f ||
-    r === 0x3000
-  );
-}
-
-/** unicode.IsSpace. */
-export function isUnicodeSpace(r: number): boolean {
-  if (r <= 0xff) return (r >= 0x09 && r <= 0x0d) || r === 0x20 || r === 0x85 || r === 0xa0;
-  return r === 0x1680 || (r >= 0x2000 && r <= 0x200a) || r === 0x2028 || r === 0x2029 || r === 0x202f || r === 0x205f || r === 0x3000;
-}
-
-/** strings.TrimSpace (ASCII fast path plus Unicode white space, as Go does). */
-export function trimSpace(s: ByteString): ByteString {
-  let start = 0;
-  while (start < s.length) {
-    const [r, w] = decodeRune(s, start);
-    if (!isUnicodeSpace(r)) break;
-    start += w;
-  }
-  let end = s.length;
-  while (end > start) {
-    // walk back to the start of the last rune
-    let j = end - 1;
-    while (j > start && (s.charCodeAt(j) & 0xc0) === 0x80 && end - j < 4) j--;
-    const [r, w] = decodeRune(s, j);
-    if (j + w !== end) {
-      // a stray continuation byte: not a space
-      break;
-    }
-    if (!isUnicodeSpace(r)) break;
-    end = j;
-  }
-  return s.slice(start, end);
 }

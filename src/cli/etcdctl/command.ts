@@ -4,8 +4,7 @@
 // usage function (txn's request parser) falls back to cobra's default template, rendered into a string.
 
 import { BoolValue, FlagError, FlagSet, boolFlag, type Flag } from './flags.js';
-import { quote as goQuote } from '../../gocompat/strconv.js';
-import { decodeRune, RUNE_ERROR, type ByteString } from '../../gocompat/utf8.js';
+import { type ByteString, decodeRune, quote as goQuote, RUNE_ERROR } from '../../gocompat/index.js';
 
 export type RunFunction = (cmd: Command, args: ByteString[]) => Promise<void> | void;
 

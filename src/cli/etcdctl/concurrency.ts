@@ -17,7 +17,7 @@ import {
   type TxnResponse,
 } from '../../client/index.js';
 import { clientErrorText, type Connection } from './connection.js';
-import { byteStringToBytes, bytesToByteString, type ByteString } from '../../gocompat/utf8.js';
+import { byteStringToBytes, bytesToByteString, type ByteString } from '../../gocompat/index.js';
 import { keepAlive, type KeepAlive } from './keepalive.js';
 import { prefixEnd } from './commands/kv-ops.js';
 import { watchErr, type WatchEvents } from './printers/printer.js';

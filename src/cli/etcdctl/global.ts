@@ -17,7 +17,7 @@ import {
   stringFlag,
   stringSliceFlag,
 } from './flags.js';
-import { trimSpace, type ByteString } from '../../gocompat/utf8.js';
+import { type ByteString, trimSpace } from '../../gocompat/index.js';
 import { ExitCode, exitWithError, stderr, stdout } from './output.js';
 import type { Printer } from './printers/printer.js';
 import { SimplePrinter } from './printers/printer-simple.js';

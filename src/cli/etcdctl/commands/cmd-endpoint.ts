@@ -18,8 +18,7 @@ import {
   getStringSlice,
   initDisplayFromCmd,
 } from '../global.js';
-import { formatDuration } from '../../../gocompat/time.js';
-import { utf8ToByteString, type ByteString } from '../../../gocompat/utf8.js';
+import { type ByteString, formatDuration, utf8ToByteString } from '../../../gocompat/index.js';
 import { CliExit, ExitCode, exitWithError, stderr } from '../output.js';
 import type { EndpointHealth, EndpointStatus } from '../printers/printer.js';
 

@@ -7,7 +7,7 @@ import { Command } from '../command.js';
 import { boolFlag, int64Flag, Int64Value } from '../flags.js';
 import { clientConfigFromCmd, connect, currentDisplay, getBool } from '../global.js';
 import { environ, runCommand } from './exec.js';
-import { byteStringToBytes, byteStringToUtf8, type ByteString } from '../../../gocompat/utf8.js';
+import { type ByteString, byteStringToBytes, byteStringToUtf8 } from '../../../gocompat/index.js';
 import { Ctx, Election, GoError, KvClient, Mutex, Session, TODO } from '../concurrency.js';
 import { ExitCode, exitWithError } from '../output.js';
 import { Watcher } from '../watcher.js';

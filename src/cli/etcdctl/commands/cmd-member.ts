@@ -6,11 +6,17 @@ import { Command } from '../command.js';
 import { clientErrorText, type Connection, type Deadline } from '../connection.js';
 import { boolFlag, stringFlag } from '../flags.js';
 import { clientConfigFromCmd, commandDeadline, connect, currentDisplay, getBool, getString, mustClientFromCmd } from '../global.js';
-import { NumError, parseInt64, quote } from '../../../gocompat/strconv.js';
-import { byteStringToUtf8, utf8ToByteString, type ByteString } from '../../../gocompat/utf8.js';
+import {
+  type ByteString,
+  byteStringToUtf8,
+  newUrlsError,
+  NumError,
+  parseInt64,
+  quote,
+  utf8ToByteString,
+} from '../../../gocompat/index.js';
 import { ExitCode, exitWithError, stdout } from '../output.js';
 import { SimplePrinter } from '../printers/printer-simple.js';
-import { newUrlsError } from '../../../gocompat/url.js';
 
 /**
  * strconv.ParseUint(s, 16, 64), with Go's error text: ParseInt over 65 bits accepts every uint64, and its errors are

@@ -7,7 +7,7 @@ import { checkSendSize, clientErrorText } from '../connection.js';
 import { requestSize } from '../printers/protobuf.js';
 import { boolFlag } from '../flags.js';
 import { currentDisplay, getBool, mustClientFromCmd } from '../global.js';
-import { trimSpace, type ByteString } from '../../../gocompat/utf8.js';
+import { type ByteString, trimSpace } from '../../../gocompat/index.js';
 import { ExitCode, exitWithError, println } from '../output.js';
 import { LineReader } from '../stdin.js';
 import { parseCompare, parseRequestUnion, TxnInputError } from './txn-parse.js';

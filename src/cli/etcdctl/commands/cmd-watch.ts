@@ -7,8 +7,14 @@ import { Command } from '../command.js';
 import { boolFlag, BoolValue, FlagError, FlagSet, int64Flag, Int64Value } from '../flags.js';
 import { currentDisplay, mustClientFromCmd } from '../global.js';
 import { environ, runCommand } from './exec.js';
-import { quote } from '../../../gocompat/strconv.js';
-import { byteStringToBytes, byteStringToUtf8, bytesToByteString, utf8ToByteString, type ByteString } from '../../../gocompat/utf8.js';
+import {
+  bytesToByteString,
+  type ByteString,
+  byteStringToBytes,
+  byteStringToUtf8,
+  quote,
+  utf8ToByteString,
+} from '../../../gocompat/index.js';
 import { prefixEnd } from './kv-ops.js';
 import { CliExit, ExitCode, exitWithError, getOsArgs, go, goPanic, stderr, stdout } from '../output.js';
 import { isProgressNotify, watchErr } from '../printers/printer.js';

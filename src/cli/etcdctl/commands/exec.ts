@@ -5,8 +5,7 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { quote } from '../../../gocompat/strconv.js';
-import { byteStringToUtf8, type ByteString } from '../../../gocompat/utf8.js';
+import { type ByteString, byteStringToUtf8, quote } from '../../../gocompat/index.js';
 
 /** syscall.Signal's String() on Linux */
 const SIGNAL_TEXT: Record<string, string> = {

@@ -6,8 +6,7 @@ import { SortOrder, SortTarget } from '../../../client/index.js';
 import { Command, type RunFunction } from '../command.js';
 import { boolFlag, int64Flag, stringFlag, type Int64Value } from '../flags.js';
 import { getBool, getString } from '../global.js';
-import { NumError, parseInt64, quote } from '../../../gocompat/strconv.js';
-import { byteStringToBytes, type ByteString } from '../../../gocompat/utf8.js';
+import { type ByteString, byteStringToBytes, NumError, parseInt64, quote } from '../../../gocompat/index.js';
 import { ExitCode, exitWithError } from '../output.js';
 import { readAllStdin } from '../stdin.js';
 

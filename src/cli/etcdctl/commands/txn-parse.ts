@@ -5,9 +5,7 @@
 import type { Compare, RequestOp } from '../../../client/index.js';
 import { CompareResult, CompareTarget } from '../../../client/index.js';
 import { Command, CommandError, execute, newHelpCommand } from '../command.js';
-import { scanCompare, scanQuotedWord } from '../../../gocompat/fmt-scan.js';
-import { NumError, parseInt64, quote } from '../../../gocompat/strconv.js';
-import { byteStringToBytes, type ByteString } from '../../../gocompat/utf8.js';
+import { type ByteString, byteStringToBytes, NumError, parseInt64, quote, ScanError, Scanner } from '../../../gocompat/index.js';
 import { getDelOp, getGetOp, getPutOp, newDelCommand, newGetCommand, newPutCommand } from './kv-ops.js';
 import { ExitCode, exitWithError, goPanic, stderr, stdout } from '../output.js';
 
@@ -143,4 +141,45 @@ export async function parseRequestUnion(line: ByteString): Promise<RequestOp> {
   }
   if (op === null) throw new TxnInputError(`invalid txn request: ${line}`);
   return op;
+}
+
+/** What fmt.Sscanf(s, "%q) %s %q", &key, &op, &val) leaves: etcdctl prints both the count and the operands in its
+ * "malformed comparison" error. */
+export interface CompareScan {
+  /** operands scanned: 3 means success */
+  n: number;
+  key: ByteString;
+  op: ByteString;
+  val: ByteString;
+}
+
+/** parseCompare's fmt.Sscanf(s, "%q) %s %q", &key, &op, &val). */
+export function scanCompare(input: ByteString): CompareScan {
+  const res: CompareScan = { n: 0, key: '', op: '', val: '' };
+  const r = new Scanner(input);
+  try {
+    res.key = r.scanQuoted();
+    res.n = 1;
+    r.literal(0x29);
+    r.space();
+    res.op = r.scanWord();
+    res.n = 2;
+    r.space();
+    res.val = r.scanQuoted();
+    res.n = 3;
+  } catch (err) {
+    if (!(err instanceof ScanError)) throw err;
+  }
+  return res;
+}
+
+/** fmt.Sscanf(word, "%q", &out): the word unquoted, or the scan error's text. */
+export function scanQuotedWord(word: ByteString): { value: ByteString; err: string | null } {
+  const r = new Scanner(word);
+  try {
+    return { value: r.scanQuoted(), err: null };
+  } catch (err) {
+    if (err instanceof ScanError) return { value: '', err: err.message };
+    throw err;
+  }
 }

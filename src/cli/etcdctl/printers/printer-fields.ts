@@ -1,8 +1,7 @@
 // `-w fields` (printer_fields.go): one `"Name" : value` line per field, strings quoted as Go's %q does.
 
 import type { DeleteRangeResponse, KeyValue, PutResponse, RangeResponse, ResponseHeader, TxnResponse } from '../../../client/index.js';
-import { int64String, quote, uint64String } from '../../../gocompat/strconv.js';
-import { bytesToByteString, utf8ToByteString } from '../../../gocompat/utf8.js';
+import { bytesToByteString, int64String, quote, uint64String, utf8ToByteString } from '../../../gocompat/index.js';
 import { stdout } from '../output.js';
 import { nilPrinterPanic, unsupported, type EndpointHealth, type EndpointStatus, type Printer, type WatchEvents } from './printer.js';
 import { eventTypeName } from './printer-simple.js';

@@ -12,9 +12,7 @@ import type {
   StatusResponse,
   TxnResponse,
 } from '../../../client/index.js';
-import { base64, jsonArray, jsonObject, jsonString } from '../../../gocompat/json.js';
-import { int64String, uint64String } from '../../../gocompat/strconv.js';
-import { utf8ToByteString } from '../../../gocompat/utf8.js';
+import { base64Encode, int64String, jsonQuote, uint64String, utf8ToByteString } from '../../../gocompat/index.js';
 import { stdout } from '../output.js';
 import { nilPrinterPanic, type EndpointHealth, type EndpointStatus, type Printer, type WatchEvents } from './printer.js';
 import type {
@@ -27,6 +25,17 @@ import type {
   Member,
   MoveLeaderResponse,
 } from '../../../proto/types.js';
+
+/** Builds a JSON object from [name, encoded value] pairs, skipping undefined (omitted) members. */
+function jsonObject(members: [string, string | undefined][]): string {
+  const parts: string[] = [];
+  for (const [name, value] of members) if (value !== undefined) parts.push(`"${name}":${value}`);
+  return '{' + parts.join(',') + '}';
+}
+
+function jsonArray(items: string[]): string {
+  return '[' + items.join(',') + ']';
+}
 
 /** The member responses' shape: a header, the added member (MemberAdd only) and the member list. */
 export interface MemberResponse {
@@ -50,7 +59,7 @@ function bool(v: boolean | undefined): string | undefined {
 }
 
 function bytes(v: Uint8Array | undefined): string | undefined {
-  return v === undefined || v.length === 0 ? undefined : `"${base64(v)}"`;
+  return v === undefined || v.length === 0 ? undefined : `"${base64Encode(v)}"`;
 }
 
 /** A ResponseHeader's members (also what a Go struct embedding *ResponseHeader shows at its top level). */
@@ -131,26 +140,26 @@ function statusJson(s: StatusResponse): string {
   const errors = s.errors ?? [];
   return jsonObject([
     ['header', header(s.header)],
-    ['version', s.version === undefined || s.version === '' ? undefined : jsonString(s.version)],
+    ['version', s.version === undefined || s.version === '' ? undefined : jsonQuote(s.version)],
     ['dbSize', int64(s.dbSize)],
     ['leader', uint64(s.leader)],
     ['raftIndex', uint64(s.raftIndex)],
     ['raftTerm', uint64(s.raftTerm)],
     ['raftAppliedIndex', uint64(s.raftAppliedIndex)],
-    ['errors', errors.length === 0 ? undefined : jsonArray(errors.map(jsonString))],
+    ['errors', errors.length === 0 ? undefined : jsonArray(errors.map(jsonQuote))],
     ['dbSizeInUse', int64(s.dbSizeInUse)],
     ['isLearner', bool(s.isLearner)],
   ]);
 }
 
 function strings(list: string[] | undefined): string | undefined {
-  return list === undefined || list.length === 0 ? undefined : jsonArray(list.map((u) => jsonString(utf8ToByteString(u))));
+  return list === undefined || list.length === 0 ? undefined : jsonArray(list.map((u) => jsonQuote(utf8ToByteString(u))));
 }
 
 function memberJson(m: Member): string {
   return jsonObject([
     ['ID', uint64(m.ID)],
-    ['name', m.name === undefined || m.name === '' ? undefined : jsonString(utf8ToByteString(m.name))],
+    ['name', m.name === undefined || m.name === '' ? undefined : jsonQuote(utf8ToByteString(m.name))],
     ['peerURLs', strings(m.peerURLs)],
     ['clientURLs', strings(m.clientURLs)],
     ['isLearner', bool(m.isLearner)],
@@ -209,10 +218,10 @@ export class JsonPrinter implements Printer {
   endpointHealth(list: EndpointHealth[]): void {
     const items = list.map((h) =>
       jsonObject([
-        ['endpoint', jsonString(h.endpoint)],
+        ['endpoint', jsonQuote(h.endpoint)],
         ['health', String(h.health)],
-        ['took', jsonString(h.took)],
-        ['error', h.error === '' ? undefined : jsonString(h.error)],
+        ['took', jsonQuote(h.took)],
+        ['error', h.error === '' ? undefined : jsonQuote(h.error)],
       ]),
     );
     stdout(jsonArray(items) + '\n');
@@ -220,7 +229,7 @@ export class JsonPrinter implements Printer {
   endpointStatus(list: EndpointStatus[]): void {
     const items = list.map(({ endpoint, status }) =>
       jsonObject([
-        ['Endpoint', jsonString(endpoint)],
+        ['Endpoint', jsonQuote(endpoint)],
         ['Status', statusJson(status)],
       ]),
     );
@@ -252,7 +261,7 @@ export class JsonPrinter implements Printer {
         ...headerMembers(r.header),
         ['ID', int64Plain(r.ID)],
         ['TTL', int64Plain(r.TTL)],
-        ['Error', jsonString(utf8ToByteString(r.error ?? ''))],
+        ['Error', jsonQuote(utf8ToByteString(r.error ?? ''))],
       ]) + '\n',
     );
   }
@@ -270,7 +279,7 @@ export class JsonPrinter implements Printer {
         ['id', int64Plain(r.ID)],
         ['ttl', int64Plain(r.TTL)],
         ['granted-ttl', int64Plain(r.grantedTTL)],
-        ['keys', keys.length === 0 ? 'null' : jsonArray(keys.map((k) => `"${base64(k)}"`))],
+        ['keys', keys.length === 0 ? 'null' : jsonArray(keys.map((k) => `"${base64Encode(k)}"`))],
       ]) + '\n',
     );
   }

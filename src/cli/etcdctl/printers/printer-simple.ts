@@ -1,7 +1,7 @@
 // `-w simple` (printer_simple.go): raw keys and values one per line, or hex-escaped with --hex.
 
 import type { DeleteRangeResponse, KeyValue, PutResponse, RangeResponse, TxnResponse } from '../../../client/index.js';
-import { bytesToByteString, type ByteString } from '../../../gocompat/utf8.js';
+import { bytesToByteString, type ByteString } from '../../../gocompat/index.js';
 import { stderr, stdout } from '../output.js';
 import type { EndpointHealth, EndpointStatus, Printer, WatchEvents } from './printer.js';
 import { endpointStatusRows, memberListRows } from './printer-table.js';

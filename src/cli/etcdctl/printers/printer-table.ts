@@ -1,10 +1,9 @@
 // `-w table` (printer_table.go): only the endpoint commands print tables; the KV commands fail after their request.
 
-import { uint64String } from '../../../gocompat/strconv.js';
+import { type ByteString, uint64String, utf8ToByteString } from '../../../gocompat/index.js';
 import { stdout } from '../output.js';
 import { unsupported, type EndpointHealth, type EndpointStatus, type Printer } from './printer.js';
 import { humanizeBytes, renderTable } from './tablewriter.js';
-import { utf8ToByteString, type ByteString } from '../../../gocompat/utf8.js';
 import type { MemberListResponse } from '../../../proto/types.js';
 
 const STATUS_HEADER = ['endpoint', 'ID', 'version', 'db size', 'is leader', 'is learner', 'raft term', 'raft index', 'raft applied index', 'errors'];

@@ -18,7 +18,7 @@ import type {
   ResponseHeader,
 } from '../../../proto/types.js';
 import { ExitCode, exitWithError, goPanic } from '../output.js';
-import type { ByteString } from '../../../gocompat/utf8.js';
+import type { ByteString } from '../../../gocompat/index.js';
 
 export interface EndpointHealth {
   endpoint: ByteString;

@@ -1,7 +1,7 @@
 // olekukonko/tablewriter 0.0.5 as etcdctl's `-w table` uses it: header upper-cased and centred, cells right-aligned,
 // full borders, cells word-wrapped to 30 columns.
 
-import { decodeRune, type ByteString } from '../../../gocompat/utf8.js';
+import { type ByteString, decodeRune } from '../../../gocompat/index.js';
 
 const MAX_CELL_WIDTH = 30;
 const WRAP_PENALTY = 1e5;
