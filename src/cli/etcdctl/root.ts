@@ -2,13 +2,20 @@
 // for etcdctl's other commands so that prefix matching and "did you mean" behave as etcdctl's do.
 
 import { Command, newHelpCommand, type ExecuteIo } from './command.js';
-import { compactionCommand, delCommand, getCommand, putCommand } from './commands/cmd-kv.js';
-import { endpointCommand } from './commands/cmd-endpoint.js';
-import { memberCommand, moveLeaderCommand } from './commands/cmd-member.js';
-import { txnCommand } from './commands/cmd-txn.js';
-import { watchCommand } from './commands/cmd-watch.js';
-import { leaseCommand } from './commands/cmd-lease.js';
-import { electCommand, lockCommand } from './commands/cmd-lock.js';
+import {
+  compactionCommand,
+  delCommand,
+  electCommand,
+  endpointCommand,
+  getCommand,
+  leaseCommand,
+  lockCommand,
+  memberCommand,
+  moveLeaderCommand,
+  putCommand,
+  txnCommand,
+  watchCommand,
+} from './commands/index.js';
 import { globalFlags } from './global.js';
 import { ExitCode, exitWithError, println } from './output.js';
 import { API_VERSION, ETCDCTL_VERSION, etcdctlUsage } from './usage.js';

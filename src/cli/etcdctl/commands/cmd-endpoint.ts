@@ -20,7 +20,7 @@ import {
 } from '../global.js';
 import { type ByteString, formatDuration, utf8ToByteString } from '../../../gocompat/index.js';
 import { CliExit, ExitCode, exitWithError, stderr } from '../output.js';
-import type { EndpointHealth, EndpointStatus } from '../printers/printer.js';
+import type { EndpointHealth, EndpointStatus } from '../printers/index.js';
 
 /**
  * endpointsFromCluster: --endpoints as given (untrimmed), or with --cluster every member's client URLs from MemberList,

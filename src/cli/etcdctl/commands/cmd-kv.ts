@@ -2,13 +2,12 @@
 
 import { Command } from '../command.js';
 import { checkSendSize, clientErrorText } from '../connection.js';
-import { requestSize } from '../printers/protobuf.js';
 import { boolFlag } from '../flags.js';
 import { commandDeadline, currentDisplay, getBool, mustClientFromCmd } from '../global.js';
 import { type ByteString, NumError, parseInt64 } from '../../../gocompat/index.js';
 import { getDelOp, getGetOp, getPutOp, newDelCommand, newGetCommand, newPutCommand } from './kv-ops.js';
 import { ExitCode, exitWithError, println } from '../output.js';
-import { SimplePrinter } from '../printers/printer-simple.js';
+import { requestSize, SimplePrinter } from '../printers/index.js';
 
 export function getCommand(): Command {
   return newGetCommand(async (cmd, args) => {

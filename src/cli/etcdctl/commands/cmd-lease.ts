@@ -9,7 +9,7 @@ import { clientConfigFromCmd, commandDeadline, connect, currentDisplay, getBool,
 import { type ByteString, NumError, parseInt64 } from '../../../gocompat/index.js';
 import { keepAlive } from '../keepalive.js';
 import { ExitCode, exitingFrom, exitWithError, stdout } from '../output.js';
-import { leaseHex, SimplePrinter } from '../printers/printer-simple.js';
+import { leaseHex, SimplePrinter } from '../printers/index.js';
 import type { Client, ClientStream, LeaseKeepAliveRequest, LeaseKeepAliveResponse } from '../../../client/index.js';
 
 /** leaseFromArgs: the lease ID in hex (as a signed int64). */

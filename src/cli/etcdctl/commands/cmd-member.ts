@@ -16,7 +16,7 @@ import {
   utf8ToByteString,
 } from '../../../gocompat/index.js';
 import { ExitCode, exitWithError, stdout } from '../output.js';
-import { SimplePrinter } from '../printers/printer-simple.js';
+import { SimplePrinter } from '../printers/index.js';
 
 /**
  * strconv.ParseUint(s, 16, 64), with Go's error text: ParseInt over 65 bits accepts every uint64, and its errors are

@@ -4,7 +4,7 @@
 import type { Compare, RequestOp, TxnResponse } from '../../../client/index.js';
 import { Command } from '../command.js';
 import { checkSendSize, clientErrorText } from '../connection.js';
-import { requestSize } from '../printers/protobuf.js';
+import { requestSize } from '../printers/index.js';
 import { boolFlag } from '../flags.js';
 import { currentDisplay, getBool, mustClientFromCmd } from '../global.js';
 import { type ByteString, trimSpace } from '../../../gocompat/index.js';

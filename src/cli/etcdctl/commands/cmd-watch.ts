@@ -17,8 +17,7 @@ import {
 } from '../../../gocompat/index.js';
 import { prefixEnd } from './kv-ops.js';
 import { CliExit, ExitCode, exitWithError, getOsArgs, go, goPanic, stderr, stdout } from '../output.js';
-import { isProgressNotify, watchErr } from '../printers/printer.js';
-import { eventTypeName } from '../printers/printer-simple.js';
+import { eventTypeName, isProgressNotify, watchErr } from '../printers/index.js';
 import { AsyncLineReader } from '../stdin.js';
 import { argify } from './txn-parse.js';
 import { WatchChan, Watcher } from '../watcher.js';
