@@ -22,6 +22,7 @@ export {
   ERR_RANGE,
   ERR_SYNTAX,
   NumError,
+  canBackquote,
   int64String,
   parseBool,
   parseInt64,

@@ -40,6 +40,20 @@ export function quote(s: ByteString): ByteString {
   return out + '"';
 }
 
+/** strconv.CanBackquote: whether s can stand unchanged between backquotes (fmt's %#q backquotes it then). */
+export function canBackquote(s: ByteString): boolean {
+  for (let i = 0; i < s.length; ) {
+    const [r, width] = decodeRune(s, i);
+    i += width;
+    if (width > 1) {
+      if (r === 0xfeff) return false; // a BOM is invisible
+      continue;
+    }
+    if (r === RUNE_ERROR || (r < 0x20 && r !== 0x09) || r === 0x60 || r === 0x7f) return false;
+  }
+  return true;
+}
+
 /** strconv.QuoteRune (fmt's %q of an integer). */
 export function quoteRune(r: number): ByteString {
   if (!validRune(r)) r = RUNE_ERROR;

@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { goReference, unhex } from '../helpers/go-reference.js';
 import {
   base64Decode,
+  canBackquote,
   formatDuration,
   formatTabbed,
   goUnmarshal,
@@ -89,6 +90,10 @@ test('text/tabwriter with etcdctl settings', () => {
 
 test('strconv.QuoteRune (pflag\'s shorthand errors)', () => {
   for (const [r, expected] of section('QUOTERUNE')) assert.equal(quoteRune(Number(r)), unhex(expected!), `QuoteRune(${r})`);
+});
+
+test("strconv.CanBackquote (fmt's %#q in cobra's unknown help topic)", () => {
+  for (const [input, expected] of section('CANBACKQUOTE')) assert.equal(canBackquote(unhex(input!)), expected === 'true', `CanBackquote(${input})`);
 });
 
 test('strconv.Unquote', () => {

@@ -105,6 +105,10 @@ func main() {
 			fmt.Printf("%s %s\n", h(s), h(u))
 		}
 	}
+	fmt.Println("CANBACKQUOTE")
+	for _, s := range []string{"", "a", "a`b", "a\tb", "a\nb", "\x7f", "\ufeffa", "\xff", "日本", "\u2028", "\x00"} {
+		fmt.Printf("%s %t\n", h(s), strconv.CanBackquote(s))
+	}
 	fmt.Println("PARSEUINT")
 	for _, s := range []string{"5", "+5", "-1", "18446744073709551615", "18446744073709551616", "1_2", "0x1G", "0x_FF", "", "99999999999999999999x", "08", "0b1_", "1_6", "0X10", "0o20", "020", "0b10000", "0x_10", "16_", "_16", "1__6", "0x", "1.5", "1e3", " 16"} {
 		v, err := strconv.ParseUint(s, 0, 64)
@@ -444,6 +448,18 @@ UNQUOTE
 22ff22 efbfbd
 78 E 696e76616c69642073796e746178
 2222 
+CANBACKQUOTE
+ true
+61 true
+616062 false
+610962 true
+610a62 false
+7f false
+efbbbf61 false
+ff false
+e697a5e69cac true
+e280a8 true
+00 false
 PARSEUINT
 35 5
 2b35 E 737472636f6e762e506172736555696e743a2070617273696e6720222b35223a20696e76616c69642073796e746178

@@ -11,33 +11,18 @@ import {
   byteStringToUtf8,
   newUrlsError,
   NumError,
-  parseInt64,
+  parseUint64,
   quote,
   utf8ToByteString,
 } from '../../../gocompat/index.js';
 import { ExitCode, exitWithError, stdout } from '../output.js';
 import { SimplePrinter } from '../printers/index.js';
 
-/**
- * strconv.ParseUint(s, 16, 64), with Go's error text: ParseInt over 65 bits accepts every uint64, and its errors are
- * renamed to ParseUint's. Throws NumError.
- */
-export function parseUint64Hex(s: ByteString): bigint {
-  // ParseUint rejects a sign; ParseInt with bitSize 65 accepts every uint64 and reports the same syntax errors
-  if (s.startsWith('+') || s.startsWith('-')) throw new NumError('ParseUint', s, 'invalid syntax');
-  try {
-    return parseInt64(s, 16, 65);
-  } catch (err) {
-    if (err instanceof NumError) throw new NumError('ParseUint', s, err.err);
-    throw err;
-  }
-}
-
 /** The member ID argument of remove, update and promote. */
 function memberIdArg(args: ByteString[]): bigint {
   if (args.length !== 1) exitWithError(ExitCode.BadArgs, 'member ID is not provided');
   try {
-    return parseUint64Hex(args[0]!);
+    return parseUint64(args[0]!, 16);
   } catch (err) {
     if (err instanceof NumError) exitWithError(ExitCode.BadArgs, `bad member ID arg (${err.message}), expecting ID in Hex`);
     throw err;
@@ -188,7 +173,7 @@ async function moveLeader(cmd: Command, args: ByteString[]): Promise<void> {
   if (args.length !== 1) exitWithError(ExitCode.BadArgs, 'move-leader command needs 1 argument');
   let target: bigint;
   try {
-    target = parseUint64Hex(args[0]!);
+    target = parseUint64(args[0]!, 16);
   } catch (err) {
     if (err instanceof NumError) exitWithError(ExitCode.BadArgs, err.message);
     throw err;

@@ -1,7 +1,7 @@
 // `-w simple` (printer_simple.go): raw keys and values one per line, or hex-escaped with --hex.
 
 import type { DeleteRangeResponse, KeyValue, PutResponse, RangeResponse, TxnResponse } from '../../../client/index.js';
-import { bytesToByteString, type ByteString } from '../../../gocompat/index.js';
+import { bytesToByteString, type ByteString, int64String } from '../../../gocompat/index.js';
 import { stderr, stdout } from '../output.js';
 import type { EndpointHealth, EndpointStatus, Printer, WatchEvents } from './printer.js';
 import { endpointStatusRows, memberListRows } from './printer-table.js';
@@ -163,5 +163,5 @@ export class SimplePrinter implements Printer {
 }
 
 function int64(v: bigint | number | undefined): string {
-  return BigInt.asIntN(64, BigInt(v ?? 0)).toString();
+  return int64String(v ?? 0);
 }
