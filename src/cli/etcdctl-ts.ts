@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // etcdctl-ts: etcdctl (v3 API, 3.4) for etcd-ts's binary protocol. See src/cli/etcdctl/.
 
-import { main, rawArguments } from './etcdctl/main.js';
+import { main, rawArguments } from './etcdctl/index.js';
 
 main(rawArguments()).then(
   (code) => process.exit(code),

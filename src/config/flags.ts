@@ -2,6 +2,18 @@
 // As in etcd: a flag wins over its environment variable; unknown ETCD_* variables are reported, not fatal.
 
 import os from 'node:os';
+import {
+  byteStringToUtf8,
+  DurationError,
+  ERR_RANGE,
+  newUrlsError,
+  NumError,
+  parseBool,
+  parseDuration,
+  parseInt64,
+  parseUint64,
+  utf8ToByteString,
+} from '../gocompat/index.js';
 import { DEFAULT_LIMITS, GiB, validateLimits, type Limits } from './limits.js';
 
 export interface Config {
@@ -94,74 +106,39 @@ function envName(flag: string): string {
   return 'ETCD_' + flag.toUpperCase().replace(/-/g, '_');
 }
 
-/** Go's strconv underscoreOK: underscores only between digits (or right after a base prefix). */
-function underscoreOK(s: string): boolean {
-  let saw = '^';
-  let i = 0;
-  if (s.startsWith('-') || s.startsWith('+')) s = s.slice(1);
-  let hex = false;
-  if (s.length >= 2 && s[0] === '0' && 'bBoOxX'.includes(s[1]!)) {
-    i = 2;
-    saw = '0';
-    hex = s[1] === 'x' || s[1] === 'X';
-  }
-  for (; i < s.length; i++) {
-    const c = s[i]!;
-    if ((c >= '0' && c <= '9') || (hex && /[a-fA-F]/.test(c))) {
-      saw = '0';
-      continue;
-    }
-    if (c === '_') {
-      if (saw !== '0') return false;
-      saw = '_';
-      continue;
-    }
-    if (saw === '_') return false;
-    saw = '!';
-  }
-  return saw !== '_';
-}
-
 /**
  * Go's strconv.ParseUint(s, 0, 64) / ParseInt(s, 0, 64) as the flag package reports them: a value, or the flag
  * package's error text ("parse error", "value out of range").
  */
 export function parseGoInteger(text: string, signed: boolean): bigint | 'parse error' | 'value out of range' {
-  let s = text;
-  let negative = false;
-  if (signed && (s.startsWith('+') || s.startsWith('-'))) {
-    negative = s[0] === '-';
-    s = s.slice(1);
+  try {
+    const s = utf8ToByteString(text);
+    return signed ? parseInt64(s, 0) : parseUint64(s, 0);
+  } catch (err) {
+    if (err instanceof NumError) return err.err === ERR_RANGE ? 'value out of range' : 'parse error';
+    throw err;
   }
-  if (s === '') return 'parse error';
-  let base = 10n;
-  let digits = s;
-  if (s[0] === '0') {
-    const p = s[1]?.toLowerCase();
-    if (s.length >= 3 && p === 'b') [base, digits] = [2n, s.slice(2)];
-    else if (s.length >= 3 && p === 'o') [base, digits] = [8n, s.slice(2)];
-    else if (s.length >= 3 && p === 'x') [base, digits] = [16n, s.slice(2)];
-    else [base, digits] = [8n, s.slice(1)];
-  }
-  let n = 0n;
-  let underscores = false;
-  for (const c of digits) {
-    if (c === '_') {
-      underscores = true;
-      continue;
-    }
-    const d = parseInt(c, 16);
-    if (Number.isNaN(d) || BigInt(d) >= base) return 'parse error';
-    n = n * base + BigInt(d);
-  }
-  if (underscores && !underscoreOK(text)) return 'parse error';
-  const max = signed ? (negative ? 2n ** 63n : 2n ** 63n - 1n) : 2n ** 64n - 1n;
-  if (n > max) return 'value out of range';
-  return negative ? -n : n;
 }
 
-const GO_TRUE = ['1', 't', 'T', 'TRUE', 'true', 'True'];
-const GO_FALSE = ['0', 'f', 'F', 'FALSE', 'false', 'False'];
+/** strconv.ParseBool, or null where the flag package says "parse error". */
+function parseGoBool(text: string): boolean | null {
+  try {
+    return parseBool(utf8ToByteString(text));
+  } catch (err) {
+    if (err instanceof NumError) return null;
+    throw err;
+  }
+}
+
+/** Go's time.ParseDuration, in milliseconds ("10m0s", "1.5s", "100ms", "0", "-0", "5µs"); null when it does not parse. */
+function parseGoDuration(text: string): number | null {
+  try {
+    return Number(parseDuration(utf8ToByteString(text))) / 1e6;
+  } catch (err) {
+    if (err instanceof DurationError) return null;
+    throw err;
+  }
+}
 
 /** What the flag's Set would say about a value: null when it is accepted. */
 function valueError(spec: FlagSpec, value: string): string | null {
@@ -172,7 +149,7 @@ function valueError(spec: FlagSpec, value: string): string | null {
       return typeof n === 'bigint' ? null : n;
     }
     case 'bool':
-      return GO_TRUE.includes(value) || GO_FALSE.includes(value) ? null : 'parse error';
+      return parseGoBool(value) === null ? 'parse error' : null;
     case 'urls':
       return urlsError(value);
     case 'string':
@@ -180,21 +157,16 @@ function valueError(spec: FlagSpec, value: string): string | null {
   }
 }
 
-/** etcd's types.NewURLs checks, in its order, for a comma-separated list (unix sockets are not supported). */
+/**
+ * etcd's types.NewURLs checks for a comma-separated list, with etcd's texts; etcd-ts listens on no unix sockets. The
+ * listeners then parse each URL with WHATWG's parser, which refuses a few that Go takes (an empty host, a port past
+ * 65535): those are refused here too rather than when listening.
+ */
 function urlsError(value: string): string | null {
+  const problem = newUrlsError(value.split(',').map(utf8ToByteString), ['http', 'https']);
+  if (problem !== null) return byteStringToUtf8(problem);
   for (const u of value.split(',').map((x) => x.trim())) {
-    const scheme = /^([a-zA-Z][a-zA-Z0-9+.-]*):/.exec(u)?.[1]?.toLowerCase();
-    if (scheme !== 'http' && scheme !== 'https') return `URL scheme must be http or https: ${u}`;
-    let parsed: URL;
-    try {
-      parsed = new URL(u);
-    } catch {
-      return `URL address does not have the form "host:port": ${u}`;
-    }
-    // the raw text, not parsed.port: URL drops a scheme's default port (http://host:80 has port '')
-    const authority = u.replace(/^[a-zA-Z][a-zA-Z0-9+.-]*:\/\//, '').split('/')[0] ?? '';
-    if (!/:\d+$/.test(authority)) return `URL address does not have the form "host:port": ${u}`;
-    if (parsed.pathname !== '/' && parsed.pathname !== '') return `URL must not contain a path: ${u}`;
+    if (!URL.canParse(u) || new URL(u).hostname === '') return `URL address does not have the form "host:port": ${u}`;
   }
   return null;
 }
@@ -228,7 +200,7 @@ export function parseFlags(argv: readonly string[], env: Readonly<Record<string,
       if (value !== undefined && valueError({ kind: 'bool', default: '', help: '' }, value) !== null) {
         throw new ConfigError(`invalid boolean value "${value}" for -${name}: parse error`, 2);
       }
-      version = value === undefined || GO_TRUE.includes(value);
+      version = value === undefined || parseGoBool(value) === true;
       continue;
     }
     const spec = FLAGS[name];
@@ -352,18 +324,4 @@ export function usage(): string {
     lines.push(`  --${name} '${spec.default}'`, `      ${spec.help}`);
   }
   return lines.join('\n') + '\n';
-}
-
-const DURATION_UNITS: Record<string, number> = { ns: 1e-6, us: 1e-3, 'µs': 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
-
-/** Go's time.ParseDuration, in milliseconds ("10m0s", "1.5s", "100ms", "0"); null when it does not parse. */
-export function parseGoDuration(text: string): number | null {
-  if (text === '0') return 0;
-  const m = /^([+-]?)((?:\d+(?:\.\d*)?|\.\d+)(?:ns|us|µs|ms|s|m|h))+$/.exec(text);
-  if (m === null) return null;
-  let total = 0;
-  for (const part of text.replace(/^[+-]/, '').matchAll(/(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)/g)) {
-    total += Number(part[1]) * DURATION_UNITS[part[2]!]!;
-  }
-  return m[1] === '-' ? -total : total;
 }

@@ -18,7 +18,7 @@ import {
 import { EtcdError, etcdError, toEtcdError } from '../errors/index.js';
 import { decodeStreamRequest, unpackr } from '../proto/index.js';
 import type { EtcdServer } from '../server/index.js';
-import { decodeNext } from './gateway/go-json.js';
+import { decodeNext } from '../gocompat/index.js';
 import { decodeError, decodeMessage, gatewayHttpStatus, streamErrorBody } from './gateway/http.js';
 import { marshalJson, marshalNative } from './gateway/jsonpb.js';
 import { ROUTES, type StreamRoute } from './gateway/routes.js';

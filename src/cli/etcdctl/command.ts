@@ -4,8 +4,7 @@
 // usage function (txn's request parser) falls back to cobra's default template, rendered into a string.
 
 import { BoolValue, FlagError, FlagSet, boolFlag, type Flag } from './flags.js';
-import { quote as goQuote } from './go-strconv.js';
-import { decodeRune, RUNE_ERROR, type ByteString } from './go-text.js';
+import { type ByteString, canBackquote, quote as goQuote } from '../../gocompat/index.js';
 
 export type RunFunction = (cmd: Command, args: ByteString[]) => Promise<void> | void;
 
@@ -365,14 +364,5 @@ export function newHelpCommand(root: Command, io: ExecuteIo): Command {
 
 /** fmt's %#q of a string: backquoted when strconv.CanBackquote allows, else quoted. */
 function backquote(s: ByteString): ByteString {
-  for (let i = 0; i < s.length; ) {
-    const [r, w] = decodeRune(s, i);
-    i += w;
-    if (w > 1) {
-      if (r === 0xfeff) return goQuote(s);
-      continue;
-    }
-    if (r === RUNE_ERROR || (r < 0x20 && r !== 0x09) || r === 0x60 || r === 0x7f) return goQuote(s);
-  }
-  return '`' + s + '`';
+  return canBackquote(s) ? '`' + s + '`' : goQuote(s);
 }

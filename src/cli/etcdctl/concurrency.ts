@@ -16,10 +16,10 @@ import {
   type TxnResponse,
 } from '../../client/index.js';
 import { clientErrorText, type Connection } from './connection.js';
-import { byteStringToBytes, bytesToByteString, type ByteString } from './go-text.js';
+import { byteStringToBytes, bytesToByteString, type ByteString } from '../../gocompat/index.js';
 import { keepAlive, type KeepAlive } from './keepalive.js';
-import { prefixEnd } from './kv-ops.js';
-import { watchErr, type WatchEvents } from './printer.js';
+import { prefixEnd } from './commands/kv-ops.js';
+import { watchErr, type WatchEvents } from './printers/index.js';
 import type { WatchChan, Watcher } from './watcher.js';
 
 /** A Go error on its way back to etcdctl's ExitWithError; the message is the error's text. */

@@ -3,8 +3,7 @@
 // Messages go through capnslog's format ("<date> <time> W | pkg/flags: ...").
 
 import type { FlagSet } from './flags.js';
-import { quote } from './go-strconv.js';
-import { utf8ToByteString, type ByteString } from './go-text.js';
+import { type ByteString, quote, utf8ToByteString } from '../../gocompat/index.js';
 import { CliExit, stderr } from './output.js';
 
 export function flagToEnv(prefix: string, name: string): string {

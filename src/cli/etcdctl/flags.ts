@@ -1,10 +1,18 @@
 // spf13/pflag as etcdctl uses it: GNU-style flags (--name=value, --name value, -x value, -xvalue, bool flags without
 // a value), flags and arguments interspersed, "--" ending the flags, and pflag's exact error messages and usage lines.
 
-import { readCsvRecord, writeCsvRecord } from './go-csv.js';
-import { parseBool, parseInt64, quote, quoteRune } from './go-strconv.js';
-import { formatDuration, parseDuration } from './go-time.js';
-import { isUnicodeSpace, type ByteString } from './go-text.js';
+import {
+  type ByteString,
+  formatDuration,
+  isUnicodeSpace,
+  parseBool,
+  parseDuration,
+  parseInt64,
+  quote,
+  quoteRune,
+  readCsvRecord,
+  writeCsvRecord,
+} from '../../gocompat/index.js';
 
 interface FlagValue {
   /** throws an Error whose message is the Go error's text */

@@ -3,7 +3,6 @@
 
 import type { Command } from './command.js';
 import { Connection, deadlineAfter, type Deadline } from './connection.js';
-import { newPrinter } from './display.js';
 import { setFlagsFromEnv, flagToEnv } from './env.js';
 import {
   BoolValue,
@@ -17,10 +16,9 @@ import {
   stringFlag,
   stringSliceFlag,
 } from './flags.js';
-import { trimSpace, type ByteString } from './go-text.js';
+import { type ByteString, trimSpace } from '../../gocompat/index.js';
 import { ExitCode, exitWithError, stderr, stdout } from './output.js';
-import type { Printer } from './printer.js';
-import { SimplePrinter } from './printer-simple.js';
+import { newPrinter, SimplePrinter, type Printer } from './printers/index.js';
 import { readLineUnbuffered } from './stdin.js';
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';

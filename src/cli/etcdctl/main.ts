@@ -2,7 +2,7 @@
 
 import fs from 'node:fs';
 import { CommandError, execute } from './command.js';
-import { utf8ToByteString, type ByteString } from './go-text.js';
+import { type ByteString, utf8ToByteString } from '../../gocompat/index.js';
 import { CliExit, ExitCode, setOsArgs, stderr, stdout } from './output.js';
 import { newRootCommand } from './root.js';
 

@@ -2,7 +2,7 @@
 // and etcdctl's ways of ending: ExitWithError's "Error: ..." line with its exit codes, and a Go panic.
 
 import fs from 'node:fs';
-import type { ByteString } from './go-text.js';
+import type { ByteString } from '../../gocompat/index.js';
 
 /** etcdctl's exit codes (ctlv3/command/error.go). */
 export const ExitCode = {

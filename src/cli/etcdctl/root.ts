@@ -2,13 +2,20 @@
 // for etcdctl's other commands so that prefix matching and "did you mean" behave as etcdctl's do.
 
 import { Command, newHelpCommand, type ExecuteIo } from './command.js';
-import { compactionCommand, delCommand, getCommand, putCommand } from './cmd-kv.js';
-import { endpointCommand } from './cmd-endpoint.js';
-import { memberCommand, moveLeaderCommand } from './cmd-member.js';
-import { txnCommand } from './cmd-txn.js';
-import { watchCommand } from './cmd-watch.js';
-import { leaseCommand } from './cmd-lease.js';
-import { electCommand, lockCommand } from './cmd-lock.js';
+import {
+  compactionCommand,
+  delCommand,
+  electCommand,
+  endpointCommand,
+  getCommand,
+  leaseCommand,
+  lockCommand,
+  memberCommand,
+  moveLeaderCommand,
+  putCommand,
+  txnCommand,
+  watchCommand,
+} from './commands/index.js';
 import { globalFlags } from './global.js';
 import { ExitCode, exitWithError, println } from './output.js';
 import { API_VERSION, ETCDCTL_VERSION, etcdctlUsage } from './usage.js';

@@ -2,7 +2,7 @@
 // line; put (and a put inside txn) reads "the rest" of it, i.e. what the line reader has not buffered yet.
 
 import fs from 'node:fs';
-import type { ByteString } from './go-text.js';
+import type { ByteString } from '../../gocompat/index.js';
 
 const READ_SIZE = 4096;
 const sleeper = new Int32Array(new SharedArrayBuffer(4));

@@ -1,7 +1,7 @@
 // etcdctl's own help/usage template (ctlv3/help.go), aligned with text/tabwriter and printed to stdout.
 
 import type { Command } from './command.js';
-import { formatTabbed } from './tabwriter.js';
+import { formatTabbed } from '../../gocompat/index.js';
 import { stdout } from './output.js';
 
 /** The etcdctl release whose behaviour and output etcdctl-ts reproduces. */

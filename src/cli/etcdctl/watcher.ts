@@ -6,7 +6,7 @@
 
 import { EtcdError, GrpcCode, type ClientStream, type WatchCreateRequest, type WatchRequest, type WatchResponse } from '../../client/index.js';
 import { clientErrorText, type Connection } from './connection.js';
-import { isProgressNotify, watchErr, type WatchEvents } from './printer.js';
+import { isProgressNotify, watchErr, type WatchEvents } from './printers/index.js';
 
 /** A Go channel of watch responses: read with next(), which resolves to null once the channel is closed and empty. */
 export class WatchChan {

@@ -13,7 +13,7 @@ import { EtcdError, GrpcCode, etcdError, toEtcdError } from '../../errors/index.
 import { decodeStreamRequest } from '../../proto/index.js';
 import type { EtcdServer } from '../../server/index.js';
 import { ChunkedWriter } from './chunked-writer.js';
-import { GoJsonError, decodeNext, type JsonNode } from './go-json.js';
+import { decodeNext, GoJsonError, type JsonNode } from '../../gocompat/index.js';
 import { marshalJson, protoSize, unmarshalMessage } from './jsonpb.js';
 import { ROUTES, type StreamRoute, type UnaryRoute } from './routes.js';
 import { openServerStream, type ServerStream } from './streams.js';

@@ -5,8 +5,20 @@
 // Decoded values: 64-bit integers as bigint, 32-bit ones and enums as number, bytes as Buffer, messages as plain
 // objects keyed by proto name. That is the shape proto/validate.ts accepts.
 
-import { goBase64Decode } from './go-base64.js';
-import { GoJsonError, goUnmarshal, type JsonNode } from './go-json.js';
+import {
+  base64Decode,
+  base64Encode,
+  byteStringToUtf8,
+  CorruptInputError,
+  GoJsonError,
+  goUnmarshal,
+  jsonQuoteText,
+  NumError,
+  parseInt64,
+  parseUint64,
+  quote,
+  type JsonNode,
+} from '../../gocompat/index.js';
 import type { FieldDesc, MessageDesc } from './schema.js';
 
 const INT64_MIN = -(2n ** 63n);
@@ -31,10 +43,18 @@ function typeError(what: string, goType: string): GoJsonError {
   return new GoJsonError(`json: cannot unmarshal ${what} into Go value of type ${goType}`);
 }
 
-/** encoding/json's integer store: strconv.ParseInt/ParseUint of the literal, else "number <literal>". */
+/**
+ * encoding/json's integer store: strconv.ParseInt (signed) or ParseUint (unsigned) of the literal in base 10, then the
+ * target's range; any failure is "number <literal>" (so "-0" fits an int64 but not a uint64, as in Go).
+ */
 function parseInteger(raw: string, lo: bigint, hi: bigint, goType: string): bigint {
-  if (!/^-?(0|[1-9][0-9]*)$/.test(raw)) throw typeError(`number ${raw}`, goType);
-  const v = BigInt(raw);
+  let v: bigint;
+  try {
+    v = lo < 0n ? parseInt64(raw, 10) : parseUint64(raw, 10);
+  } catch (err) {
+    if (err instanceof NumError) throw typeError(`number ${raw}`, goType);
+    throw err;
+  }
   if (v < lo || v > hi) throw typeError(`number ${raw}`, goType);
   return v;
 }
@@ -57,8 +77,18 @@ function unmarshalInteger(n: JsonNode, kind: 'int64' | 'uint64' | 'int32' | 'uin
   throw typeError(nodeKind(n), goType);
 }
 
+/** encoding/json's []byte: base64.StdEncoding, whose error text the gateway sends back as it is. */
+function decodeBase64(bytes: Buffer): Buffer {
+  try {
+    return base64Decode(bytes);
+  } catch (err) {
+    if (err instanceof CorruptInputError) throw new GoJsonError(err.message);
+    throw err;
+  }
+}
+
 function unmarshalBytes(n: JsonNode): Buffer {
-  if (n.t === 'str') return goBase64Decode(n.bytes);
+  if (n.t === 'str') return decodeBase64(n.bytes);
   if (n.t === 'null') return Buffer.alloc(0);
   if (n.t === 'arr') {
     // encoding/json fills a []byte from an array of numbers too
@@ -97,7 +127,7 @@ function unmarshalScalar(n: JsonNode, f: FieldDesc): unknown {
         // jsonpb looks the name up without unescaping it
         const name = n.raw.toString('latin1');
         const v = e.byName[name];
-        if (v === undefined) throw new GoJsonError(`unknown value ${JSON.stringify(name)} for enum ${e.goName}`);
+        if (v === undefined) throw new GoJsonError(`unknown value ${byteStringToUtf8(quote(name))} for enum ${e.goName}`);
         return v;
       }
       if (n.t === 'num') return Number(parseInteger(n.raw, INT32_MIN, INT32_MAX, e.goName));
@@ -150,14 +180,6 @@ function isZero(v: unknown): boolean {
   return false;
 }
 
-const HTML_UNSAFE = /[<>&\u2028\u2029\u0008\u000c]/g;
-/** encoding/json's string form: HTML-safe escapes, \u0008 and \u000c spelled out. */
-export function goQuote(s: string): string {
-  return JSON.stringify(s)
-    .replace(/\\[bf]/g, (m) => (m === '\\b' ? '\\u0008' : '\\u000c'))
-    .replace(HTML_UNSAFE, (c) => '\\u' + c.charCodeAt(0).toString(16).padStart(4, '0'));
-}
-
 function integerText(v: unknown): string {
   if (typeof v === 'bigint') return v.toString();
   if (typeof v === 'number') return Math.trunc(v).toString();
@@ -175,9 +197,9 @@ function scalarJson(v: unknown, f: FieldDesc): string {
     case 'bool':
       return v === true ? 'true' : 'false';
     case 'string':
-      return goQuote(String(v));
+      return jsonQuoteText(String(v));
     case 'bytes':
-      return `"${Buffer.from(v as Uint8Array).toString('base64')}"`;
+      return `"${base64Encode(v instanceof Uint8Array ? v : Buffer.from(v as ArrayLike<number>))}"`;
     case 'enum': {
       const name = f.enumType!.byNumber.get(Number(v));
       return name === undefined ? integerText(v) : `"${name}"`;
