@@ -13,6 +13,7 @@ import {
   encodeFrame,
   frameInPlace,
   FrameDecoder,
+  FrameError,
   FrameKind,
   unpackr,
   type StreamMethodName,
@@ -94,8 +95,10 @@ class Connection {
     socket.on('data', (chunk: Buffer) => {
       try {
         this.decoder.push(chunk);
-      } catch {
-        socket.destroy(); // corrupt header: the stream cannot be resynchronised
+      } catch (err) {
+        // a corrupt header: the stream cannot be resynchronised. Anything else (a broken invariant) goes on up.
+        if (!(err instanceof FrameError)) throw err;
+        socket.destroy();
       }
     });
     socket.on('drain', () => {
@@ -273,7 +276,8 @@ class Connection {
       this.socket.resume();
       try {
         this.decoder.resume(); // may deliver buffered requests, and pause again
-      } catch {
+      } catch (err) {
+        if (!(err instanceof FrameError)) throw err;
         this.socket.destroy();
       }
     }

@@ -8,7 +8,7 @@
 import { Packr, Unpackr } from 'msgpackr';
 import type { Clock } from '../clock/index.js';
 import type { Limits } from '../config/index.js';
-import { etcdError } from '../errors/index.js';
+import { etcdError, isAssertionError } from '../errors/index.js';
 import type { TxnRequest } from '../proto/index.js';
 import { ProposalDroppedError, type ConfChange } from '../raft/index.js';
 import type { MemberRecord } from '../storage/index.js';
@@ -191,6 +191,7 @@ export class Proposals {
     try {
       proposeToRaft();
     } catch (err) {
+      if (isAssertionError(err)) throw err; // a broken invariant in Raft stops the member, it is not an answer
       if (!(err instanceof ProposalDroppedError)) return this.reject(waiter, err as Error);
       if (!this.ports.leaderKnown()) this.awaitingLeader.push({ waiter, proposeToRaft });
       else this.reject(waiter, etcdError('Unhealthy'));

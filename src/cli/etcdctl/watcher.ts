@@ -4,6 +4,7 @@
 // response, and closes after a compaction or a cancel. A lost connection is dialled again and every watch resumed
 // from the revision after the last one it saw.
 
+import { etcdError } from '../../errors/index.js';
 import { EtcdError, GrpcCode, type ClientStream, type WatchCreateRequest, type WatchRequest, type WatchResponse } from '../../client/index.js';
 import { clientErrorText, type Connection } from './connection.js';
 import { isProgressNotify, watchErr, type WatchEvents } from './printers/index.js';
@@ -218,7 +219,7 @@ export class Watcher {
 
   private onEnd(err: Error | null): void {
     this.stream = null;
-    const failure = err ?? new EtcdError(GrpcCode.Unavailable, 'watch stream ended');
+    const failure = err ?? etcdError('WatchStreamEnded');
     if (isHalt(failure)) {
       this.halted = true;
       this.closeErr = clientErrorText(failure);

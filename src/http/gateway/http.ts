@@ -9,11 +9,11 @@ import {
   gatewayBodyBytesMax,
   type Limits,
 } from '../../config/index.js';
-import { EtcdError, GrpcCode, etcdError, toEtcdError } from '../../errors/index.js';
+import { EtcdError, GrpcCode, etcdError, isAssertionError, toEtcdError } from '../../errors/index.js';
 import { decodeStreamRequest } from '../../proto/index.js';
 import type { EtcdServer } from '../../server/index.js';
 import { ChunkedWriter } from './chunked-writer.js';
-import { decodeNext, GoJsonError, type JsonNode } from '../../gocompat/index.js';
+import { decodeNext, GoJsonError, jsonQuoteText, type JsonNode } from '../../gocompat/index.js';
 import { marshalJson, protoSize, unmarshalMessage } from './jsonpb.js';
 import { ROUTES, type StreamRoute, type UnaryRoute } from './routes.js';
 import { openServerStream, type ServerStream } from './streams.js';
@@ -43,8 +43,9 @@ export function writeCorsHeaders(res: uWS.HttpResponse): void {
     .writeHeader('Access-Control-Allow-Origin', '*');
 }
 
+/** grpc-gateway renders its error bodies with Go's encoding/json: <, > and & come out as \u003c, \u003e, \u0026. */
 function quote(s: string): string {
-  return JSON.stringify(s);
+  return jsonQuoteText(s);
 }
 
 /** grpc-gateway's unary error body; etcd 3.4 writes the keys in this order. */
@@ -95,6 +96,7 @@ function sendJson(res: uWS.HttpResponse, body: string): void {
 export function decodeError(err: unknown, code: number = GrpcCode.InvalidArgument): EtcdError {
   if (err instanceof GoJsonError) return new EtcdError(code, err.message);
   if (err instanceof EtcdError) return err;
+  if (isAssertionError(err)) throw err; // a broken invariant is not the client's mistake: it stops the member
   return new EtcdError(code, err instanceof Error ? err.message : String(err));
 }
 

@@ -2,6 +2,7 @@
 // --command-timeout and fail as "failed to ... (err)" with exit 1; timetolive, list and keep-alive have no deadline
 // and fail with exit 2, as etcdctl's.
 
+import { Errors } from '../../../errors/index.js';
 import { Command } from '../command.js';
 import { clientErrorText, type Connection, type Deadline } from '../connection.js';
 import { boolFlag } from '../flags.js';
@@ -96,7 +97,7 @@ function keepAliveOnce(conn: Connection, id: bigint): Promise<LeaseKeepAliveResp
               if (settled) return;
               settled = true;
               stream?.close();
-              if (Number(r.TTL) <= 0) reject(new Error('etcdserver: requested lease not found'));
+              if (Number(r.TTL) <= 0) reject(new Error(Errors.LeaseNotFound.message));
               else resolve(r);
             },
             end: (err) => {

@@ -1,6 +1,7 @@
 // etcdctl's output formats (ctlv3/command/printer*.go): one printer per `-w` value. A format a command does not
 // support fails only when the command prints, i.e. after its request has been served, as in etcdctl.
 
+import { Errors } from '../../../errors/index.js';
 import type { DeleteRangeResponse, PutResponse, RangeResponse, StatusResponse, TxnResponse } from '../../../client/index.js';
 import type {
   Event,
@@ -50,8 +51,8 @@ export interface WatchEvents {
 /** WatchResponse.Err()'s text, or null. */
 export function watchErr(r: WatchEvents): string | null {
   if (r.closeErr !== null) return r.closeErr;
-  if (r.compactRevision !== 0) return 'etcdserver: mvcc: required revision has been compacted';
-  if (r.canceled) return r.cancelReason !== '' ? r.cancelReason : 'etcdserver: mvcc: required revision is a future revision';
+  if (r.compactRevision !== 0) return Errors.Compacted.message;
+  if (r.canceled) return r.cancelReason !== '' ? r.cancelReason : Errors.FutureRev.message;
   return null;
 }
 
