@@ -19,7 +19,7 @@ import {
   type StreamMethodName,
 } from '../proto/index.js';
 import { callMethod, EncodedResponse, isMethodName, isStreamMethodName, openMethodStream, type EtcdServer, type StreamHandle, type StreamOutput } from '../server/index.js';
-import { listenTcp } from '../transport/listen.js';
+import { listenTcp } from '../transport/index.js';
 import { encodeWatchEventsFrame } from './watch-encoding.js';
 
 export interface BinaryServerOptions {

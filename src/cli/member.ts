@@ -4,14 +4,7 @@ import type { Config } from '../config/index.js';
 import { openStorage, type Storage } from '../storage/index.js';
 import { EtcdServer, type ServerEvents, type ServerOptions } from '../server/index.js';
 import { BinaryServer, type ListeningAddress } from '../binary/index.js';
-import { HttpServer, type HttpRoutes } from '../http/index.js';
-import { healthRoutes } from '../http/health.js';
-import { metricsRoutes } from '../http/metrics-route.js';
-import { dashboardRoutes } from '../http/dashboard-route.js';
-import { jsonGateway } from '../http/gateway/index.js';
-
-/** The HTTP route modules, in registration order (src/http). */
-const httpRoutes: HttpRoutes[] = [jsonGateway, healthRoutes, metricsRoutes, dashboardRoutes];
+import { HttpServer, httpRoutes } from '../http/index.js';
 
 export interface Member {
   readonly server: EtcdServer;

@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DASHBOARD_FILE_BYTES_MAX, DASHBOARD_FILES_MAX } from '../config/limits.js';
-import type { HttpRoutes } from './index.js';
+import type { HttpRoutes } from './server.js';
 import { reply } from './reply.js';
 
 /** dist/src/http -> the package root's dashboard/ */

@@ -19,7 +19,7 @@ import { etcdError } from '../errors/index.js';
 import { metricsFor } from '../metrics/index.js';
 import { NONE } from '../raft/index.js';
 import { SERVER_VERSION, type EtcdServer } from '../server/index.js';
-import type { HttpRoutes } from './index.js';
+import type { HttpRoutes } from './server.js';
 import { methodNotAllowed, reply, respondAsync } from './reply.js';
 
 /** etcd-ts's own version, from package.json (dist/src/http -> the package root). */

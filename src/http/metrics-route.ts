@@ -1,7 +1,7 @@
 // GET /metrics: this member's Prometheus registry in the text exposition format (src/metrics).
 
 import { metricsFor } from '../metrics/index.js';
-import type { HttpRoutes } from './index.js';
+import type { HttpRoutes } from './server.js';
 import { reply, respondAsync } from './reply.js';
 
 export const metricsRoutes: HttpRoutes = (app, { server }) => {

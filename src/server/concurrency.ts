@@ -5,7 +5,7 @@
 
 import { byCreate, campaignEnqueue, lockEnqueue, proclaim, recipePrefix, resign, sessionKey, waitDeletes, type Queued, type RecipeKv } from '../concurrency/index.js';
 import { etcdError, EtcdError, GrpcCode, isAssertionError, unmapped } from '../errors/index.js';
-import { checkKeySize } from '../proto/validate.js';
+import { checkKeySize } from '../proto/index.js';
 import {
   EventType,
   prefixRangeEnd,

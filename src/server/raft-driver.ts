@@ -21,7 +21,7 @@ import {
   type Snapshot,
   type SoftState,
 } from '../raft/index.js';
-import type { LmdbRaftStorage } from '../storage/raft-storage.js';
+import type { LmdbRaftStorage } from '../storage/index.js';
 import type { Storage } from '../storage/index.js';
 
 export interface RaftDriverHooks {

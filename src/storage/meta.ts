@@ -6,7 +6,7 @@
 // Writers named ...Sync run inside a write transaction (transactionSync) or write synchronously; writeIdentity is an
 // asynchronous put whose durability the caller awaits with `meta.flushed`.
 
-import type { ConfState } from '../raft/types.js';
+import type { ConfState } from '../raft/index.js';
 import type { Storage } from './env.js';
 
 type Meta = Storage['meta'];

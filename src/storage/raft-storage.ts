@@ -6,8 +6,8 @@
 // applied index, and its data is produced from one LMDB read snapshot when a follower needs it.
 
 import { Packr, Unpackr } from 'msgpackr';
-import { CompactedError, limitSize, UnavailableError, type RaftStorage } from '../raft/storage.js';
-import type { ConfState, Entry, HardState, Snapshot } from '../raft/types.js';
+import { CompactedError, limitSize, UnavailableError, type RaftStorage } from '../raft/index.js';
+import type { ConfState, Entry, HardState, Snapshot } from '../raft/index.js';
 import { logIndexOf, logKey, type Storage } from './env.js';
 import { confStateFromStored, confStateToStored, type StoredConfState } from './meta.js';
 

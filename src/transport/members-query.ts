@@ -4,7 +4,7 @@
 // cluster already knows it as a started member (its data directory was lost or it points at the wrong cluster).
 
 import net from 'node:net';
-import { FrameDecoder } from '../proto/frame.js';
+import { FrameDecoder } from '../proto/index.js';
 import { peerUnpackr, PeerFrameKind, type PeerMemberInfo } from './codec.js';
 import { frame } from './transport.js';
 

@@ -4,7 +4,7 @@
 // hooks (drop, delay, partition, per direction) for tests. Traffic that names another cluster is refused.
 
 import net from 'node:net';
-import { FrameDecoder, FRAME_HEADER_BYTES } from '../proto/frame.js';
+import { FrameDecoder, FRAME_HEADER_BYTES } from '../proto/index.js';
 import type { Message, NodeId } from '../raft/index.js';
 import { MessageType } from '../raft/index.js';
 import { DEFAULT_TRANSPORT_LIMITS, type TransportLimits } from '../config/limits.js';

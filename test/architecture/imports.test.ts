@@ -148,3 +148,18 @@ test('src/proto, src/clock and src/concurrency reach no storage, networking or w
     }
   }
 });
+
+test("a subsystem reaches another only through that subsystem's index.ts", () => {
+  // config/limits.ts: the named limits, importable without the flag parser (src/raft stays pure);
+  // proto/types.ts: the schema alone, which the client re-exports as its API (without the frame codec)
+  const allowed = new Set([path.join(src, 'config', 'limits.ts'), path.join(src, 'proto', 'types.ts')]);
+  const folderOf = (f: string): string => path.relative(src, f).split(path.sep)[0]!;
+  const deep: string[] = [];
+  for (const [file, { local }] of graph) {
+    for (const target of local) {
+      if (folderOf(target) === folderOf(file) || allowed.has(target)) continue;
+      if (path.basename(target) !== 'index.ts' || path.dirname(target) !== path.join(src, folderOf(target))) deep.push(`${path.relative(src, file)} -> ${path.relative(src, target)}`);
+    }
+  }
+  assert.deepEqual(deep, []);
+});

@@ -4,7 +4,7 @@
 // gRPC's "rpc error: code = ... desc = ...".
 
 import { Client, EtcdError, GrpcCode, type ClientStream, type StreamHandlers } from '../../client/index.js';
-import type { StreamMethodName, StreamMethods } from '../../proto/types.js';
+import type { StreamMethodName, StreamMethods } from '../../proto/index.js';
 import { Errors, etcdError, grpcCodeName } from '../../errors/index.js';
 
 /** The request's context expired (context.DeadlineExceeded). */

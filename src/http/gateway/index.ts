@@ -1,6 +1,6 @@
 // The etcd JSON gateway and its WebSocket streams, as one HTTP route module (registered in src/cli/member.ts).
 
-import type { HttpRoutes } from '../index.js';
+import type { HttpRoutes } from '../server.js';
 import { registerWebSockets, type WebSocketOptions } from '../websocket.js';
 import { registerGateway } from './http.js';
 

@@ -12,7 +12,7 @@ import type {
   LeaseRevokeResponse,
   LeaseTimeToLiveResponse,
   MemberListResponse,
-} from '../../../proto/types.js';
+} from '../../../proto/index.js';
 
 const fieldsUnsupported = unsupported('fields');
 

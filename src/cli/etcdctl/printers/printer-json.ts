@@ -24,7 +24,7 @@ import type {
   LeaseTimeToLiveResponse,
   Member,
   MoveLeaderResponse,
-} from '../../../proto/types.js';
+} from '../../../proto/index.js';
 
 /** Builds a JSON object from [name, encoded value] pairs, skipping undefined (omitted) members. */
 function jsonObject(members: [string, string | undefined][]): string {

@@ -17,7 +17,7 @@ import type {
   MemberRemoveResponse,
   MemberUpdateResponse,
   MoveLeaderResponse,
-} from '../../../proto/types.js';
+} from '../../../proto/index.js';
 
 /** fmt's %16x of a uint64 */
 export function hex16(v: bigint | number | undefined): string {

@@ -4,7 +4,7 @@ import { type ByteString, uint64String, utf8ToByteString } from '../../../gocomp
 import { stdout } from '../output.js';
 import { unsupported, type EndpointHealth, type EndpointStatus, type Printer } from './printer.js';
 import { humanizeBytes, renderTable } from './tablewriter.js';
-import type { MemberListResponse } from '../../../proto/types.js';
+import type { MemberListResponse } from '../../../proto/index.js';
 
 const STATUS_HEADER = ['endpoint', 'ID', 'version', 'db size', 'is leader', 'is learner', 'raft term', 'raft index', 'raft applied index', 'errors'];
 const MEMBER_HEADER = ['ID', 'Status', 'Name', 'Peer Addrs', 'Client Addrs', 'Is Learner'];

@@ -17,7 +17,7 @@ import type {
   MemberUpdateResponse,
   MoveLeaderResponse,
   ResponseHeader,
-} from '../../../proto/types.js';
+} from '../../../proto/index.js';
 import { ExitCode, exitWithError, goPanic } from '../output.js';
 import type { ByteString } from '../../../gocompat/index.js';
 

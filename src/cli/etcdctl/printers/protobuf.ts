@@ -16,7 +16,7 @@ import type {
   TxnRequest,
   TxnResponse,
 } from '../../../client/index.js';
-import type { Event, Member, MoveLeaderResponse } from '../../../proto/types.js';
+import type { Event, Member, MoveLeaderResponse } from '../../../proto/index.js';
 import type { WatchEvents } from './printer.js';
 
 class Writer {
