@@ -2,6 +2,7 @@
 // persist -> send -> apply -> advance order, and a network that can cut links, lose chosen messages, crash and
 // restart nodes. Reads like the paper's scenarios; `trace` records every message, delivered or lost.
 
+import { test } from 'node:test';
 import {
   bootstrapEntries,
   decodeConfChange,
@@ -316,4 +317,38 @@ export function describeNode(n: ScriptedNode): string {
   const terms: string[] = first > 1 ? [`(snap ${first - 1}/${log.term(first - 1)})`] : [];
   for (let i = first; i <= log.lastIndex(); i++) terms.push(String(log.term(i)));
   return `S${n.id} ${n.crashed ? 'crashed' : stateLetter[r.state]} t${r.term} commit=${log.committed} | ${terms.join(' ')}`;
+}
+
+/** A scenario's narration: every message (delivered or lost) and, at each step, every node as a row of the paper's figures. */
+export class Trace {
+  readonly lines: string[] = [];
+
+  say(line: string): void {
+    this.lines.push(`-- ${line}`);
+  }
+
+  /** A network whose messages are recorded in this trace. */
+  watch(ids: NodeId[], options: NetworkOptions = {}): Network {
+    const net = new Network(ids, options);
+    net.trace = this.lines;
+    return net;
+  }
+
+  show(net: Network): void {
+    for (const n of net.nodes.values()) this.lines.push(`     ${describeNode(n)}`);
+  }
+}
+
+/** A scripted test that prints its trace when an assertion fails, and always with RAFT_TRACE=1. */
+export function scenario(name: string, body: (trace: Trace) => void): void {
+  test(name, (t) => {
+    const trace = new Trace();
+    try {
+      body(trace);
+    } catch (err) {
+      for (const line of trace.lines) t.diagnostic(line);
+      throw err;
+    }
+    if (process.env.RAFT_TRACE) for (const line of trace.lines) t.diagnostic(line);
+  });
 }

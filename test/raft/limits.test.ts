@@ -18,42 +18,13 @@ import {
   type Entry,
   type NodeId,
 } from '../../src/raft/index.js';
-import { describeNode, Network, type NetworkOptions } from '../helpers/raft-network.js';
+import { Network, scenario, Trace } from '../helpers/raft-network.js';
 
 const decoder = new TextDecoder();
 /** what Raft counts per entry on top of its payload when it bounds bytes (src/raft/storage.ts limitSize) */
 const ENTRY_OVERHEAD_BYTES = 24;
 
-class Trace {
-  readonly lines: string[] = [];
 
-  say(line: string): void {
-    this.lines.push(`-- ${line}`);
-  }
-
-  watch(ids: NodeId[], options: NetworkOptions = {}): Network {
-    const net = new Network(ids, options);
-    net.trace = this.lines;
-    return net;
-  }
-
-  show(net: Network): void {
-    for (const n of net.nodes.values()) this.lines.push(`     ${describeNode(n)}`);
-  }
-}
-
-function scenario(name: string, body: (trace: Trace) => void): void {
-  test(name, (t) => {
-    const trace = new Trace();
-    try {
-      body(trace);
-    } catch (err) {
-      for (const line of trace.lines) t.diagnostic(line);
-      throw err;
-    }
-    if (process.env.RAFT_TRACE) for (const line of trace.lines) t.diagnostic(line);
-  });
-}
 
 function elect(net: Network, trace: Trace, id: NodeId): void {
   const n = net.get(id);

@@ -7,46 +7,15 @@
 // indexes 1..n (as etcd does), and every new leader appends an empty entry of its term first, so the paper's index 1
 // is index n here and each term starts with that empty entry.
 
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ConfChangeType, MessageType, NONE, StateType, type Message, type NodeId } from '../../src/raft/index.js';
-import { describeNode, Network, type NetworkOptions, type ScriptedNode } from '../helpers/raft-network.js';
+import { Network, scenario, Trace, type ScriptedNode } from '../helpers/raft-network.js';
 
 const text = new TextEncoder();
 const decoder = new TextDecoder();
 const ELECTION_TICK = 10; // as configured by the harness
 
-class Trace {
-  readonly lines: string[] = [];
 
-  say(line: string): void {
-    this.lines.push(`-- ${line}`);
-  }
-
-  /** A network whose messages are recorded in this trace. */
-  watch(ids: NodeId[], options: NetworkOptions = {}): Network {
-    const net = new Network(ids, options);
-    net.trace = this.lines;
-    return net;
-  }
-
-  show(net: Network): void {
-    for (const n of net.nodes.values()) this.lines.push(`     ${describeNode(n)}`);
-  }
-}
-
-function scenario(name: string, body: (trace: Trace) => void): void {
-  test(name, (t) => {
-    const trace = new Trace();
-    try {
-      body(trace);
-    } catch (err) {
-      for (const line of trace.lines) t.diagnostic(line);
-      throw err;
-    }
-    if (process.env.RAFT_TRACE) for (const line of trace.lines) t.diagnostic(line);
-  });
-}
 
 // ---- small vocabulary -------------------------------------------------------------------------------------------
 
