@@ -87,6 +87,8 @@ import {
 import { encodeConfChange } from '../raft/rawnode.js';
 import { databaseSize, readPersistedState, type PersistedState, type Storage } from '../storage/index.js';
 import { confStateFromStored, confStateToStored, LmdbRaftStorage } from '../storage/raft-storage.js';
+import { lmdbPersist } from '../storage/raft-persist.js';
+import { systemClock } from '../clock/index.js';
 import { clusterFromRemotePeers, Transport, type PeerMemberInfo, type RemoteCluster } from '../transport/index.js';
 import { monotonicNow } from './clock.js';
 import { computeClusterId, computeMemberId, parseInitialCluster } from './identity.js';
@@ -203,7 +205,6 @@ export class EtcdServer {
     this.roundTrips = new PeerRoundTrips(this.stats, monotonicNow, config.electionTimeoutMs);
     this.driver = new RaftDriver({
       memberId: this.memberId,
-      storage,
       raftStorage: this.raftStorage,
       applied: this.applied,
       confState: this.confState,
@@ -213,9 +214,11 @@ export class EtcdServer {
       maxSizePerMsg: RAFT_MESSAGE_BYTES_MAX,
       maxInflightMsgs: RAFT_INFLIGHT_MESSAGES_MAX,
       random: Math.random,
-      hooks: {
+      clock: systemClock,
+      defer: (run) => setImmediate(run),
+      ports: {
+        persist: lmdbPersist(storage, this.raftStorage, (snapshot) => this.installSnapshot(snapshot)),
         apply: (entries, confChanges) => this.applyEntries(entries, confChanges),
-        installSnapshot: (snapshot) => this.installSnapshot(snapshot),
         onSoftState: (ss) => this.onSoftState(ss),
         onReadStates: (rs) => this.onReadStates(rs),
         send: (messages) => this.sendToPeers(messages),
