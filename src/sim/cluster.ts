@@ -13,6 +13,8 @@
 // entry with the same index and term are identical up to it), committed entries never change in any log (so none is
 // lost to a crash), leader completeness (a leader holds every entry committed before its term) and state machine
 // safety (every node applies the same entry at the same index, so applied state is identical at equal applied index).
+// Every message a node sends is checked against its disk as it leaves: votes and append acknowledgements only once
+// what they promise is durable (the persistence rule; see checkDurableBeforeSend for why it is checked directly).
 
 import {
   bootstrapEntries,
@@ -22,6 +24,7 @@ import {
   EntryType,
   MemoryStorage,
   MessageType,
+  messageTypeName,
   ProposalDroppedError,
   StateType,
   type ConfState,
@@ -162,7 +165,10 @@ class SimNode {
       ports: {
         persist: (rd, done) => this.write(rd, done),
         send: (messages) => {
-          for (const m of messages) this.cluster.send(m);
+          for (const m of messages) {
+            this.cluster.checkDurableBeforeSend(this, m);
+            this.cluster.send(m);
+          }
         },
         apply: (entries, confChanges) => {
           for (const e of entries) this.apply(e, confChanges.get(e.index)?.confState);
@@ -484,6 +490,30 @@ export class Cluster {
       if (e.index > this.maxCommittedIndex) this.maxCommittedIndex = e.index;
     } else if (known.hash !== hash || known.data !== data) {
       throw new InvariantViolation(`node ${node.id} applied ${data} at ${e.index}, others applied ${known.data}`);
+    }
+  }
+
+  /**
+   * Raft's persistence rule (paper, Figure 2): a member updates stable storage before it responds. A vote (granted,
+   * or a candidate's request, which carries its vote for itself) and an append acknowledgement leave the member only
+   * once its disk holds what they promise: the term and the vote, the log up to the acknowledged index. Otherwise a
+   * crash loses a promise the others already counted. The checks on logs and leaders see the damage too, but only
+   * when further faults line up (a second candidate in the same term, a new leader elected by the forgetful member),
+   * so a sent-too-early message is caught here, when it leaves, against what the simulated disk really holds.
+   */
+  checkDurableBeforeSend(node: SimNode, m: Message): void {
+    const hs = node.storage.hardState;
+    const early = (promise: string): InvariantViolation =>
+      new InvariantViolation(`node ${node.id} sent ${messageTypeName[m.type]} to ${m.to} (term ${m.term}, index ${m.index}) before ${promise} was durable (disk: term ${hs.term}, vote ${hs.vote}, last index ${node.storage.lastIndex()})`);
+    if (m.type === MessageType.Vote || (m.type === MessageType.VoteResp && !m.reject)) {
+      const candidate = m.type === MessageType.Vote ? node.id : m.to;
+      if (hs.term < m.term || (hs.term === m.term && hs.vote !== candidate)) throw early(`its vote for ${candidate} in term ${m.term}`);
+    } else if (m.type === MessageType.AppResp && !m.reject) {
+      if (hs.term < m.term) throw early(`term ${m.term}`);
+      // The entry acknowledged at the index was written by a leader of term <= m.term. (Which entry it was is not
+      // compared with the in-memory log: that may have moved on while this Ready was being written.)
+      if (node.storage.lastIndex() < m.index) throw early(`its log up to ${m.index}`);
+      if (m.index > node.storage.stored().metadata.index && node.storage.term(m.index) > m.term) throw early(`its log up to ${m.index}`);
     }
   }
 
