@@ -4,9 +4,8 @@
 // over an in-memory "disk" (MemoryStorage plus a durable application state). The driver's persist port hands a Ready
 // with something to write to the disk, which flushes it when the simulation decides; only then does the driver go on
 // to send, apply and advance, synchronously inside that step. The driver's deferred work runs where the simulation
-// polls its nodes, so a seed replays the same run. A crash drops the driver and the unflushed write with it (the
-// driver's messages sent before the write was durable stay sent: an ordering bug shows as lost state); a restart
-// builds a new driver from what was flushed.
+// polls its nodes, so a seed replays the same run. A crash drops the driver and the unflushed write with it (what
+// the driver already sent stays sent); a restart builds a new driver from what was flushed.
 //
 // The network drops, duplicates, reorders and delays messages, and partitions nodes (symmetric, asymmetric,
 // isolate-one). The checker runs after every step: at most one leader per term, log matching (two logs holding an
