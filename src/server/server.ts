@@ -2,7 +2,7 @@
 //
 //   bootstrap.ts        who this member is (identity, --initial-cluster-state, validation against the cluster)
 //   peers.ts            the peer transport, last-heard times, removed members, cluster-ID adoption
-//   raft-driver.ts      the order of every Raft Ready: persist -> send -> apply -> advance
+//   ../driver           the order of every Raft Ready: persist -> send -> apply -> advance (shared with src/sim)
 //   proposals.ts        writes on their way into the log: waiters, envelope, leader wait, quota, expiry
 //   reads.ts            linearizable reads: ReadIndex rounds, retry, waiting for the apply
 //   applier.ts          the state machine: committed entries and conf changes, snapshots, log compaction
@@ -15,13 +15,13 @@
 // drains; a fatal error stops the member and fails what is pending).
 
 import { systemClock, type Clock, type ClockTimer } from '../clock/index.js';
-import { RAFT_INFLIGHT_MESSAGES_MAX, RAFT_MESSAGE_BYTES_MAX, REQUEST_SWEEP_INTERVAL_MS, WATCH_FRAGMENT_SLACK_BYTES, type Config } from '../config/index.js';
+import { RAFT_INFLIGHT_MESSAGES_MAX, RAFT_MESSAGE_BYTES_MAX, RAFT_UNCOMMITTED_BYTES_MAX, REQUEST_SWEEP_INTERVAL_MS, WATCH_FRAGMENT_SLACK_BYTES, type Config } from '../config/index.js';
 import { etcdError, type EtcdError } from '../errors/index.js';
 import { Lessor } from '../lease/index.js';
 import { readEvents, type MvccEvent } from '../mvcc/index.js';
 import type { ResponseHeader, StatusResponse } from '../proto/index.js';
 import { NONE, StateType, type SoftState } from '../raft/index.js';
-import { databaseSize, LmdbRaftStorage, readPersistedState, type MemberRecord, type Storage } from '../storage/index.js';
+import { databaseSize, lmdbPersist, LmdbRaftStorage, readPersistedState, type MemberRecord, type Storage } from '../storage/index.js';
 import type { Transport } from '../transport/index.js';
 import { WatchFilterPool, WatchHub, type WatchSink, type WatchStream } from '../watch/index.js';
 import { Applier } from './applier.js';
@@ -36,7 +36,7 @@ import { sortedMembers } from './membership.js';
 import { Peers, REMOVED_MESSAGE } from './peers.js';
 import type { StreamHandle, StreamSinkLike } from './ports.js';
 import { Proposals } from './proposals.js';
-import { RaftDriver } from './raft-driver.js';
+import { RaftDriver } from '../driver/index.js';
 import { ReadPool } from './read-pool.js';
 import { LinearizableReads } from './reads.js';
 import { ServerStats } from './stats.js';
@@ -115,7 +115,6 @@ export class EtcdServer {
     this.applier.attachRaftStorage(raftStorage);
     this.driver = new RaftDriver({
       memberId,
-      storage,
       raftStorage,
       applied: this.applier.applied,
       confState: this.applier.confState,
@@ -124,10 +123,15 @@ export class EtcdServer {
       tickMs: config.heartbeatIntervalMs,
       maxSizePerMsg: RAFT_MESSAGE_BYTES_MAX,
       maxInflightMsgs: RAFT_INFLIGHT_MESSAGES_MAX,
+      maxCommittedSizePerReady: config.limits.proposalBatchBytesMax,
+      maxCommittedEntriesPerReady: config.limits.proposalBatchEntriesMax,
+      maxUncommittedEntriesSize: RAFT_UNCOMMITTED_BYTES_MAX,
       random: Math.random,
-      hooks: {
+      clock,
+      defer: (run) => setImmediate(run),
+      ports: {
+        persist: lmdbPersist(storage, raftStorage, (snapshot) => this.snapshotInstalled(this.applier.installSnapshot(snapshot))),
         apply: (entries, confChanges) => this.applied(this.applier.apply(entries, confChanges)),
-        installSnapshot: (snapshot) => this.snapshotInstalled(this.applier.installSnapshot(snapshot)),
         onSoftState: (ss) => this.onSoftState(ss),
         onReadStates: (rs) => this.reads.onReadStates(rs),
         send: (messages) => this.peers.send(messages),

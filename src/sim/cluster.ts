@@ -1,15 +1,19 @@
 // Deterministic simulation of a whole Raft cluster in one process, under virtual time, from one seed.
 //
-// Each node runs the real RawNode with an in-memory "disk" (MemoryStorage plus a durable application state). A
-// node's Ready is persisted only when the simulated disk flushes it; its messages are sent and its committed entries
-// applied only then (persist -> send -> apply -> advance). A crash throws away the unflushed Ready and the node's
-// volatile state; a restart rebuilds the node from what was flushed.
+// Each node runs the member's real Raft driver (src/server/raft-driver.ts, the RawNode and the order of every Ready)
+// over an in-memory "disk" (MemoryStorage plus a durable application state). The driver's persist port hands a Ready
+// with something to write to the disk, which flushes it when the simulation decides; only then does the driver go on
+// to send, apply and advance, synchronously inside that step. The driver's deferred work runs where the simulation
+// polls its nodes, so a seed replays the same run. A crash drops the driver and the unflushed write with it (what
+// the driver already sent stays sent); a restart builds a new driver from what was flushed.
 //
 // The network drops, duplicates, reorders and delays messages, and partitions nodes (symmetric, asymmetric,
 // isolate-one). The checker runs after every step: at most one leader per term, log matching (two logs holding an
 // entry with the same index and term are identical up to it), committed entries never change in any log (so none is
 // lost to a crash), leader completeness (a leader holds every entry committed before its term) and state machine
 // safety (every node applies the same entry at the same index, so applied state is identical at equal applied index).
+// Every message a node sends is checked against its disk as it leaves: votes and append acknowledgements only once
+// what they promise is durable (the persistence rule; see checkDurableBeforeSend for why it is checked directly).
 
 import {
   bootstrapEntries,
@@ -19,16 +23,21 @@ import {
   EntryType,
   MemoryStorage,
   MessageType,
+  messageTypeName,
   ProposalDroppedError,
-  RawNode,
   StateType,
   type ConfState,
   type Entry,
   type Message,
   type NodeId,
   type RaftLog,
+  type RawNode,
   type Ready,
+  type SoftState,
 } from '../raft/index.js';
+import { ManualClock } from '../clock/index.js';
+// the driver module only, not the server: it loads no LMDB
+import { RaftDriver, type PersistDone, type RaftDriverOptions } from '../driver/index.js';
 
 /** mulberry32: small, fast and good enough for simulation and test inputs; one seed replays a whole run. */
 export class Rng {
@@ -94,10 +103,19 @@ class SimStorage extends MemoryStorage {
   }
 }
 
+/** A Ready the driver handed to the disk, written once the simulation lets the disk flush it. */
+interface PendingWrite {
+  rd: Ready;
+  done: PersistDone;
+}
+
 class SimNode {
-  node: RawNode | null = null;
-  /** the Ready being written to disk, if any */
-  inflight: Ready | null = null;
+  /** the real driver over this node's disk; null while the node is down */
+  driver: RaftDriver | null = null;
+  /** the write the disk has not finished, if any */
+  inflight: PendingWrite | null = null;
+  /** the driver's deferred processing (`defer`), run where the simulation polls its nodes */
+  private deferred: (() => void) | null = null;
   volatile: AppState;
   removed = false;
   /** probability per step that the in-flight write finishes: disks differ, and slow ones widen crash windows */
@@ -115,55 +133,84 @@ class SimNode {
   }
 
   get up(): boolean {
-    return this.node !== null;
+    return this.driver !== null;
+  }
+
+  get node(): RawNode | null {
+    return this.driver?.node ?? null;
   }
 
   start(): void {
     this.flushChance = this.cluster.rng.pick([0.05, 0.2, 0.6, 0.9]);
     this.volatile = cloneApp(this.durable);
-    this.node = new RawNode({
-      id: this.id,
-      electionTick: 10,
-      heartbeatTick: 1,
-      storage: this.storage,
+    this.inflight = null;
+    this.deferred = null;
+    this.driver = this.cluster.options.driver({
+      memberId: this.id,
+      raftStorage: this.storage,
       applied: this.durable.applied,
       confState: this.durable.confState,
+      electionTicks: 10,
+      heartbeatTicks: 1,
+      tickMs: 1,
       maxSizePerMsg: 4096,
       maxInflightMsgs: 8,
-      checkQuorum: true,
-      preVote: true,
       random: () => this.cluster.rng.next(),
+      // the driver's ticker is never started (the simulation calls tick() itself): the clock only times persists
+      clock: this.cluster.clock,
+      defer: (run) => {
+        this.deferred = run;
+      },
+      ports: {
+        persist: (rd, done) => this.write(rd, done),
+        send: (messages) => {
+          for (const m of messages) {
+            this.cluster.checkDurableBeforeSend(this, m);
+            this.cluster.send(m);
+          }
+        },
+        apply: (entries, confChanges) => {
+          for (const e of entries) this.apply(e, confChanges.get(e.index)?.confState);
+        },
+        onSoftState: (ss) => this.cluster.onSoftState(this, ss),
+        onReadStates: () => {},
+        fatal: (err) => {
+          throw err;
+        },
+      },
     });
-    this.inflight = null;
   }
 
   crash(): void {
-    this.node = null;
-    this.inflight = null; // the unflushed write is lost
-  }
-
-  /** Takes the next Ready if none is being written. */
-  poll(): void {
-    if (this.node === null || this.inflight !== null || !this.node.hasReady()) return;
-    const rd = this.node.ready();
-    this.inflight = rd;
-    this.cluster.onReady(this, rd);
-    if (this.node.raft.state === StateType.Leader) {
-      // As etcd does, a leader replicates while its own write is still in flight (Raft thesis 10.2.1); it must
-      // not count itself towards a commit until the write is flushed. Everything else waits for the flush.
-      const early = rd.messages.filter((m) => m.type === MessageType.App || m.type === MessageType.Heartbeat || m.type === MessageType.Snap);
-      for (const m of early) this.cluster.send(m);
-      rd.messages = rd.messages.filter((m) => !early.includes(m));
-    }
-  }
-
-  /** The disk finished writing the in-flight Ready: persist, send, apply, advance. */
-  flush(): void {
-    const rd = this.inflight;
-    const node = this.node;
-    if (rd === null || node === null) return;
+    // the driver stops where it is, waiting for a write that never completes; the unflushed write is lost
+    this.driver = null;
     this.inflight = null;
-    // 1. persist
+    this.deferred = null;
+  }
+
+  /** Runs the driver's deferred processing, if any: it takes the next Ready unless one is being written. */
+  poll(): void {
+    const run = this.deferred;
+    this.deferred = null;
+    run?.();
+  }
+
+  /** The persist port: a Ready with something to write waits for the disk; one without completes at once. */
+  private write(rd: Ready, done: PersistDone): void {
+    if (rd.entries.length === 0 && rd.hardState === undefined && rd.snapshot === undefined) {
+      done();
+      return;
+    }
+    if (this.inflight !== null) throw new InvariantViolation(`node ${this.id}: a second write while one is in flight`);
+    this.inflight = { rd, done };
+  }
+
+  /** The disk finished writing the in-flight Ready: it is durable, and the driver goes on (send, apply, advance). */
+  flush(): void {
+    const write = this.inflight;
+    if (write === null || this.driver === null) return;
+    this.inflight = null;
+    const { rd } = write;
     if (rd.snapshot) {
       this.storage.applySnapshot(rd.snapshot);
       const snap = JSON.parse(new TextDecoder().decode(rd.snapshot.data)) as AppState;
@@ -172,23 +219,20 @@ class SimNode {
     }
     this.storage.append(rd.entries);
     if (rd.hardState) this.storage.setHardState(rd.hardState);
-    // 2. send
-    for (const m of rd.messages) this.cluster.send(m);
-    // 3. apply
-    for (const e of rd.committedEntries) this.apply(e);
+    write.done();
     // the application state is durable together with the flushed Ready
     this.durable = cloneApp(this.volatile);
-    // 4. advance
-    node.advance(rd);
     this.maybeCompact();
   }
 
-  private apply(e: Entry): void {
+  /** `confState`: for a conf change, the configuration the driver got from Raft when it applied it */
+  private apply(e: Entry, confState: ConfState | undefined): void {
     if (e.index <= this.volatile.applied) return; // already in the snapshot
     if (e.index !== this.volatile.applied + 1) throw new InvariantViolation(`node ${this.id} applies ${e.index} after ${this.volatile.applied}`);
     if (e.type === EntryType.ConfChange) {
       const cc = decodeConfChange(e.data);
-      this.volatile.confState = this.node!.applyConfChange(cc);
+      if (confState === undefined) throw new InvariantViolation(`node ${this.id}: conf change ${e.index} applied without its configuration`);
+      this.volatile.confState = confState;
       if (cc.type === ConfChangeType.RemoveNode && cc.nodeId === this.id) this.removed = true;
       this.cluster.onConfChangeApplied(this, cc.type, cc.nodeId);
     } else if (e.data.length > 0) {
@@ -263,6 +307,8 @@ export interface SimOptions {
   membershipChanges: boolean;
   /** steps allowed after healing for a proposal to be applied everywhere */
   livenessBudget: number;
+  /** makes each node's driver: tests plug in a driver with an ordering bug to see the simulation catch it */
+  driver: (options: RaftDriverOptions) => RaftDriver;
 }
 
 export const DEFAULT_SIM_OPTIONS: SimOptions = {
@@ -275,6 +321,7 @@ export const DEFAULT_SIM_OPTIONS: SimOptions = {
   snapshotCatchUpEntries: 10,
   membershipChanges: true,
   livenessBudget: 4000,
+  driver: (options) => new RaftDriver(options),
 };
 
 export interface SimResult {
@@ -291,6 +338,8 @@ export class Cluster {
   readonly rng: Rng;
   readonly options: SimOptions;
   readonly nodes = new Map<NodeId, SimNode>();
+  /** the drivers' clock; it never moves (time is steps, and the simulation ticks the drivers itself) */
+  readonly clock = new ManualClock();
   private network: InFlightMessage[] = [];
   /** blocked directed links "from>to" */
   private blocked = new Set<string>();
@@ -369,22 +418,18 @@ export class Cluster {
 
   private deliver(m: Message): void {
     const to = this.nodes.get(m.to);
-    if (this.blocked.has(`${m.from}>${m.to}`) || this.rng.chance(this.options.dropRate) || to === undefined || to.node === null) {
+    if (this.blocked.has(`${m.from}>${m.to}`) || this.rng.chance(this.options.dropRate) || to === undefined || to.driver === null) {
       // Snapshots travel on their own stream whose failure the transport reports (etcd's ReportSnapshot); other
       // messages are lost silently.
-      if (m.type === MessageType.Snap) this.nodes.get(m.from)?.node?.reportSnapshot(m.to, true);
+      if (m.type === MessageType.Snap) this.nodes.get(m.from)?.driver?.reportSnapshot(m.to, true);
       return;
     }
     if (this.rng.chance(this.options.duplicateRate)) this.network.push({ m: structuredCloneMessage(m), deliverAt: this.now + this.rng.int(10) });
-    try {
-      to.node.step(structuredCloneMessage(m));
-    } catch (err) {
-      if (!(err instanceof ProposalDroppedError)) throw err;
-    }
+    to.driver.step(structuredCloneMessage(m));
     if (m.type === MessageType.Snap) {
       // the transport reports snapshot delivery back to the leader
       const from = this.nodes.get(m.from);
-      from?.node?.reportSnapshot(m.to, false);
+      from?.driver?.reportSnapshot(m.to, false);
     }
   }
 
@@ -425,8 +470,8 @@ export class Cluster {
 
   // ---- checker ------------------------------------------------------------------------------------------------
 
-  onReady(node: SimNode, rd: Ready): void {
-    if (rd.softState?.raftState === StateType.Leader) {
+  onSoftState(node: SimNode, ss: SoftState): void {
+    if (ss.raftState === StateType.Leader) {
       const term = node.node!.raft.term;
       const prev = this.leaderOfTerm.get(term);
       if (prev !== undefined && prev !== node.id) throw new InvariantViolation(`two leaders in term ${term}: ${prev} and ${node.id}`);
@@ -444,6 +489,31 @@ export class Cluster {
       if (e.index > this.maxCommittedIndex) this.maxCommittedIndex = e.index;
     } else if (known.hash !== hash || known.data !== data) {
       throw new InvariantViolation(`node ${node.id} applied ${data} at ${e.index}, others applied ${known.data}`);
+    }
+  }
+
+  /**
+   * Raft's persistence rule (paper, Figure 2): a member updates stable storage before it responds. A vote (granted,
+   * or a candidate's request, which carries its vote for itself) and an append acknowledgement leave the member only
+   * once its disk holds what they promise: the term and the vote, the log up to the acknowledged index. Otherwise a
+   * crash loses a promise the others already counted. The checks on logs and leaders see the damage too, but only
+   * when further faults line up (a second candidate in the same term, a new leader elected by the forgetful member),
+   * so a sent-too-early message is caught here, when it leaves, against what the simulated disk really holds.
+   */
+  checkDurableBeforeSend(node: SimNode, m: Message): void {
+    const hs = node.storage.hardState;
+    const early = (promise: string): InvariantViolation =>
+      new InvariantViolation(`node ${node.id} sent ${messageTypeName[m.type]} to ${m.to} (term ${m.term}, index ${m.index}) before ${promise} was durable (disk: term ${hs.term}, vote ${hs.vote}, last index ${node.storage.lastIndex()})`);
+    if (m.type === MessageType.Vote || (m.type === MessageType.VoteResp && !m.reject)) {
+      const candidate = m.type === MessageType.Vote ? node.id : m.to;
+      if (hs.term < m.term || (hs.term === m.term && hs.vote !== candidate)) throw early(`its vote for ${candidate} in term ${m.term}`);
+    } else if (m.type === MessageType.AppResp && !m.reject) {
+      if (hs.term < m.term) throw early(`term ${m.term}`);
+      // A Ready collects everything that happened while the previous one was being written, so an acknowledgement
+      // can leave after the member has durably moved on to a newer term whose leader replaced what it acknowledged
+      // (etcd's Raft does the same: a Ready's messages go once its final state is durable); what that could break,
+      // the checks on logs and leaders would see. Within the ack's own term the log only grows past its index.
+      if (hs.term === m.term && node.storage.lastIndex() < m.index) throw early(`its log up to ${m.index}`);
     }
   }
 
@@ -600,7 +670,7 @@ export class Cluster {
     const n = this.rng.pick(live);
     const payload = `p${this.proposalSeq++}`;
     try {
-      n.node!.propose(text.encode(payload));
+      n.driver!.propose(text.encode(payload));
       return payload;
     } catch (err) {
       if (err instanceof ProposalDroppedError) return undefined;
@@ -616,12 +686,12 @@ export class Cluster {
     try {
       if (voters.size > 3 && this.rng.chance(0.5)) {
         const victim = this.rng.pick([...voters].filter((v) => this.rng.chance(0.7) || v !== leaderId));
-        leader.node!.proposeConfChange({ type: ConfChangeType.RemoveNode, nodeId: victim, context: new Uint8Array() });
+        leader.driver!.proposeConfChange({ type: ConfChangeType.RemoveNode, nodeId: victim, context: new Uint8Array() });
         this.log(`propose remove ${victim}`);
       } else if (this.nodes.size < this.options.members + 3) {
         const id = this.nextNodeId++;
         const learner = this.rng.chance(0.3);
-        leader.node!.proposeConfChange({ type: learner ? ConfChangeType.AddLearnerNode : ConfChangeType.AddNode, nodeId: id, context: new Uint8Array() });
+        leader.driver!.proposeConfChange({ type: learner ? ConfChangeType.AddLearnerNode : ConfChangeType.AddNode, nodeId: id, context: new Uint8Array() });
         // the new member starts with an empty disk and learns everything from the leader
         const fresh = new SimNode(id, new SimStorage(), { applied: 0, hash: 0, confState: { voters: [], learners: [] }, payloads: [] }, this);
         this.nodes.set(id, fresh);
@@ -631,7 +701,7 @@ export class Cluster {
         const learners = [...leader.node!.raft.trk.learners];
         if (learners.length === 0) return;
         const id = this.rng.pick(learners);
-        leader.node!.proposeConfChange({ type: ConfChangeType.AddNode, nodeId: id, context: new Uint8Array() });
+        leader.driver!.proposeConfChange({ type: ConfChangeType.AddNode, nodeId: id, context: new Uint8Array() });
         this.log(`propose promote ${id}`);
       }
       this.stats.membershipChanges++;
@@ -647,7 +717,7 @@ export class Cluster {
     const voters = [...leader.node!.raft.trk.voters].filter((v) => v !== leaderId);
     if (voters.length === 0) return;
     const target = this.rng.pick(voters);
-    leader.node!.transferLeader(target);
+    leader.driver!.transferLeader(target);
     this.stats.transfers++;
     this.log(`transfer leadership ${leaderId} -> ${target}`);
   }
@@ -682,7 +752,7 @@ export class Cluster {
     }
     for (const n of this.nodes.values()) {
       if (!n.up || n.removed) continue;
-      if (this.rng.chance(0.35)) n.node!.tick();
+      if (this.rng.chance(0.35)) n.driver!.tick();
       if (n.inflight !== null && this.rng.chance(n.flushChance)) n.flush();
       n.poll();
     }
@@ -722,7 +792,7 @@ export class Cluster {
     if (id === undefined) return undefined;
     const payload = `liveness${this.proposalSeq++}`;
     try {
-      this.nodes.get(id)!.node!.propose(text.encode(payload));
+      this.nodes.get(id)!.driver!.propose(text.encode(payload));
       return payload;
     } catch (err) {
       if (err instanceof ProposalDroppedError) return undefined;

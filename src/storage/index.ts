@@ -3,3 +3,4 @@
 export * from './env.js';
 export * from './meta.js';
 export * from './raft-storage.js';
+export * from './raft-persist.js';

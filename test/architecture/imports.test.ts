@@ -1,6 +1,7 @@
 // The shape of the source tree, checked: no import cycles under src/ (a module reaches another subsystem through a
-// narrow interface, never back into what uses it), and the pure subsystems stay pure: src/raft does no I/O and reads
-// no clock (time is ticks, randomness is injected), src/proto and src/clock import no storage or networking.
+// narrow interface, never back into what uses it), a subsystem is reached only through its index.ts, and the pure
+// subsystems stay pure: src/raft does no I/O and reads no clock (time is ticks, randomness is injected); the driver
+// and the simulation, the schema, the clock and the recipes import no storage or networking.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -137,9 +138,9 @@ test('src/raft is pure: no I/O, no clock or timers; it reaches only the limits, 
   }
 });
 
-test('src/proto, src/clock and src/concurrency reach no storage, networking or worker threads', () => {
+test('src/proto, src/clock, src/concurrency, src/driver and src/sim reach no storage, networking or worker threads', () => {
   const io = new Set(['lmdb', 'uWebSockets.js', 'piscina', 'node:net', 'node:fs', 'node:worker_threads', 'node:child_process']);
-  for (const dir of ['proto', 'clock', 'concurrency']) {
+  for (const dir of ['proto', 'clock', 'concurrency', 'driver', 'sim']) {
     for (const file of files.filter((f) => f.startsWith(path.join(src, dir) + path.sep))) {
       for (const reached of reach(file)) {
         const bad = graph.get(reached)!.packages.filter((p) => io.has(p));
