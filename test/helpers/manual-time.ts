@@ -16,3 +16,15 @@ export async function advanceUntilSettled<T>(clock: ManualClock, p: Promise<T>, 
   await clock.advanceUntil(() => settled, limitMs, stepMs);
   return p;
 }
+
+/**
+ * Advances `clock` in steps of `stepMs` until `pred` holds; fails naming `what` once `limitMs` of manual time passed
+ * (the manual-time counterpart of watch-checker's waitFor).
+ */
+export async function advanceUntilHolds(clock: ManualClock, pred: () => boolean, limitMs: number, what: () => string, stepMs = 10): Promise<void> {
+  const start = clock.now();
+  while (!pred()) {
+    if (clock.now() - start >= limitMs) throw new Error(`timed out after ${limitMs} ms of manual time: ${what()}`);
+    await clock.advance(stepMs);
+  }
+}
