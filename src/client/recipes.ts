@@ -7,6 +7,7 @@
 // renew its lease for a whole TTL (member unreachable, process paused) must assume the lease, and so the lock or the
 // leadership, are gone: `done` resolves then.
 
+import { systemClock, type Clock, type ClockTimer } from '../clock/index.js';
 import { EtcdError, etcdError, GrpcCode } from '../errors/index.js';
 import type { Bytes, KeyValue, LeaderKey, ResponseHeader } from '../proto/index.js';
 import type { Client } from './client.js';
@@ -40,14 +41,16 @@ export interface SessionOptions {
   lease?: bigint;
   /** pause before reopening a keep-alive stream that broke (default 250 ms) */
   reconnectDelayMs?: number;
+  /** the keep-alive timer, the lease deadline and the reconnect pauses (default: the system clock); tests pass a ManualClock */
+  clock?: Clock;
 }
 
 /** A lease kept alive over a LeaseKeepAlive stream (reopened on connection loss) until close() revokes it. */
 export class Session {
   private stream: ClientStream<{ ID: bigint }> | null = null;
-  private timer: NodeJS.Timeout | null = null;
+  private timer: ClockTimer | null = null;
   private stopped = false;
-  /** local deadline (Date.now() ms) past which the lease may have expired: the last renewal's answer + its TTL */
+  /** local deadline (clock.now() ms) past which the lease may have expired: the last renewal's answer + its TTL */
   private deadline: number;
   private resolveDone!: () => void;
   /** resolves when the session ends: closed, orphaned, or its lease expired or was revoked */
@@ -59,21 +62,25 @@ export class Session {
     readonly lease: bigint,
     readonly ttl: number,
     private readonly reconnectDelayMs: number,
+    private readonly clock: Clock,
   ) {
-    this.deadline = Date.now() + ttl * 1000;
+    this.deadline = clock.now() + ttl * 1000;
     void this.openStream();
-    this.timer = setInterval(() => this.tick(), Math.max(100, (ttl * 1000) / 3));
+    this.timer = clock.setInterval(() => this.tick(), Math.max(100, (ttl * 1000) / 3));
+    // the system clock's timers do not hold the process open; this one always did: a live session keeps it running
+    (this.timer as Partial<NodeJS.Timeout>).ref?.();
   }
 
   static async create(client: Client, options: SessionOptions = {}): Promise<Session> {
     const reconnect = options.reconnectDelayMs ?? 250;
+    const clock = options.clock ?? systemClock;
     if (options.lease !== undefined) {
       const t = await client.call('LeaseTimeToLive', { ID: options.lease });
       if (t.TTL < 0) throw etcdError('LeaseNotFound'); // -1: unknown
-      return new Session(client, options.lease, t.grantedTTL, reconnect);
+      return new Session(client, options.lease, t.grantedTTL, reconnect, clock);
     }
     const r = await client.call('LeaseGrant', { TTL: options.ttl ?? 60 });
-    return new Session(client, r.ID, r.TTL, reconnect);
+    return new Session(client, r.ID, r.TTL, reconnect, clock);
   }
 
   /** True once the session ended (its lease is, or must be assumed, gone). */
@@ -85,7 +92,7 @@ export class Session {
     if (this.ended) return;
     this.ended = true;
     this.stopped = true;
-    if (this.timer !== null) clearInterval(this.timer);
+    this.clock.clear(this.timer);
     this.timer = null;
     this.stream?.close();
     this.stream = null;
@@ -95,7 +102,7 @@ export class Session {
   /** Every TTL/3: one renewal on the open stream; gives up once a whole TTL passed without one. */
   private tick(): void {
     if (this.stopped) return;
-    if (Date.now() >= this.deadline) return this.finish();
+    if (this.clock.now() >= this.deadline) return this.finish();
     if (this.stream === null || !this.stream.send({ ID: this.lease })) void this.openStream();
   }
 
@@ -111,17 +118,17 @@ export class Session {
         {
           message: (r) => {
             if (r.TTL <= 0) return this.finish(); // revoked or expired
-            this.deadline = Date.now() + r.TTL * 1000;
+            this.deadline = this.clock.now() + r.TTL * 1000;
           },
           end: () => {
             this.stream = null;
-            if (!this.stopped) setTimeout(() => void this.openStream(), this.reconnectDelayMs).unref();
+            if (!this.stopped) this.clock.setTimeout(() => void this.openStream(), this.reconnectDelayMs);
           },
         },
       );
     } catch {
       this.stream = null;
-      if (!this.stopped) setTimeout(() => void this.openStream(), this.reconnectDelayMs).unref();
+      if (!this.stopped) this.clock.setTimeout(() => void this.openStream(), this.reconnectDelayMs);
     } finally {
       this.opening = false;
     }

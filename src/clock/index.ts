@@ -66,16 +66,24 @@ function turn(): Promise<void> {
 }
 
 /**
+ * Longest real time a ManualClock waits, at one step, for outside work (`waitWhile`) before moving on anyway: work
+ * that needs time itself to finish (a proposal waiting for an election on this clock) must not stall the clock.
+ */
+const OUTSIDE_WORK_WAIT_MS_MAX = 2000;
+
+/**
  * A clock that moves only when told. `advance(ms)` fires every timer that falls due, in time order (ties in the order
- * they were set), with `now()` reading each timer's own time while it runs. Between due times it yields to the event
- * loop a few turns, so work a timer starts elsewhere (a proposal through Raft, a reply over a socket) can finish
- * before the next timer fires, as it would in real time.
+ * they were set; an interval re-arms after its callback, behind timers set for the same time meanwhile, as Node's do),
+ * with `now()` reading each timer's own time while it runs. Between due times it yields to the event loop a few turns,
+ * so work a timer starts elsewhere (a reply over a socket) can finish before the next timer fires, as it would in real
+ * time; work that takes real time (a proposal's disk write) is waited for through `waitWhile`.
  */
 export class ManualClock implements Clock {
   private current: number;
   private wall: number;
   private seq = 0;
   private timers: ManualTimer[] = [];
+  private readonly outsideWork = new Set<() => boolean>();
 
   constructor(start = { now: 0, wall: Date.UTC(2026, 0, 1) }) {
     this.current = start.now;
@@ -120,17 +128,35 @@ export class ManualClock implements Clock {
    */
   async advance(ms: number, turns = 3): Promise<void> {
     const target = this.current + Math.max(0, ms);
+    await this.settle(turns); // what the caller started just before (a request sent, a watch being created)
     for (;;) {
       const next = this.nextDue(target);
       if (next === undefined) break;
       this.current = Math.max(this.current, next.at);
-      if (next.every > 0) next.at += next.every;
-      else this.clear(next);
-      next.fn();
-      for (let i = 0; i < turns; i++) await turn();
+      if (next.every === 0) this.clear(next);
+      try {
+        next.fn();
+      } finally {
+        if (next.every > 0 && next.live) {
+          next.at += next.every;
+          next.seq = this.seq++;
+        }
+      }
+      await this.settle(turns);
     }
     this.current = target;
-    for (let i = 0; i < turns; i++) await turn();
+    await this.settle(turns);
+  }
+
+  /**
+   * Registers work outside this clock that time waits for: after each timer it fires, `advance` gives the event loop
+   * its turns and then, while `busy()` holds, real time (up to OUTSIDE_WORK_WAIT_MS_MAX per step). Without it a
+   * disk write a timer started (a lease revocation, a keep-alive through Raft) would take no manual time at all
+   * while the clock raced on through deadlines and TTLs in microseconds. Returns the function that unregisters it.
+   */
+  waitWhile(busy: () => boolean): () => void {
+    this.outsideWork.add(busy);
+    return () => void this.outsideWork.delete(busy);
   }
 
   /**
@@ -144,6 +170,21 @@ export class ManualClock implements Clock {
       await this.advance(stepMs);
     }
     return this.current - start;
+  }
+
+  /** `turns` event-loop turns, then again after every wait for outside work, until none is busy (or the cap). */
+  private async settle(turns: number): Promise<void> {
+    const giveUpAt = performance.now() + OUTSIDE_WORK_WAIT_MS_MAX;
+    for (;;) {
+      for (let i = 0; i < turns; i++) await turn();
+      if (!this.busy() || performance.now() >= giveUpAt) return;
+      await new Promise<void>((resolve) => setTimeout(resolve, 1));
+    }
+  }
+
+  private busy(): boolean {
+    for (const busy of this.outsideWork) if (busy()) return true;
+    return false;
   }
 
   private add(fn: () => void, ms: number, every: number): ManualTimer {

@@ -18,7 +18,7 @@ import type {
 } from '../proto/index.js';
 import type { WatchSink, WatchStream } from '../watch/index.js';
 
-/** How a stream handler answers its client (the binary protocol's StreamSink, an HTTP or WebSocket stream). */
+/** How a stream handler answers its client (a binary protocol stream, an HTTP or WebSocket stream). */
 export interface StreamSinkLike {
   send(response: unknown): void;
   end(err?: EtcdError): void;

@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { parseFlags } from '../../src/config/index.js';
 import { startMember, type Member } from '../../src/cli/member.js';
 import { Client } from '../../src/client/index.js';
+import { ManualClock, systemClock, type Clock } from '../../src/clock/index.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 /** dist/src/cli/etcd-ts.js, from dist/test/helpers */
@@ -23,17 +24,37 @@ export interface InProcessMember {
   member: Member;
   endpoint: string;
   dataDir: string;
+  /** the member's clock (the system clock unless one was given) */
+  clock: Clock;
   client(): Client;
   close(): Promise<void>;
 }
 
+export interface InProcessOptions {
+  /**
+   * The member's timers and deadlines (default: the system clock). With a ManualClock, time only moves when the test
+   * advances it, and waits meanwhile for the member's proposals in flight (see waitOnMember).
+   */
+  clock?: Clock;
+}
+
+/**
+ * Makes a ManualClock wait, at each step, while the member has proposals in flight: their disk writes take real time,
+ * and manual time racing on meanwhile would expire what they are renewing or time them out. Returns the undo.
+ */
+export function waitOnMember(clock: Clock, member: Member): () => void {
+  return clock instanceof ManualClock ? clock.waitWhile(() => member.server.pendingProposals > 0) : () => {};
+}
+
 /** Starts a member in this process on an ephemeral port. */
-export async function startInProcess(flags: string[] = [], dataDir?: string): Promise<InProcessMember> {
+export async function startInProcess(flags: string[] = [], dataDir?: string, options: InProcessOptions = {}): Promise<InProcessMember> {
   // A data directory we made is ours to remove on close; one the caller passed is left for the caller.
   const owned = dataDir === undefined ? tempDir() : null;
   dataDir ??= path.join(owned!, 'data');
   const { config } = parseFlags(['--data-dir', dataDir, '--listen-client-binary-urls', 'http://127.0.0.1:0', '--listen-client-urls', 'http://127.0.0.1:0', ...flags], {});
-  const member = await startMember(config);
+  const clock = options.clock ?? systemClock;
+  const member = await startMember(config, {}, { clock });
+  const unwait = waitOnMember(clock, member);
   const addr = member.binaryAddresses[0]!;
   const endpoint = `127.0.0.1:${addr.port}`;
   const clients: Client[] = [];
@@ -41,6 +62,7 @@ export async function startInProcess(flags: string[] = [], dataDir?: string): Pr
     member,
     endpoint,
     dataDir,
+    clock,
     client() {
       const c = new Client({ endpoints: [endpoint] });
       clients.push(c);
@@ -48,6 +70,7 @@ export async function startInProcess(flags: string[] = [], dataDir?: string): Pr
     },
     async close() {
       for (const c of clients) c.destroy();
+      unwait();
       await member.close();
       if (owned !== null) fs.rmSync(owned, { recursive: true, force: true });
     },

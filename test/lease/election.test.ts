@@ -1,17 +1,21 @@
 // Elections through the Election recipe on one member: the first candidate leads at once, the second waits until the
 // first resigns, the third until the second's lease expires; leader() reports the leader's key-value; proclaim by a
 // non-leader fails with 'election: not leader'; observe streams every change of leader or value.
+// The member and the Sessions run on a ManualClock the test advances: the lease expiry takes no real time.
 
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Election, EtcdError, Session, type Client } from '../../src/client/index.js';
+import { ManualClock } from '../../src/clock/index.js';
 import { startInProcess, type InProcessMember } from '../helpers/member.js';
-import { kvText, sleep, waitUntil } from '../helpers/lease.js';
+import { kvText, waitUntil } from '../helpers/lease.js';
+import { advanceUntilSettled } from '../helpers/manual-time.js';
 
 let m: InProcessMember;
 let c: Client;
+const clock = new ManualClock();
 before(async () => {
-  m = await startInProcess();
+  m = await startInProcess([], undefined, { clock });
   c = m.client();
 });
 after(() => m?.close());
@@ -21,10 +25,10 @@ const hex = (id: bigint): string => BigInt.asUintN(64, id).toString(16);
 
 test('campaign, proclaim, resign, lease expiry, and observe', async () => {
   const [s1, s2, s3, so] = await Promise.all([
-    Session.create(c, { ttl: 10 }),
-    Session.create(c, { ttl: 2 }),
-    Session.create(c, { ttl: 10 }),
-    Session.create(c, { ttl: 10 }),
+    Session.create(c, { ttl: 10, clock }),
+    Session.create(c, { ttl: 2, clock }),
+    Session.create(c, { ttl: 10, clock }),
+    Session.create(c, { ttl: 10, clock }),
   ]);
   const seen: string[] = [];
   const observer = new Election(so, 'job').observe((kv) => seen.push(kvText(kv)!));
@@ -37,18 +41,18 @@ test('campaign, proclaim, resign, lease expiry, and observe', async () => {
 
   const e2 = new Election(s2, 'job');
   let e2LeadsAt = 0;
-  const e2Campaign = e2.campaign('two').then(() => (e2LeadsAt = Date.now()));
-  await sleep(500);
+  const e2Campaign = e2.campaign('two').then(() => (e2LeadsAt = clock.now()));
+  await clock.advance(500);
   assert.equal(e2LeadsAt, 0, 'the second candidate leads while the first still does');
   await assert.rejects(e2.proclaim('nope'), notLeader, 'a waiting candidate is not the leader');
 
   await e1.proclaim('one-b');
   assert.equal(kvText(await e2.leader()), `job/${hex(s1.lease)}=one-b`, 'proclaim changes the value, not the leader');
 
-  const resignedAt = Date.now();
+  const resignedAt = clock.now();
   const oldKey = e1.key!;
   await e1.resign();
-  await e2Campaign;
+  await advanceUntilSettled(clock, e2Campaign, 5000);
   assert.ok(e2LeadsAt >= resignedAt);
   assert.equal(kvText(await e1.leader()), `job/${hex(s2.lease)}=two`);
   // the first candidate's key no longer leads: proclaiming with it fails, through the recipe and the raw RPC
@@ -59,11 +63,11 @@ test('campaign, proclaim, resign, lease expiry, and observe', async () => {
   // the third candidate waits until the second's lease expires (its session stops renewing)
   const e3 = new Election(s3, 'job');
   let e3LeadsAt = 0;
-  const e3Campaign = e3.campaign('three').then(() => (e3LeadsAt = Date.now()));
-  await sleep(300);
-  const orphanedAt = Date.now();
+  const e3Campaign = e3.campaign('three').then(() => (e3LeadsAt = clock.now()));
+  await clock.advance(300);
+  const orphanedAt = clock.now();
   s2.orphan();
-  await e3Campaign;
+  await advanceUntilSettled(clock, e3Campaign, 10_000);
   assert.ok(e3LeadsAt - orphanedAt >= 700, `third candidate led ${e3LeadsAt - orphanedAt} ms after the second stopped renewing its 2 s lease`);
   assert.ok(e3LeadsAt - orphanedAt <= 2000 + 500 + 1500, `third candidate led ${e3LeadsAt - orphanedAt} ms after the orphan`);
   assert.equal(kvText(await e3.leader()), `job/${hex(s3.lease)}=three`);
@@ -79,7 +83,7 @@ test('campaign, proclaim, resign, lease expiry, and observe', async () => {
 });
 
 test('campaign with a session whose lease is gone fails; resign without leading is a no-op', async () => {
-  const s = await Session.create(c, { ttl: 5 });
+  const s = await Session.create(c, { ttl: 5, clock });
   const e = new Election(s, 'job2');
   await e.resign();
   await c.call('LeaseRevoke', { ID: s.lease });

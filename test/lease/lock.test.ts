@@ -6,7 +6,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Client, EtcdError, Mutex, Session } from '../../src/client/index.js';
 import { TestCluster } from '../helpers/cluster.js';
-import { sleep } from '../helpers/lease.js';
+import { sleep, waitUntil } from '../helpers/lease.js';
 
 const b = (s: string): Buffer => Buffer.from(s);
 let cluster: TestCluster;
@@ -103,7 +103,8 @@ test('a waiter whose lease expires while waiting does not get the lock', async (
     () => 'acquired',
     (e: Error) => e.message,
   );
-  await sleep(3500); // the waiter's lease expires meanwhile
+  // the waiter's lease expires meanwhile
+  await waitUntil("the waiter's lease to expire", async () => ((await w.call('LeaseTimeToLive', { ID: lease })).TTL === -1 ? true : undefined), 10_000);
   await holder.unlock();
   assert.equal(await waiting, 'mutex: session is expired');
   // the lock is free: a third client takes it at once

@@ -3,7 +3,8 @@
 // WATCH_FILTER_RESULT_WAIT_MS passed), one whose answers come after the hub matched the batch itself (they must be
 // ignored), and one holding more than WATCH_FILTER_BATCHES_PENDING_MAX batches (the oldest are matched here at once).
 // In each case every watcher gets every event of its range once, in apply order. The stand-in matches with the
-// worker's own FilterView and reply encoding, so its answers are what the real worker would send.
+// worker's own FilterView and reply encoding, so its answers are what the real worker would send. The cases that wait
+// for WATCH_FILTER_RESULT_WAIT_MS run the hub on a ManualClock and advance it.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -13,6 +14,8 @@ import type { Event, ResponseHeader, WatchCreateRequest, WatchResponse } from '.
 import { WatchHub, type WatchFilter, type WatchFilterClient, type WatchSource } from '../../src/watch/index.js';
 import { addItem, batchItem, decodeReply, encodeReply, FilterView, type FilterWatcher } from '../../src/watch/filter-protocol.js';
 import { waitFor } from '../helpers/watch-checker.js';
+import { advanceUntilHolds } from '../helpers/manual-time.js';
+import { ManualClock, type Clock } from '../../src/clock/index.js';
 
 const b = (s: string): Buffer => Buffer.from(s);
 
@@ -118,11 +121,11 @@ interface Setup {
   received: WatchResponse[][];
 }
 
-function setup(t: { after(fn: () => unknown): void }): Setup {
+function setup(t: { after(fn: () => unknown): void }, clock?: Clock): Setup {
   const source = new MemorySource();
   const filter = new StandInFilter();
   // thresholds of 1: every batch goes to the filter first
-  const hub = new WatchHub(source, { fragmentBytes: 1 << 20, progressNotifyIntervalMs: 600_000, filter, filterMinWatchers: 1, filterMinRanges: 1 });
+  const hub = new WatchHub(source, { fragmentBytes: 1 << 20, progressNotifyIntervalMs: 600_000, filter, filterMinWatchers: 1, filterMinRanges: 1, ...(clock ? { clock } : {}) });
   t.after(() => hub.close());
   const received = SPECS.map((spec) => {
     const responses: WatchResponse[] = [];
@@ -178,7 +181,8 @@ test('a filter that refuses every batch (a full ring): the hub matches each itse
 });
 
 test('a filter that never answers: each batch is matched here at its turn, and later answered batches wait behind it', { timeout: 60_000 }, async (t) => {
-  const s = setup(t);
+  const clock = new ManualClock();
+  const s = setup(t, clock);
   s.filter.mode = 'hold';
   for (let i = 0; i < 10; i++) s.source.apply(s.hub, batchKeys(i));
   // delivery waits for the answers: nothing has gone out yet
@@ -187,7 +191,7 @@ test('a filter that never answers: each batch is matched here at its turn, and l
   // batches the filter does answer, applied after the silent ones: delivered only after them
   s.filter.mode = 'answer';
   for (let i = 10; i < 20; i++) s.source.apply(s.hub, batchKeys(i));
-  await waitFor(() => complete(s), 30_000, () => `every watcher's events (${s.hub.pendingBatches} batches pending)`);
+  await advanceUntilHolds(clock, () => complete(s), 30_000, () => `every watcher's events (${s.hub.pendingBatches} batches pending)`);
   assertExact(s, 'silent filter');
   assert.deepEqual([...s.filter.forgotten].sort((x, y) => x - y), Array.from({ length: 10 }, (_, i) => i + 1), 'the silent batches were given up on');
   assert.equal(s.hub.stats.batchesFilteredHere, 10);
@@ -195,10 +199,11 @@ test('a filter that never answers: each batch is matched here at its turn, and l
 });
 
 test('answers that come after the hub matched the batch itself are ignored: no event twice', { timeout: 60_000 }, async (t) => {
-  const s = setup(t);
+  const clock = new ManualClock();
+  const s = setup(t, clock);
   s.filter.mode = 'hold';
   for (let i = 0; i < 8; i++) s.source.apply(s.hub, batchKeys(i));
-  await waitFor(() => s.filter.forgotten.size === 8 && s.hub.pendingBatches === 0, 30_000, () => `the hub gives up on the silent batches (${s.filter.forgotten.size})`);
+  await advanceUntilHolds(clock, () => s.filter.forgotten.size === 8 && s.hub.pendingBatches === 0, 30_000, () => `the hub gives up on the silent batches (${s.filter.forgotten.size})`);
   assertExact(s, 'matched here');
   // newer batches wait in the filter while the stale answers arrive: a stale answer must not be taken for theirs
   for (let i = 8; i < 16; i++) s.source.apply(s.hub, batchKeys(i));

@@ -5,6 +5,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startInProcess, type InProcessMember } from '../helpers/member.js';
+import { ManualClock } from '../../src/clock/index.js';
 import { assertWatch, History, Recorder, syncWatcher, waitFor, type WatchSpec } from '../helpers/watch-checker.js';
 import { prefixRangeEnd, WatchFilterType, type Client, type ClientStream, type WatchOptions, type WatchRequest, type WatchResponse } from '../../src/client/index.js';
 
@@ -251,24 +252,29 @@ test('progress_request is answered with watch_id -1, only once every watcher of 
   s2.close();
 });
 
-test('progress_notify: an idle watcher hears the current revision every interval, with its own id', async () => {
-  const s = await RawStream.open(c);
+test('progress_notify: an idle watcher hears the current revision every interval, with its own id', async (t) => {
+  // on a member of its own whose clock the test advances: the notifications come by its timer, not by real time
+  const clock = new ManualClock();
+  const mm = await startInProcess(['--experimental-watch-progress-notify-interval', '200ms'], undefined, { clock });
+  t.after(() => mm.close());
+  const mc = mm.client();
+  const s = await RawStream.open(mc);
   s.send({ create_request: { key: b('t7/idle'), progress_notify: true, watch_id: 7 } });
   s.send({ create_request: { key: b('t7/idle'), watch_id: 8 } });
   await s.next();
   await s.next();
-  const t0 = Date.now();
-  await new Promise((r) => setTimeout(r, 1100));
+  const t0 = clock.now();
+  await clock.advance(1100);
   const notes = s.responses.slice(2);
-  assert.ok(notes.length >= 3 && notes.length <= 7, `${notes.length} notifications in ${Date.now() - t0} ms`);
-  const cur = await rev();
+  assert.ok(notes.length >= 3 && notes.length <= 7, `${notes.length} notifications in ${clock.now() - t0} ms`);
+  const cur = await rev(mc);
   for (const n of notes) {
     assert.equal(n.watch_id, 7);
     assert.equal(n.events.length, 0);
     assert.ok(!n.created && !n.canceled);
     assert.equal(n.header.revision, cur);
   }
-  const put = await c.put({ key: b('t7/idle'), value: b('x') });
+  const put = await mc.put({ key: b('t7/idle'), value: b('x') });
   const evs = await s.until((r) => r.events.length > 0 && r.watch_id === 8);
   assert.ok(evs.some((r) => r.watch_id === 7 && r.events[0]?.kv.mod_revision === put.header.revision));
   s.close();
