@@ -437,7 +437,7 @@ class Search {
       // the most telling dead end orders the most operations with known outcomes
       if (this.m - this.remaining > this.deepest && entry !== -1) {
         this.deepest = this.m - this.remaining;
-        this.deadEnd = describeDeadEnd(c, this.stackEntry, this.depth, entry);
+        this.deadEnd = describeDeadEnd(c, next, this.stackEntry, this.depth, entry);
       }
       if (!this.backtrack()) return { ok: false, timedOut: false, deadEnd: this.deadEnd };
     }
@@ -670,10 +670,11 @@ function hashOf(lo: number, hi: number, state: number, shadow: number): number {
   return ((hi ^ Math.imul(s, 0x85ebca6b)) & 0x1fffff) * 0x1_0000_0000 + ((lo ^ s) >>> 0);
 }
 
-function describeDeadEnd(c: Compiled, stackEntry: Int32Array, depth: number, returnEvent: number): DeadEnd {
+/** The dead end the search is at: its order, and in its event list the calls before the return event reached. */
+function describeDeadEnd(c: Compiled, next: Int32Array, stackEntry: Int32Array, depth: number, returnEvent: number): DeadEnd {
   const order = Array.from(stackEntry.subarray(0, depth), (e) => e >> 1);
   const candidates: number[] = [];
-  for (let e = c.next[2 * c.ops.length]!; e !== returnEvent && e !== -1; e = c.next[e]!) if (e % 2 === 0) candidates.push(e >> 1);
+  for (let e = next[2 * c.ops.length]!; e !== returnEvent && e !== -1; e = next[e]!) if (e % 2 === 0) candidates.push(e >> 1);
   return { order, blocker: returnEvent >> 1, candidates };
 }
 
