@@ -6,7 +6,10 @@
 //
 // An operation that failed or timed out has an unknown outcome: it is given return = Infinity, so it may take effect
 // anywhere after its call, or never (ordered last, it changes nothing anyone saw). Reads with an unknown outcome
-// constrain nothing and are dropped.
+// constrain nothing and are dropped. Such operations stay possible to the end, so a search that must refute a
+// history would explore every configuration before the violation once per way of using them; it does not tell apart
+// values no later operation can see, nor lost writes that do the same, and when it has not decided soon, a relaxed
+// search that lets lost writes take effect more than once (refuting that refutes the history) usually settles it.
 //
 // On a violation the report names the key and, for a human, the shortest prefix of that key's history (in time)
 // that already admits no order, the end of the partial order that got furthest in it, and why none of the
