@@ -6,7 +6,10 @@
 //
 // An operation that failed or timed out has an unknown outcome: it is given return = Infinity, so it may take effect
 // anywhere after its call, or never (ordered last, it changes nothing anyone saw). Reads with an unknown outcome
-// constrain nothing and are dropped.
+// constrain nothing and are dropped. Such operations stay possible to the end, so a search that must refute a
+// history would explore every configuration before the violation once per way of using them; it does not tell apart
+// values no later operation can see, nor lost writes that do the same, and when it has not decided soon, a relaxed
+// search that lets lost writes take effect more than once (refuting that refutes the history) usually settles it.
 //
 // On a violation the report names the key and, for a human, the shortest prefix of that key's history (in time)
 // that already admits no order, the end of the partial order that got furthest in it, and why none of the
@@ -46,6 +49,12 @@ export interface CheckOptions {
   initial?: string | null;
   /** also check revisions where operations carry them; default true */
   revisions?: boolean;
+  /**
+   * steps per operation the exact search of a key's history may take before a relaxed one, much faster at refuting
+   * histories with operations of unknown outcome, is tried (see search); default 128. For tests: 0 tries the relaxed
+   * search first, Infinity never.
+   */
+  exactStepsPerOperation?: number;
 }
 
 export interface CheckResult {
@@ -63,14 +72,15 @@ export function checkHistory(history: readonly KvOperation[], options: CheckOpti
   const started = performance.now();
   const deadline = Date.now() + (options.timeoutMs ?? 20_000);
   const initial = options.initial ?? null;
+  const exactSteps = options.exactStepsPerOperation ?? EXACT_STEPS_PER_OPERATION;
   const byKey = partitionByKey(history);
   const stats = { operations: history.length, keys: byKey.size, maxPerKey: Math.max(0, ...[...byKey.values()].map((ops) => ops.length)), elapsedMs: 0 };
   const done = (r: Omit<CheckResult, 'stats'>): CheckResult => ({ ...r, stats: { ...stats, elapsedMs: performance.now() - started } });
   for (const [key, ops] of byKey) {
     const compiled = compile(ops, initial);
-    const result = search(compiled, deadline);
+    const result = search(compiled, deadline, exactSteps);
     if (result.timedOut) return done({ ok: false, key, timedOut: true, explanation: `key ${show(key)}: the search for an order of ${ops.length} operations ran out of time` });
-    if (!result.ok) return done({ ok: false, key, explanation: explainViolation(key, ops, initial, deadline, { compiled, result }) });
+    if (!result.ok) return done({ ok: false, key, explanation: explainViolation(key, ops, initial, deadline, exactSteps, { compiled, result }) });
   }
   if (options.revisions !== false) {
     for (const [key, ops] of byKey) {
@@ -225,37 +235,67 @@ function step(c: Compiled, i: number, state: number): number {
 interface SearchResult {
   ok: boolean;
   timedOut: boolean;
+  /** ok, but only with an operation with unknown outcome taking effect more than once (a relaxed search) */
+  reusing?: boolean;
+  /** neither: the search stopped at its budget of steps and can go on */
+  paused?: boolean;
   /** for a violation: the deepest dead end */
   deadEnd: DeadEnd | null;
 }
 
 interface DeadEnd {
-  /**
-   * the partial order found that places the most operations with known outcome (op numbers in Compiled.ops), the
-   * register after each, and at the end
-   */
+  /** the partial order found that places the most operations with known outcome (op numbers in Compiled.ops) */
   order: number[];
-  states: number[];
-  state: number;
   /** the operation that had to be ordered next (its return came before anything else could be) */
   blocker: number;
   /** the operations that could have come next, none of which led anywhere */
   candidates: number[];
 }
 
-/** A configuration of the search: which operations are ordered (known and unknown outcomes apart), the value. */
-interface Config {
+/** Where the search is: the known operations ordered, the value. */
+interface Current {
   known: Uint32Array;
-  unknown: Uint32Array;
   state: number;
   /** the value had the last operation with unknown outcome been left out, while nothing told the two apart; or -1 */
   shadow: number;
 }
 
-const NO_SHADOW = -1;
+/** A configuration of the search, remembered: also the operations with unknown outcome ordered. */
+interface Config extends Current {
+  /** as what each does (Search.signature), sorted */
+  unknown: number[];
+}
 
-function search(c: Compiled, deadline: number): SearchResult {
-  return new Search(c).run(deadline);
+const NO_SHADOW = -1;
+const NONE: number[] = [];
+/** not a value: what an operation that observes no value observes */
+const NOTHING = -2;
+
+/** Steps, per operation, the exact search gets before a relaxed one is tried (see search). */
+const EXACT_STEPS_PER_OPERATION = 128;
+
+/**
+ * With operations of unknown outcome, the exact search may take long to refute a history: every configuration up to
+ * the violation is explored, times the ways of using those operations. So when it has not decided within a budget
+ * (about what it needs to find an order for a linearizable history), a relaxed search runs, in which each operation
+ * with unknown outcome may take effect any number of times: that only admits more orders, so if none works, none
+ * works for the history either, and it is much cheaper (its configurations do not tell which of them were used). An
+ * order it finds that uses each at most once is one for the history; otherwise the exact search goes on.
+ */
+function search(c: Compiled, deadline: number, exactStepsPerOperation: number): SearchResult {
+  const exact = new Search(c, false);
+  if (c.known === c.ops.length) return exact.run(deadline);
+  const first = exact.run(deadline, exactStepsPerOperation * c.ops.length);
+  if (first.paused !== true) return first;
+  const relaxed = new Search(c, true).run(deadline);
+  if (relaxed.reusing === true) return exact.run(deadline);
+  // a dead end of the exact search, if as deep, reads better: the relaxed one may use a lost write twice
+  if (!relaxed.ok && first.deadEnd !== null && (relaxed.deadEnd === null || knownIn(c, first.deadEnd) >= knownIn(c, relaxed.deadEnd))) return { ...relaxed, deadEnd: first.deadEnd };
+  return relaxed;
+}
+
+function knownIn(c: Compiled, { order }: DeadEnd): number {
+  return order.filter((i) => i < c.known).length;
 }
 
 /**
@@ -264,15 +304,25 @@ function search(c: Compiled, deadline: number): SearchResult {
  * return event means its operation should have been ordered already, so the last choice is undone and the walk goes
  * on after it. Done when every operation with a known outcome is ordered (the others can all go last).
  *
+ * The register holds values as the operations not yet ordered can see them: a value that none of them reads or
+ * expects (a cas with unknown outcome counts as expecting forever) is "unread", one for all such values, since from
+ * here on nothing tells them apart (nor from the value they stand for: orders work alike either way). So a
+ * configuration is: the known operations ordered, the value, and the operations with unknown outcome ordered, as
+ * what each does now (put unread, cas from absent to unread, delete): which of several that do the same was ordered
+ * does not matter, as the one not ordered can take the other's part in what follows.
+ *
  * Reductions that keep this fast, each only skipping orders for which an equivalent one is still searched:
  *  - a read-only operation that fits is taken first and never undone for an alternative (see firstChoice);
  *  - operations with unknown outcome are tried after the known ones, never where they would change nothing, and
  *    never where their effect would be overwritten before anything could tell (the "shadow": the value had the
  *    operation been left out, carried until an operation behaves differently on it, which justifies the placing,
  *    or overwrites both, which does not: leaving the operation out, or ordering it last, is then as good);
- *  - a configuration is dead if one with the same known operations and value but only a subset of its unknown ones
- *    was found dead (whatever completes the larger one completes the smaller, the extra operations going last).
- * Without the last two, k lost writes make a failing search explore up to 2^k subsets of them.
+ *  - a configuration is dead if one with the same known operations and value but only part of its unknown ones
+ *    (as what they do) was found dead (whatever completes the larger one completes the smaller, the extra operations
+ *    going last).
+ * Without the last two, k lost writes make a failing search explore up to 2^k subsets of them; without merging
+ * unread values and operations that do the same, the orders that differ only in which of several lost writes
+ * explains an answer (a failed cas, a delete that found a value) multiply as such answers accumulate.
  */
 class Search {
   private readonly n: number;
@@ -282,55 +332,89 @@ class Search {
   private readonly next: Int32Array;
   private readonly prev: Int32Array;
   private readonly zobrist: Int32Array;
-  private readonly cur: Config;
+  private readonly cur: Current;
   private knownLo = 0;
   private knownHi = 0;
-  private unknownLo = 0;
-  private unknownHi = 0;
+  /** the value id standing for every value no operation not yet ordered can see */
+  private readonly unread: number;
+  /** per value: the operations not yet ordered that can see it (plus one forever if a lost cas expects it) */
+  private readonly observers: Int32Array;
+  /** per known operation: the value it observes (a read's answer, a cas's expected value), or NOTHING */
+  private readonly observes: Int32Array;
+  /** the operations with unknown outcome ordered, in order */
+  private readonly orderedUnknown: number[] = [];
   private readonly seen = new Map<number, Config[]>();
   /** dead configurations without a shadow, by known operations and value */
   private readonly dead = new Map<number, Config[]>();
-  private readonly stackEntry: Int32Array;
-  private readonly stackState: Int32Array;
-  private readonly stackShadow: Int32Array;
+  /** the choices made (events), with the value and shadow before each; they grow in a relaxed search */
+  private stackEntry: Int32Array;
+  private stackState: Int32Array;
+  private stackShadow: Int32Array;
   private depth = 0;
   /** known operations not yet ordered */
   private remaining: number;
   private entry = -1;
-  /** the walk looks at operations with a known outcome first (phase 0), then at the others (phase 1) */
+  /**
+   * the walk looks at operations with a known outcome first (phase 0), then at the others (phase 1); a relaxed
+   * search looks at those already in the order last (phase 2), so that the order it finds likelier uses each once
+   */
   private phase = 0;
+  /** relaxed: how many times each operation with unknown outcome is in the order */
+  private readonly uses: Int32Array;
   private deepest = -1;
+  /** steps of the walk so far */
+  private iterations = 0;
   private deadEnd: DeadEnd | null = null;
   /** results of admit() */
   private afterState = 0;
   private afterShadow = NO_SHADOW;
 
-  constructor(private readonly c: Compiled) {
+  /**
+   * @param relaxed operations with unknown outcome may take effect any number of times: they stay in the event list
+   * once ordered, and configurations do not tell which were used
+   */
+  constructor(
+    private readonly c: Compiled,
+    private readonly relaxed: boolean,
+  ) {
     this.n = c.ops.length;
     this.m = c.known;
     this.head = 2 * this.n;
-    this.next = c.next;
-    this.prev = c.prev;
-    this.zobrist = zobristKeys(this.n);
-    this.cur = { known: new Uint32Array((this.m + 31) >>> 5), unknown: new Uint32Array((this.n - this.m + 31) >>> 5), state: c.initial, shadow: NO_SHADOW };
-    this.stackEntry = new Int32Array(this.n);
-    this.stackState = new Int32Array(this.n);
-    this.stackShadow = new Int32Array(this.n);
+    this.next = c.next.slice(); // the list is changed while searching, and a search that succeeds leaves it so
+    this.prev = c.prev.slice();
+    this.zobrist = zobristKeys(this.m);
+    this.unread = c.values.length;
+    this.observers = new Int32Array(c.values.length + 1);
+    this.observes = new Int32Array(this.m).fill(NOTHING);
+    this.uses = new Int32Array(this.n - this.m);
+    for (let i = 0; i < this.n; i++) {
+      const seen = c.kind[i] === GET ? c.output[i]! : c.kind[i] === CAS ? c.expected[i]! : NOTHING;
+      if (seen === NOTHING) continue;
+      if (i < this.m) this.observes[i] = seen;
+      this.observers[seen]!++;
+    }
+    this.cur = { known: new Uint32Array((this.m + 31) >>> 5), state: this.visible(c.initial, NOTHING), shadow: NO_SHADOW };
+    this.stackEntry = new Int32Array(Math.max(1, this.n));
+    this.stackState = new Int32Array(Math.max(1, this.n));
+    this.stackShadow = new Int32Array(Math.max(1, this.n));
     this.remaining = this.m;
   }
 
-  run(deadline: number): SearchResult {
+  /** Searches until done, out of time, or (paused, to be run again) after `budget` more steps. */
+  run(deadline: number, budget = Infinity): SearchResult {
     const { c, next, head, m } = this;
-    let iterations = 0;
-    this.entry = this.firstChoice();
+    if (this.iterations === 0) this.entry = this.firstChoice();
+    const stop = this.iterations + budget;
     while (this.remaining > 0) {
-      if ((++iterations & 0xfff) === 0 && Date.now() > deadline) return { ok: false, timedOut: true, deadEnd: this.deadEnd };
+      const iterations = ++this.iterations;
+      if ((iterations & 0xfff) === 0 && Date.now() > deadline) return { ok: false, timedOut: true, deadEnd: this.deadEnd };
+      if (iterations > stop) return { ok: false, timedOut: false, paused: true, deadEnd: this.deadEnd };
       const entry = this.entry;
       if (entry !== -1 && entry % 2 === 0) {
         const i = entry >> 1;
-        if ((i >= m) === (this.phase === 1) && this.admit(i)) {
+        if (this.phase === this.phaseOf(i) && !this.repeats(i) && this.admit(i)) {
           this.toggle(i);
-          if (this.remember()) {
+          if (this.remember(i)) {
             this.push(entry);
             continue;
           }
@@ -348,32 +432,55 @@ class Search {
       // to be ordered before here. Unless operations with unknown outcome are still to be tried, undo the last
       // choice. They come last because leaving them out is the likelier way on, and explored first, the smaller
       // sets make the larger ones dead by dominance.
-      if (this.phase === 0 && this.n > m) {
-        this.phase = 1;
+      if (this.phase < (this.relaxed ? 2 : 1) && this.n > m) {
+        this.phase++;
         this.entry = next[head]!;
         continue;
       }
       // the most telling dead end orders the most operations with known outcomes
       if (this.m - this.remaining > this.deepest && entry !== -1) {
         this.deepest = this.m - this.remaining;
-        this.deadEnd = describeDeadEnd(c, this.stackEntry, this.stackState, this.depth, this.cur.state, entry);
+        this.deadEnd = describeDeadEnd(c, next, this.stackEntry, this.depth, entry);
       }
       if (!this.backtrack()) return { ok: false, timedOut: false, deadEnd: this.deadEnd };
     }
-    return { ok: true, timedOut: false, deadEnd: null };
+    return { ok: true, timedOut: false, deadEnd: null, reusing: this.relaxed && this.reuses() };
+  }
+
+  /** Whether the order found has an operation twice. */
+  private reuses(): boolean {
+    const used = new Set<number>();
+    for (let k = 0; k < this.depth; k++) {
+      if (used.has(this.stackEntry[k]!)) return true;
+      used.add(this.stackEntry[k]!);
+    }
+    return false;
+  }
+
+  /**
+   * Value v as the operations not yet ordered see it, once op `ordering` is ordered too (the value it observes is
+   * passed, or NOTHING): itself while one of them can see it, else unread.
+   */
+  private visible(v: number, ordering: number): number {
+    if (v < 0 || v === ABSENT || v === this.unread) return v;
+    return this.observers[v]! - (v === ordering ? 1 : 0) > 0 ? v : this.unread;
   }
 
   /** Whether op i may come next; if so sets afterState and afterShadow. */
   private admit(i: number): boolean {
     const { c, cur } = this;
     const unknown = i >= this.m;
-    const a = step(c, i, cur.state);
-    if (a < 0 || (unknown && a === cur.state)) return false;
-    let shadow = unknown ? cur.state : NO_SHADOW;
+    const ordering = unknown ? NOTHING : this.observes[i]!;
+    const a = this.visible(step(c, i, cur.state), ordering);
+    if (a < 0) return false;
+    const before = this.visible(cur.state, ordering);
+    if (unknown && a === before) return false;
+    let shadow = unknown ? before : NO_SHADOW;
     if (cur.shadow !== NO_SHADOW) {
-      const b = step(c, i, cur.shadow);
+      const b = this.visible(step(c, i, cur.shadow), ordering);
       if (b === a) return false; // overwrites the last unknown operation's effect before anything saw it
-      if (a === cur.state && b === cur.shadow) shadow = cur.shadow; // behaves alike on both: still unseen
+      const shadowBefore = this.visible(cur.shadow, ordering);
+      if (a === before && b === shadowBefore) shadow = shadowBefore; // behaves alike on both: still unseen
     }
     this.afterState = a;
     this.afterShadow = shadow;
@@ -382,16 +489,35 @@ class Search {
 
   private push(entry: number): void {
     const { cur } = this;
+    const i = entry >> 1;
+    if (this.depth === this.stackEntry.length) this.growStack();
     this.stackEntry[this.depth] = entry;
     this.stackState[this.depth] = cur.state;
     this.stackShadow[this.depth] = cur.shadow;
     this.depth++;
-    if (entry >> 1 < this.m) this.remaining--;
+    if (i < this.m) {
+      this.remaining--;
+      if (this.observes[i] !== NOTHING) this.observers[this.observes[i]!]!--;
+    } else {
+      this.orderedUnknown.push(i);
+      this.uses[i - this.m]!++;
+    }
     cur.state = this.afterState;
     cur.shadow = this.afterShadow;
     this.lift(entry);
     this.entry = this.firstChoice();
     this.phase = 0;
+  }
+
+  private growStack(): void {
+    const grown = (a: Int32Array): Int32Array => {
+      const b = new Int32Array(2 * a.length);
+      b.set(a);
+      return b;
+    };
+    this.stackEntry = grown(this.stackEntry);
+    this.stackState = grown(this.stackState);
+    this.stackShadow = grown(this.stackShadow);
   }
 
   /** Undoes choices back to the last one worth an alternative; false when there is none. */
@@ -403,13 +529,20 @@ class Search {
       if (this.depth === 0) return false;
       this.depth--;
       entry = this.stackEntry[this.depth]!;
+      const i = entry >> 1;
       cur.state = this.stackState[this.depth]!;
       cur.shadow = this.stackShadow[this.depth]!;
-      this.toggle(entry >> 1);
+      this.toggle(i);
       this.unlift(entry);
-      if (entry >> 1 < this.m) this.remaining++;
+      if (i < this.m) {
+        this.remaining++;
+        if (this.observes[i] !== NOTHING) this.observers[this.observes[i]!]!++;
+      } else {
+        this.orderedUnknown.pop();
+        this.uses[i - this.m]!--;
+      }
     } while (c.readOnly[entry >> 1] === 1);
-    this.phase = entry >> 1 < this.m ? 0 : 1;
+    this.phase = this.phaseOf(entry >> 1);
     this.entry = this.next[entry]!;
     return true;
   }
@@ -427,6 +560,7 @@ class Search {
 
   private lift(e: number): void {
     const { next, prev } = this;
+    if (this.relaxed && e >> 1 >= this.m) return;
     next[prev[e]!] = next[e]!;
     if (next[e]! !== -1) prev[next[e]!] = prev[e]!;
     if (e >> 1 >= this.m) return;
@@ -437,6 +571,7 @@ class Search {
 
   private unlift(e: number): void {
     const { next, prev } = this;
+    if (this.relaxed && e >> 1 >= this.m) return;
     if (e >> 1 < this.m) {
       const r = e + 1;
       next[prev[r]!] = r;
@@ -446,43 +581,89 @@ class Search {
     if (next[e]! !== -1) prev[next[e]!] = e;
   }
 
+  /** Adds a known operation to, or removes it from, the ordered ones. */
   private toggle(i: number): void {
+    if (i >= this.m) return;
     const { cur, zobrist } = this;
-    if (i < this.m) {
-      cur.known[i >>> 5]! ^= 1 << (i & 31);
-      this.knownLo ^= zobrist[2 * i]!;
-      this.knownHi ^= zobrist[2 * i + 1]!;
-    } else {
-      const u = i - this.m;
-      cur.unknown[u >>> 5]! ^= 1 << (u & 31);
-      this.unknownLo ^= zobrist[2 * i]!;
-      this.unknownHi ^= zobrist[2 * i + 1]!;
-    }
+    cur.known[i >>> 5]! ^= 1 << (i & 31);
+    this.knownLo ^= zobrist[2 * i]!;
+    this.knownHi ^= zobrist[2 * i + 1]!;
   }
 
-  /** Remembers the configuration the pending choice leads to; false if seen before or dominated by a dead one. */
-  private remember(): boolean {
+  /**
+   * What op i (with unknown outcome) does, as the operations not yet ordered see it, once op `ordering` is ordered
+   * too: its kind and the values it expects and writes, as one number.
+   */
+  private signature(i: number, ordering: number): number {
+    const { c } = this;
+    const values = this.unread + 1;
+    const written = c.kind[i] === DELETE ? 0 : this.visible(c.written[i]!, ordering);
+    return (written * values + (c.kind[i] === CAS ? c.expected[i]! : 0)) * 4 + c.kind[i]!;
+  }
+
+  /**
+   * The ordered operations with unknown outcome as what they do (signature), sorted; with op `pending`, about to be
+   * ordered, if not -1.
+   */
+  private unknownOrdered(pending: number): number[] {
+    if (this.relaxed) return this.sinceKnown(pending);
+    if (this.orderedUnknown.length === 0 && pending < this.m) return NONE;
+    const ordering = pending >= 0 && pending < this.m ? this.observes[pending]! : NOTHING;
+    const signatures = this.orderedUnknown.map((u) => this.signature(u, ordering));
+    if (pending >= this.m) signatures.push(this.signature(pending, ordering));
+    return signatures.sort((a, b) => a - b);
+  }
+
+  /**
+   * In a relaxed search: the operations with unknown outcome ordered since the last known one, with op `pending`,
+   * sorted. Keeping them apart keeps the search from going round in circles (the same value, shadow and known
+   * operations reached again by ordering lost writes), which would break the rule that a configuration seen before
+   * has no way on; and none of them needs ordering twice in a row of them.
+   */
+  private sinceKnown(pending: number): number[] {
+    if ((pending >= 0 && pending < this.m) || (pending < 0 && this.depth > 0 && this.stackEntry[this.depth - 1]! >> 1 < this.m)) return NONE;
+    const ops: number[] = pending >= this.m ? [pending] : [];
+    for (let k = this.depth - 1; k >= 0 && this.stackEntry[k]! >> 1 >= this.m; k--) ops.push(this.stackEntry[k]! >> 1);
+    return ops.sort((a, b) => a - b);
+  }
+
+  /** The phase of the walk in which op i is tried. */
+  private phaseOf(i: number): number {
+    return i < this.m ? 0 : this.relaxed && this.uses[i - this.m]! > 0 ? 2 : 1;
+  }
+
+  /** In a relaxed search, whether op i was ordered since the last known operation. */
+  private repeats(i: number): boolean {
+    if (!this.relaxed || i < this.m) return false;
+    for (let k = this.depth - 1; k >= 0 && this.stackEntry[k]! >> 1 >= this.m; k--) if (this.stackEntry[k]! >> 1 === i) return true;
+    return false;
+  }
+
+  /** Remembers the configuration ordering op i leads to; false if seen before or dominated by a dead one. */
+  private remember(i: number): boolean {
     const { cur } = this;
     const state = this.afterState;
     const shadow = this.afterShadow;
-    const key = hashOf(this.knownLo ^ this.unknownLo, this.knownHi ^ this.unknownHi, state, shadow);
+    const unknown = this.unknownOrdered(i);
+    const [lo, hi] = multisetHash(unknown);
+    const key = hashOf(this.knownLo ^ lo, this.knownHi ^ hi, state, shadow);
     let bucket = this.seen.get(key);
     if (bucket === undefined) this.seen.set(key, (bucket = []));
-    else if (bucket.some((x) => x.state === state && x.shadow === shadow && sameBits(x.known, cur.known) && sameBits(x.unknown, cur.unknown))) return false;
-    bucket.push({ known: cur.known.slice(), unknown: cur.unknown.slice(), state, shadow });
-    if (this.n === this.m) return true;
+    else if (bucket.some((x) => x.state === state && x.shadow === shadow && sameBits(x.known, cur.known) && sameNumbers(x.unknown, unknown))) return false;
+    bucket.push({ known: cur.known.slice(), unknown, state, shadow });
+    if (this.n === this.m || this.relaxed) return true;
     const sameKnown = this.dead.get(hashOf(this.knownLo, this.knownHi, state, NO_SHADOW));
-    return sameKnown === undefined || !sameKnown.some((x) => x.state === state && sameBits(x.known, cur.known) && isSubset(x.unknown, cur.unknown));
+    return sameKnown === undefined || !sameKnown.some((x) => x.state === state && sameBits(x.known, cur.known) && isSubMultiset(x.unknown, unknown));
   }
 
   /** Records the current configuration as dead, for dominance (only without a shadow: see the class comment). */
   private markDead(): void {
     const { cur } = this;
-    if (this.n === this.m || cur.shadow !== NO_SHADOW) return;
+    if (this.n === this.m || this.relaxed || cur.shadow !== NO_SHADOW) return;
     const key = hashOf(this.knownLo, this.knownHi, cur.state, NO_SHADOW);
     let bucket = this.dead.get(key);
     if (bucket === undefined) this.dead.set(key, (bucket = []));
-    bucket.push({ known: cur.known.slice(), unknown: cur.unknown.slice(), state: cur.state, shadow: NO_SHADOW });
+    bucket.push({ known: cur.known.slice(), unknown: this.unknownOrdered(-1), state: cur.state, shadow: NO_SHADOW });
   }
 }
 
@@ -492,12 +673,12 @@ function hashOf(lo: number, hi: number, state: number, shadow: number): number {
   return ((hi ^ Math.imul(s, 0x85ebca6b)) & 0x1fffff) * 0x1_0000_0000 + ((lo ^ s) >>> 0);
 }
 
-function describeDeadEnd(c: Compiled, stackEntry: Int32Array, stackState: Int32Array, depth: number, state: number, returnEvent: number): DeadEnd {
+/** The dead end the search is at: its order, and in its event list the calls before the return event reached. */
+function describeDeadEnd(c: Compiled, next: Int32Array, stackEntry: Int32Array, depth: number, returnEvent: number): DeadEnd {
   const order = Array.from(stackEntry.subarray(0, depth), (e) => e >> 1);
-  const states = [...Array.from(stackState.subarray(1, depth)), state];
   const candidates: number[] = [];
-  for (let e = c.next[2 * c.ops.length]!; e !== returnEvent && e !== -1; e = c.next[e]!) if (e % 2 === 0) candidates.push(e >> 1);
-  return { order, states, state, blocker: returnEvent >> 1, candidates };
+  for (let e = next[2 * c.ops.length]!; e !== returnEvent && e !== -1; e = next[e]!) if (e % 2 === 0) candidates.push(e >> 1);
+  return { order, blocker: returnEvent >> 1, candidates };
 }
 
 function sameBits(a: Uint32Array, b: Uint32Array): boolean {
@@ -505,9 +686,40 @@ function sameBits(a: Uint32Array, b: Uint32Array): boolean {
   return true;
 }
 
-function isSubset(a: Uint32Array, b: Uint32Array): boolean {
-  for (let i = 0; i < a.length; i++) if ((a[i]! & ~b[i]!) !== 0) return false;
+function sameNumbers(a: readonly number[], b: readonly number[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
   return true;
+}
+
+/** Whether sorted a is part of sorted b, counting repeats. */
+function isSubMultiset(a: readonly number[], b: readonly number[]): boolean {
+  let j = 0;
+  for (const x of a) {
+    while (j < b.length && b[j]! < x) j++;
+    if (j === b.length || b[j] !== x) return false;
+    j++;
+  }
+  return true;
+}
+
+/** A 64-bit hash of a multiset of numbers below 2^53, as two 32-bit halves. */
+function multisetHash(xs: readonly number[]): [number, number] {
+  let lo = 0;
+  let hi = 0;
+  for (const x of xs) {
+    const l = x % 0x1_0000_0000 | 0;
+    const h = Math.floor(x / 0x1_0000_0000) | 0;
+    lo = (lo + mix(l ^ Math.imul(h, 0x85ebca6b), 0x9e3779b1)) | 0;
+    hi = (hi + mix(h ^ Math.imul(l, 0xc2b2ae35), 0x27d4eb2f)) | 0;
+  }
+  return [lo, hi];
+}
+
+function mix(x: number, k: number): number {
+  x = Math.imul(x ^ (x >>> 16), k);
+  x = Math.imul(x ^ (x >>> 13), 0x165667b1);
+  return x ^ (x >>> 16);
 }
 
 /** Two random 32-bit words per operation (fixed seed: runs are reproducible), XORed into the set's hash. */
@@ -542,7 +754,7 @@ interface Failing {
  * answer cannot be explained. The search starts at the return of the operation the whole history's search got
  * stuck on, which is usually at or just after that cut, gallops to bracket it, then bisects.
  */
-function explainViolation(key: string, ops: readonly Indexed[], initial: string | null, deadline: number, whole: Omit<Failing, 'cut'>): string {
+function explainViolation(key: string, ops: readonly Indexed[], initial: string | null, deadline: number, exactSteps: number, whole: Omit<Failing, 'cut'>): string {
   const cuts = [...new Set(ops.map(({ op }) => op.return).filter((t) => t !== Infinity))].sort((a, b) => a - b);
   const budget = Math.min(deadline, Date.now() + EXPLAIN_BUDGET_MS);
   let lo = -1; // the latest cut known to pass (before the first, nothing fails)
@@ -551,7 +763,7 @@ function explainViolation(key: string, ops: readonly Indexed[], initial: string 
   /** Whether cut k fails; null when out of time. */
   const probe = (k: number): boolean | null => {
     const compiled = compile(truncate(ops, cuts[k]!), initial);
-    const result = search(compiled, budget);
+    const result = search(compiled, budget, exactSteps);
     if (result.timedOut) return null;
     if (result.ok) lo = k;
     else [hi, failing] = [k, { cut: cuts[k]!, compiled, result }];
@@ -590,8 +802,10 @@ function render(key: string, total: number, { cut, compiled: c, result }: Failin
 }
 
 /** The end of the partial order that got furthest, and why each operation that could come next does not. */
-function renderDeadEnd(c: Compiled, { order, states, state, blocker, candidates }: DeadEnd): string[] {
+function renderDeadEnd(c: Compiled, { order, blocker, candidates }: DeadEnd): string[] {
   const value = (id: number): string => show(c.values[id] ?? null);
+  const states = replay(c, order);
+  const state = states[order.length - 1] ?? c.initial;
   const lines = [`The partial order found that places the most operations with known outcome (${order.length} in all) ends:`];
   if (order.length > SHOWN_STEPS) lines.push('  ...');
   for (let k = Math.max(0, order.length - SHOWN_STEPS); k < order.length; k++) lines.push(`  ${describe(c.ops[order[k]!]!)}   => ${value(states[k]!)}`);
@@ -608,6 +822,15 @@ function renderDeadEnd(c: Compiled, { order, states, state, blocker, candidates 
   if (shown.length > SHOWN_CANDIDATES) lines.push(`  ... and ${shown.length - SHOWN_CANDIDATES} more`);
   if (idle.length > 0) lines.push(`  (and ${idle.length} operations with unknown outcome that would change nothing here)`);
   return lines;
+}
+
+/**
+ * The register after each operation of an order the search found, with the values as written, not as the search
+ * saw them (Search.visible: it tells apart only the values operations still to come can see).
+ */
+function replay(c: Compiled, order: readonly number[]): number[] {
+  let state = c.initial;
+  return order.map((i) => (state = step(c, i, state)));
 }
 
 function describe({ op, index, answeredLater }: Indexed): string {
