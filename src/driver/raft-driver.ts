@@ -18,6 +18,7 @@ import {
   MessageType,
   ProposalDroppedError,
   RawNode,
+  StateType,
   type ConfChange,
   type ConfState,
   type Entry,
@@ -134,7 +135,7 @@ export class RaftDriver {
   /** Single voter: campaign at once instead of waiting an election timeout (etcd does the same on start-up). */
   campaignIfAlone(): void {
     const r = this.node.raft;
-    if (r.trk.voters.size === 1 && r.trk.voters.has(r.id) && r.state !== 2 && r.promotable()) {
+    if (r.trk.voters.size === 1 && r.trk.voters.has(r.id) && r.state !== StateType.Leader && r.promotable()) {
       this.node.campaign();
       this.schedule();
     }
