@@ -6,6 +6,7 @@
 // applied index, and its data is produced from one LMDB read snapshot when a follower needs it.
 
 import { Packr, Unpackr } from 'msgpackr';
+import { invariant } from '../errors/index.js';
 import { CompactedError, limitSize, UnavailableError, type RaftStorage } from '../raft/index.js';
 import type { ConfState, Entry, HardState, Snapshot } from '../raft/index.js';
 import { logIndexOf, logKey, type Storage } from './env.js';
@@ -66,7 +67,7 @@ export class LmdbRaftStorage implements RaftStorage {
 
   entries(lo: number, hi: number, maxBytes: number): Entry[] {
     if (lo <= this.snapMeta.index) throw new CompactedError();
-    if (hi > this.last + 1) throw new Error(`entries' hi(${hi}) is out of bound lastindex(${this.last})`);
+    invariant(hi <= this.last + 1, () => `raft: entries' hi(${hi}) is out of bound lastindex(${this.last})`);
     const out: Entry[] = [];
     let bytes = 0;
     for (const { key, value } of this.storage.log.getRange({ start: logKey(lo), end: logKey(hi) })) {
