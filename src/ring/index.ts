@@ -2,4 +2,4 @@
 // main thread's supervision of a worker fed through a pair of them. Pure: no I/O; the worker entry points live in
 // workers/.
 export { Ring, RingFullError } from './ring.js';
-export { superviseRingWorker, type RingWorkerSlot } from './supervise.js';
+export { reportWorkerFailure, superviseRingWorker, type RingWorkerSlot } from './supervise.js';

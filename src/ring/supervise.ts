@@ -12,18 +12,21 @@ export interface RingWorkerSlot {
 
 /**
  * Watches a worker's long-running loop (`loop`, e.g. a piscina task) and the main thread's reply drain: `ended` runs
- * once the loop ends, however it ends (a failure is reported as a process warning first); a drain that fails (a corrupt reply ring: this worker's answers cannot be
+ * once the loop ends, however it ends, with what it failed with (undefined when it returned); a drain that fails (a corrupt reply ring: this worker's answers cannot be
  * trusted) stops the worker with the empty stop message, so `ended` follows and can replace it.
  */
-export function superviseRingWorker(slot: RingWorkerSlot, loop: Promise<unknown>, drain: Promise<void>, ended: () => void): void {
-  loop.then(ended, (err: unknown) => {
-    // never silent: a loop that threw (a broken invariant in the worker, a read it could not survive) is reported
-    // before the worker is replaced
-    process.emitWarning(`etcd-ts: a worker thread's loop failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
-    ended();
-  });
+export function superviseRingWorker(slot: RingWorkerSlot, loop: Promise<unknown>, drain: Promise<void>, ended: (failure: unknown) => void): void {
+  loop.then(() => ended(undefined), (err: unknown) => ended(err ?? new Error('the worker loop failed')));
   drain.catch(() => {
     slot.alive = false;
     slot.requests.push(new Uint8Array(0));
   });
+}
+
+/**
+ * A worker loop that failed while its pool was serving (not one stopped by the pool's close): never silent, so a broken
+ * invariant in a worker, or a read it could not survive, is seen before the worker is replaced.
+ */
+export function reportWorkerFailure(pool: string, failure: unknown): void {
+  process.emitWarning(`etcd-ts: a ${pool} worker thread's loop failed: ${failure instanceof Error ? (failure.stack ?? failure.message) : String(failure)}`);
 }

@@ -15,7 +15,7 @@ import { Piscina } from 'piscina';
 import { READ_BATCH_REQUESTS_MAX, READ_REPLY_RING_BYTES, READ_REQUEST_RING_BYTES } from '../config/limits.js';
 import { etcdError, fromStatus } from '../errors/index.js';
 import { FRAME_HEADER_BYTES, packr, unpackr, type ResponseHeader } from '../proto/index.js';
-import { Ring, superviseRingWorker } from '../ring/index.js';
+import { reportWorkerFailure, Ring, superviseRingWorker } from '../ring/index.js';
 import {
   READ_METHOD_RANGE,
   READ_METHOD_TXN,
@@ -94,12 +94,13 @@ export class ReadPool {
   private start(): Slot {
     const slot: Slot = { requests: Ring.create(READ_REQUEST_RING_BYTES), replies: Ring.create(READ_REPLY_RING_BYTES), pending: new Map(), batch: [], alive: true, startedAt: this.clock.now() };
     const task: ReadLoopTask = { requests: slot.requests.buffer, replies: slot.replies.buffer, dbPath: this.dbPath, txnOpsMax: this.txnOpsMax };
-    superviseRingWorker(slot, this.pool.run(task), this.drain(slot), () => this.ended(slot));
+    superviseRingWorker(slot, this.pool.run(task), this.drain(slot), (failure) => this.ended(slot, failure));
     return slot;
   }
 
   /** The worker's loop ended (stopped, or the thread died): replace it and resend what it held. */
-  private ended(slot: Slot): void {
+  private ended(slot: Slot, failure: unknown): void {
+    if (failure !== undefined && !this.closed) reportWorkerFailure('read', failure);
     slot.alive = false;
     const i = this.slots.indexOf(slot);
     if (this.closed || i < 0) {

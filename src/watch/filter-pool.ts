@@ -18,7 +18,7 @@ import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
 import { WATCH_FILTER_CHANGES_MESSAGE_BYTES_MAX, WATCH_FILTER_REPLY_RING_BYTES, WATCH_FILTER_REQUEST_RING_BYTES } from '../config/limits.js';
 import { packr, type Event } from '../proto/index.js';
-import { Ring, RingFullError, superviseRingWorker } from '../ring/index.js';
+import { reportWorkerFailure, Ring, RingFullError, superviseRingWorker } from '../ring/index.js';
 import { addItem, addItemBytes, batchItem, decodeReply, ITEM_CRASH, ITEM_REMOVE, REPLY_OK, type FilterWatcher, type RequestItem } from './filter-protocol.js';
 
 const workerFile = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../workers/watch-filter-worker.js');
@@ -81,7 +81,7 @@ export class WatchFilterPool implements WatchFilter {
       alive: true,
       startedAt: this.clock.now(),
     };
-    superviseRingWorker(slot, this.pool.run({ requests: slot.requests.buffer, replies: slot.replies.buffer }), this.drain(slot), () => this.ended(slot));
+    superviseRingWorker(slot, this.pool.run({ requests: slot.requests.buffer, replies: slot.replies.buffer }), this.drain(slot), (failure) => this.ended(slot, failure));
     return slot;
   }
 
@@ -166,7 +166,8 @@ export class WatchFilterPool implements WatchFilter {
   }
 
   /** The worker's loop ended (stopped, or the thread died): replace it, rebuild its view, resend what it held. */
-  private ended(slot: Slot): void {
+  private ended(slot: Slot, failure: unknown): void {
+    if (failure !== undefined && !this.closed) reportWorkerFailure('watch filter', failure);
     slot.alive = false;
     if (this.closed || slot !== this.slot) return;
     if (this.clock.now() - slot.startedAt < YOUNG_MS) {
