@@ -3,3 +3,4 @@
 // workers/.
 export { Ring, RingFullError } from './ring.js';
 export { reportWorkerFailure, superviseRingWorker, type RingWorkerSlot } from './supervise.js';
+export { WORKER_EXEC_ARGV } from './worker-options.js';

@@ -22,6 +22,7 @@ import { fileURLToPath } from 'node:url';
 import diagnostics from 'node:diagnostics_channel';
 import { Piscina } from 'piscina';
 import { COMPACTION_STEP_ATTEMPTS_MAX } from '../config/limits.js';
+import { WORKER_EXEC_ARGV } from '../ring/index.js';
 import {
   COMPACTION_BEGIN,
   compactionStep,
@@ -95,7 +96,7 @@ export class WorkerThreadSteps implements CompactionStepRunner {
   private ensurePool(): Piscina {
     if (this.pool !== null) return this.pool;
     // atomics disabled: an idle worker keeps its event loop, so nothing parks it holding a stale read snapshot
-    const pool = new Piscina({ filename: workerFile, minThreads: 1, maxThreads: 1, idleTimeout: Infinity, atomics: 'disabled' });
+    const pool = new Piscina({ filename: workerFile, minThreads: 1, maxThreads: 1, idleTimeout: Infinity, atomics: 'disabled', execArgv: [...WORKER_EXEC_ARGV] });
     // A worker that dies between tasks is reported here rather than to a task; the next task gets a fresh thread.
     pool.on('error', () => {});
     this.pool = pool;

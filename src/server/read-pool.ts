@@ -15,7 +15,7 @@ import { Piscina } from 'piscina';
 import { READ_BATCH_REQUESTS_MAX, READ_REPLY_RING_BYTES, READ_REQUEST_RING_BYTES } from '../config/limits.js';
 import { etcdError, fromStatus } from '../errors/index.js';
 import { FRAME_HEADER_BYTES, packr, unpackr, type ResponseHeader } from '../proto/index.js';
-import { reportWorkerFailure, Ring, superviseRingWorker } from '../ring/index.js';
+import { reportWorkerFailure, Ring, superviseRingWorker, WORKER_EXEC_ARGV } from '../ring/index.js';
 import {
   READ_METHOD_RANGE,
   READ_METHOD_TXN,
@@ -87,7 +87,7 @@ export class ReadPool {
     private readonly clock: Clock = systemClock,
   ) {
     if (REPLY_FRAME_SPACE !== FRAME_HEADER_BYTES) throw new Error('read pool: reply frame space does not match the frame header');
-    this.pool = new Piscina({ filename: workerFile, minThreads: threads, maxThreads: threads, idleTimeout: Infinity, atomics: 'disabled' });
+    this.pool = new Piscina({ filename: workerFile, minThreads: threads, maxThreads: threads, idleTimeout: Infinity, atomics: 'disabled', execArgv: [...WORKER_EXEC_ARGV] });
     for (let i = 0; i < threads; i++) this.slots.push(this.start());
   }
 

@@ -18,7 +18,7 @@ import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
 import { WATCH_FILTER_CHANGES_MESSAGE_BYTES_MAX, WATCH_FILTER_REPLY_RING_BYTES, WATCH_FILTER_REQUEST_RING_BYTES } from '../config/limits.js';
 import { packr, type Event } from '../proto/index.js';
-import { reportWorkerFailure, Ring, RingFullError, superviseRingWorker } from '../ring/index.js';
+import { reportWorkerFailure, Ring, RingFullError, superviseRingWorker, WORKER_EXEC_ARGV } from '../ring/index.js';
 import { addItem, addItemBytes, batchItem, decodeReply, ITEM_CRASH, ITEM_REMOVE, REPLY_OK, type FilterWatcher, type RequestItem } from './filter-protocol.js';
 
 const workerFile = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../workers/watch-filter-worker.js');
@@ -70,7 +70,7 @@ export class WatchFilterPool implements WatchFilter {
 
   /** `clock`: when a worker died young, and the delay before it is tried again */
   constructor(private readonly clock: Clock = systemClock) {
-    this.pool = new Piscina({ filename: workerFile, minThreads: 1, maxThreads: 1, idleTimeout: Infinity, atomics: 'disabled' });
+    this.pool = new Piscina({ filename: workerFile, minThreads: 1, maxThreads: 1, idleTimeout: Infinity, atomics: 'disabled', execArgv: [...WORKER_EXEC_ARGV] });
     this.slot = this.start();
   }
 
