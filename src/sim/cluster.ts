@@ -1,6 +1,6 @@
 // Deterministic simulation of a whole Raft cluster in one process, under virtual time, from one seed.
 //
-// Each node runs the member's real Raft driver (src/server/raft-driver.ts, the RawNode and the order of every Ready)
+// Each node runs the member's real Raft driver (src/driver/raft-driver.ts, the RawNode and the order of every Ready)
 // over an in-memory "disk" (MemoryStorage plus a durable application state). The driver's persist port hands a Ready
 // with something to write to the disk, which flushes it when the simulation decides; only then does the driver go on
 // to send, apply and advance, synchronously inside that step. The driver's deferred work runs where the simulation

@@ -1,4 +1,4 @@
-// Step 1 of the Raft driver (src/server/raft-driver.ts) for a member whose log lives in LMDB: what makes a Ready
+// Step 1 of the Raft driver (src/driver/raft-driver.ts) for a member whose log lives in LMDB: what makes a Ready
 // durable. A leader's snapshot is installed first (through the server, which owns the key space it replaces), then
 // the entries and the hard state are queued as asynchronous writes; they are durable once `flushed` resolves, and
 // only then may the driver send or apply anything of the Ready.
