@@ -47,6 +47,20 @@ function errorBody(err: EtcdError): { code: number; message: string } {
   return { code: err.code, message: err.message };
 }
 
+/** A request or stream frame's body: msgpack {method, request}. */
+function decodeEnvelope(body: Buffer): { method?: unknown; request?: unknown } {
+  let decoded: unknown;
+  try {
+    decoded = unpackr.unpack(body);
+  } catch {
+    throw etcdError('InvalidRequest', 'malformed msgpack body');
+  }
+  if (typeof decoded !== 'object' || decoded === null || Array.isArray(decoded)) {
+    throw etcdError('InvalidRequest', 'body must be a map {method, request}');
+  }
+  return decoded as { method?: unknown; request?: unknown };
+}
+
 function describeType(v: unknown): string {
   if (v === null || v === undefined) return 'nothing';
   if (Array.isArray(v)) return 'a list';
@@ -116,16 +130,8 @@ class Connection {
   /** A message on a stream: the first one with a new id opens it ({method, request}), later ones carry {request}. */
   private onStreamMessage(streamId: number, body: Buffer): void {
     let handler = this.streams.get(streamId);
-    let decoded: { method?: unknown; request?: unknown };
     try {
-      try {
-        decoded = unpackr.unpack(body) as typeof decoded;
-      } catch {
-        throw etcdError('InvalidRequest', 'malformed msgpack body');
-      }
-      if (typeof decoded !== 'object' || decoded === null || Array.isArray(decoded)) {
-        throw etcdError('InvalidRequest', 'body must be a map {method, request}');
-      }
+      const decoded = decodeEnvelope(body);
       if (handler === undefined) {
         const method = decoded.method;
         if (typeof method !== 'string' || !isStreamMethodName(method)) {
@@ -175,16 +181,7 @@ class Connection {
   private onRequest(requestId: number, body: Buffer): void {
     let result: unknown;
     try {
-      let decoded: unknown;
-      try {
-        decoded = unpackr.unpack(body);
-      } catch {
-        throw etcdError('InvalidRequest', 'malformed msgpack body');
-      }
-      if (typeof decoded !== 'object' || decoded === null || Array.isArray(decoded)) {
-        throw etcdError('InvalidRequest', 'body must be a map {method, request}');
-      }
-      const { method, request } = decoded as { method?: unknown; request?: unknown };
+      const { method, request } = decodeEnvelope(body);
       if (typeof method !== 'string') {
         // Never stringify the value itself: a decoded map may carry a non-function `toString` that makes String() throw.
         throw etcdError('InvalidRequest', `field "method" must be a string, got ${describeType(method)}`);
@@ -223,13 +220,14 @@ class Connection {
     try {
       frame = encodeFrame(kind, requestId, value);
     } catch (err) {
-      frame = encodeFrame(kind === FrameKind.Response ? FrameKind.Error : FrameKind.StreamEnd, requestId, { code: 13, message: `cannot encode response: ${(err as Error).message}` });
+      const failed = etcdError('ResponseEncodeFailed', (err as Error).message);
+      frame = encodeFrame(kind === FrameKind.Response ? FrameKind.Error : FrameKind.StreamEnd, requestId, errorBody(failed));
     }
     this.enqueue(frame);
   }
 
   private sendError(requestId: number, err: EtcdError): void {
-    this.enqueue(encodeFrame(FrameKind.Error, requestId, { code: err.code, message: err.message }));
+    this.enqueue(encodeFrame(FrameKind.Error, requestId, errorBody(err)));
   }
 
   private enqueue(frame: Buffer): void {

@@ -103,11 +103,7 @@ export interface StreamOutput extends StreamSinkLike {
 export function openMethodStream(server: EtcdServer, method: StreamMethodName, out: StreamOutput): StreamHandle {
   switch (method) {
     case 'Watch': {
-      const ws = server.openWatchStream({
-        send: (r) => out.send(r),
-        sendEvents: out.sendEvents === undefined ? undefined : (header, watchId, events) => out.sendEvents!(header, watchId, events),
-        pendingBytes: () => out.pendingBytes(),
-      });
+      const ws = server.openWatchStream(out); // a StreamOutput is a watch sink, fast path included
       return { handle: (r) => ws.handle(r as WatchRequest), close: () => ws.close(), drained: () => ws.drained() };
     }
     case 'LeaseKeepAlive':

@@ -105,8 +105,12 @@ export class Peers implements MembershipEffects {
 
   /** IDs removed from the cluster (etcd keeps them too): they may never come back. */
   isRemoved(id: bigint): boolean {
+    return this.removedIds().has(id.toString());
+  }
+
+  private removedIds(): Set<string> {
     this.removedCache ??= new Set(readRemovedMembers(this.ports.storage.meta));
-    return this.removedCache.has(id.toString());
+    return this.removedCache;
   }
 
   // ---- conf changes, as the applier applies them (inside its transaction) ------------------------------------
@@ -116,9 +120,9 @@ export class Peers implements MembershipEffects {
   }
 
   removed(id: bigint): void {
-    this.isRemoved(id); // loads the record
-    this.removedCache!.add(id.toString());
-    writeRemovedMembersSync(this.ports.storage.meta, [...this.removedCache!]);
+    const removed = this.removedIds();
+    removed.add(id.toString());
+    writeRemovedMembersSync(this.ports.storage.meta, [...removed]);
     if (id !== this.ports.memberId) this.transportRef?.removePeer(id);
   }
 

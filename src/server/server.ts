@@ -21,7 +21,7 @@ import { Lessor } from '../lease/index.js';
 import { readEvents, type MvccEvent } from '../mvcc/index.js';
 import type { ResponseHeader, StatusResponse } from '../proto/index.js';
 import { NONE, StateType, type SoftState } from '../raft/index.js';
-import { databaseSize, lmdbPersist, LmdbRaftStorage, readPersistedState, type MemberRecord, type Storage } from '../storage/index.js';
+import { databaseSize, lmdbPersist, LmdbRaftStorage, readPersistedState, type Storage } from '../storage/index.js';
 import type { Transport } from '../transport/index.js';
 import { WatchFilterPool, WatchHub, type WatchSink, type WatchStream } from '../watch/index.js';
 import { Applier } from './applier.js';
@@ -32,7 +32,6 @@ import { KvService } from './kv-service.js';
 import { ConcurrencyService } from './concurrency.js';
 import { parseInitialCluster } from './identity.js';
 import { LeaseService } from './lease-service.js';
-import { sortedMembers } from './membership.js';
 import { Peers, REMOVED_MESSAGE } from './peers.js';
 import type { StreamHandle, StreamSinkLike } from './ports.js';
 import { Proposals } from './proposals.js';
@@ -42,8 +41,6 @@ import { LinearizableReads } from './reads.js';
 import { ServerStats } from './stats.js';
 
 export const SERVER_VERSION = '3.4.0';
-
-export type { StreamSinkLike } from './ports.js';
 
 export interface ServerEvents {
   /** called after each applied batch with the events it produced (watch hub hook) */
@@ -333,10 +330,6 @@ export class EtcdServer {
       dbSizeInUse: size.inUse,
       isLearner: this.isLearner,
     };
-  }
-
-  memberList(): MemberRecord[] {
-    return sortedMembers(this.applier.members);
   }
 
   /** A read after a ReadIndex round (a serializable read when asked), for the lease service. */
