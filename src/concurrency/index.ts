@@ -35,12 +35,12 @@ export function leaseHex(lease: bigint): string {
 
 /** <name>/: the prefix a lock or an election of this name keeps its keys under. */
 export function recipePrefix(name: Uint8Array): Uint8Array {
-  return concat(name, Buffer.from('/'));
+  return Buffer.concat([name, Buffer.from('/')]);
 }
 
 /** The key a session's lease holds under a prefix. */
 export function sessionKey(prefix: Uint8Array, lease: bigint): Uint8Array {
-  return concat(prefix, Buffer.from(leaseHex(lease)));
+  return Buffer.concat([prefix, Buffer.from(leaseHex(lease))]);
 }
 
 /** clientv3's WithFirstCreate / WithLastCreate: the oldest (or newest) key under a prefix. */
@@ -115,8 +115,4 @@ export function proclaim(kv: RecipeKv, key: Uint8Array, revision: number, lease:
 /** Election.Resign's txn: deletes the leader's key, if it is still the key created at `revision`. */
 export function resign(kv: RecipeKv, key: Uint8Array, revision: number): Promise<TxnResponse> {
   return kv.txn({ compare: createRevisionIs(key, revision), success: [{ request_delete_range: { key } }] });
-}
-
-function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
-  return Buffer.concat([a, b]);
 }
