@@ -53,7 +53,7 @@ export interface CompactionHost {
   /** the revision whose physical compaction has completed (persisted) */
   compactedPhysically(): number;
   /** every step for `revision` is done: persist it and release whoever waits for it */
-  completed(revision: number): void;
+  completed(revision: number): Promise<void> | void;
   /** a step keeps failing: the member cannot go on */
   fail(err: Error): void;
 }
@@ -238,7 +238,7 @@ export class Compactor {
       }
       this.job = null;
       this.stats.completed++;
-      this.host.completed(job.revision);
+      await this.host.completed(job.revision);
       if (compactionChannel.hasSubscribers) compactionChannel.publish({ event: 'done', revision: job.revision } satisfies CompactionMessage);
       // a compaction applied meanwhile (its resume() found this one running) starts now
       const target = this.host.compactRevision();

@@ -28,6 +28,8 @@ export interface KvPorts {
   readonly storage: Storage;
   /** the applied store revision and compaction (read at each request) */
   readonly state: MvccState;
+  /** null when every acknowledged write is in `state`, else when it will be (see Applier.visible) */
+  visible(): Promise<void> | null;
   readonly stats: ServerStats;
   readonly proposals: Proposals;
   readonly reads: LinearizableReads;
@@ -45,7 +47,7 @@ export class KvService {
   range(req: RangeRequest): RangeResponse | Promise<RangeResponse> {
     this.ports.assertServing();
     this.ports.stats.ranges++;
-    if (req.serializable) return this.rangeLocal(req);
+    if (req.serializable) return this.serializable(() => this.rangeLocal(req));
     return this.ports.reads.read(() => this.rangeLocal(req));
   }
 
@@ -62,7 +64,7 @@ export class KvService {
     if (ports.readPool === null || (WORKER_POINT_READS_INLINE && isPointRead(req))) return this.range(req);
     ports.stats.ranges++;
     const inWorker = this.inWorker(ports.readPool, 'Range', req, body, () => this.rangeLocal(req));
-    if (req.serializable) return inWorker();
+    if (req.serializable) return this.serializable(inWorker) as Promise<RangeResponse | EncodedResponse>;
     return ports.reads.read(inWorker) as unknown as Promise<RangeResponse | EncodedResponse>;
   }
 
@@ -74,7 +76,17 @@ export class KvService {
     // counted without its branch's ranges: the worker's answer is not decoded here
     ports.stats.txns++;
     const inWorker = this.inWorker(ports.readPool, 'Txn', req, body, () => this.txnReadOnly(req).response);
-    return isSerializableTxn(req) ? inWorker() : (ports.reads.read(inWorker) as unknown as Promise<TxnResponse | EncodedResponse>);
+    return isSerializableTxn(req) ? this.serializable(inWorker) : (ports.reads.read(inWorker) as unknown as Promise<TxnResponse | EncodedResponse>);
+  }
+
+  /** A serializable read runs at once, or once every write acknowledged before it is published (read your writes). */
+  private serializable<T>(run: () => T | Promise<T>): T | Promise<T> {
+    const wait = this.ports.visible();
+    if (wait === null) return run();
+    return wait.then(() => {
+      this.ports.assertServing();
+      return run();
+    });
   }
 
   private inWorker<T>(pool: ReadPool, method: WorkerReadMethod, req: unknown, body: Uint8Array | undefined, local: () => T): () => Promise<T | EncodedResponse> {
@@ -104,7 +116,7 @@ export class KvService {
         countTxn(req, result, ports.stats);
         return response;
       };
-      return isSerializableTxn(req) ? evaluate() : ports.reads.read(evaluate);
+      return isSerializableTxn(req) ? this.serializable(evaluate) : ports.reads.read(evaluate);
     }
     return ports.proposals.propose('Txn', req) as Promise<TxnResponse>;
   }

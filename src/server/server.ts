@@ -24,7 +24,7 @@ import { NONE, StateType, type SoftState } from '../raft/index.js';
 import { databaseSize, lmdbPersist, LmdbRaftStorage, readPersistedState, type Storage } from '../storage/index.js';
 import type { Transport } from '../transport/index.js';
 import { WatchFilterPool, WatchHub, type WatchSink, type WatchStream } from '../watch/index.js';
-import { Applier } from './applier.js';
+import { Applier, type AppliedBatch } from './applier.js';
 import { bootstrap } from './bootstrap.js';
 import { ClusterService } from './cluster-service.js';
 import { Compactor, MainThreadSteps, WorkerThreadSteps } from './compactor.js';
@@ -105,11 +105,18 @@ export class EtcdServer {
       BigInt(identity.cluster_id),
     );
     this.applier = new Applier(
-      { memberId, storage, config, lessor: this.lessor, stats: this.stats, membership: this.peers, header },
+      {
+        memberId, storage, config, lessor: this.lessor, stats: this.stats, membership: this.peers,
+        header: (revision) => this.header(revision),
+        answered: (results) => this.proposals.settle(results, (revision, answer) => this.physicalWaiters.push({ revision, answer })),
+        committed: (batch) => this.applied(batch),
+        fail: (err) => this.fail(err),
+      },
       readPersistedState(storage.meta),
     );
     const raftStorage = new LmdbRaftStorage(storage, () => this.applier.snapshotForRaft());
     this.applier.attachRaftStorage(raftStorage);
+    const persist = lmdbPersist(storage, raftStorage, (snapshot) => this.snapshotInstalled(this.applier.installSnapshot(snapshot)));
     this.driver = new RaftDriver({
       memberId,
       raftStorage,
@@ -127,8 +134,12 @@ export class EtcdServer {
       clock,
       defer: (run) => setImmediate(run),
       ports: {
-        persist: lmdbPersist(storage, raftStorage, (snapshot) => this.snapshotInstalled(this.applier.installSnapshot(snapshot))),
-        apply: (entries, confChanges) => this.applied(this.applier.apply(entries, confChanges)),
+        persist: (rd, done) => {
+          // a leader's snapshot replaces the key space: only once every queued apply transaction has committed
+          if (rd.snapshot !== undefined && this.applier.busy) this.applier.whenIdle().then(() => persist(rd, done), done);
+          else persist(rd, done);
+        },
+        apply: (entries, confChanges) => this.applier.apply(entries, confChanges),
         onSoftState: (ss) => this.onSoftState(ss),
         onReadStates: (rs) => this.reads.onReadStates(rs),
         send: (messages) => this.peers.send(messages),
@@ -167,6 +178,7 @@ export class EtcdServer {
         compactRevision: () => this.applier.state.compactRevision,
         header,
         readEvents: (from, to, max, keep, withPrev, maxBytes) => readEvents(this.storage, from, to, max, keep, withPrev, maxBytes),
+        visible: () => this.applier.visible(),
       },
       {
         fragmentBytes: config.limits.requestBytesMax + WATCH_FRAGMENT_SLACK_BYTES,
@@ -190,7 +202,7 @@ export class EtcdServer {
       return rest;
     }, clock) : null;
     this.kv = new KvService({
-      storage, state: this.applier.state, stats: this.stats, proposals: this.proposals, reads: this.reads, readPool: this.readPool, header, assertServing,
+      storage, state: this.applier.state, visible: () => this.applier.visible(), stats: this.stats, proposals: this.proposals, reads: this.reads, readPool: this.readPool, header, assertServing,
     });
     this.concurrency = new ConcurrencyService({
       range: (req) => this.kv.range(req),
@@ -246,12 +258,12 @@ export class EtcdServer {
     return this.peers.clusterId;
   }
 
-  header(revision = this.applier.state.revision): ResponseHeader {
+  header(revision = this.applier.revision): ResponseHeader {
     return { cluster_id: this.peers.clusterId, member_id: this.memberId, revision, raft_term: this.driver.node.raft.term };
   }
 
   get revision(): number {
-    return this.applier.state.revision;
+    return this.applier.revision;
   }
 
   get compactRevision(): number {
@@ -372,14 +384,12 @@ export class EtcdServer {
 
   // ---- what applying sets off -----------------------------------------------------------------------------
 
-  /** After the apply transaction of a batch: watchers, waiters, reads waiting for the index, physical compaction. */
-  private applied(batch: ReturnType<Applier['apply']>): void {
-    if (batch === null) return;
+  /** After the apply transaction of a batch committed: watchers, waiters, reads waiting for the index, compaction. */
+  private applied(batch: AppliedBatch): void {
     if (batch.events.length > 0) {
       this.watchHub.onApplied(batch.events);
       this.events.onApplied?.(batch.events, this.applier.state.revision);
     }
-    this.proposals.settle(batch.results, (revision, answer) => this.physicalWaiters.push({ revision, answer }));
     this.reads.onApplied();
     if (this.applier.state.compactRevision > this.applier.compactedPhysically) {
       if (!this.stopped) this.compactor.resume();
@@ -397,9 +407,9 @@ export class EtcdServer {
   }
 
   /** Every step of the physical compaction at `revision` is done (see compactor.ts). */
-  private physicalCompactionCompleted(revision: number): void {
+  private async physicalCompactionCompleted(revision: number): Promise<void> {
     if (this.stopped || this.fatal !== null) return;
-    this.applier.recordPhysicalCompaction(revision);
+    await this.applier.recordPhysicalCompaction(revision);
     this.releasePhysicalWaiters();
   }
 
@@ -482,6 +492,7 @@ export class EtcdServer {
     this.leases.close();
     this.concurrency.close();
     await this.driver.stop();
+    await this.applier.whenIdle();
     await this.peers.close();
     this.failPending(etcdError('Stopped'));
     await this.storage.env.flushed;

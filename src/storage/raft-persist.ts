@@ -2,10 +2,23 @@
 // durable. A leader's snapshot is installed first (through the server, which owns the key space it replaces), then
 // the entries and the hard state are queued as asynchronous writes; they are durable once `flushed` resolves, and
 // only then may the driver send or apply anything of the Ready.
+//
+// As etcd's MustSync: a Ready whose only change is the hard state's commit index is not waited for. The write is
+// queued (it reaches the disk with the next commit); losing it in a crash loses nothing, since the commit index is
+// learnt again from the leader (or, alone, from the log), and the applied index is never recorded ahead of it: the
+// apply transaction that uses it is queued after it.
 
-import type { Ready, Snapshot } from '../raft/index.js';
+import { failpoint } from '../failpoints/index.js';
+import type { HardState, Ready, Snapshot } from '../raft/index.js';
 import type { Storage } from './env.js';
 import type { LmdbRaftStorage } from './raft-storage.js';
+
+/** etcd's raft.MustSync: entries, or a change of term or vote, must be on disk before anything depends on them. */
+export function mustSync(rd: Ready, previous: HardState): boolean {
+  if (rd.entries.length > 0 || rd.snapshot !== undefined) return true;
+  const hs = rd.hardState;
+  return hs !== undefined && (hs.term !== previous.term || hs.vote !== previous.vote);
+}
 
 /** The driver's persist port over LMDB. */
 export function lmdbPersist(
@@ -13,14 +26,22 @@ export function lmdbPersist(
   raftStorage: LmdbRaftStorage,
   installSnapshot: (snapshot: Snapshot) => void,
 ): (rd: Ready, done: (err?: unknown) => void) => void {
+  let previous = raftStorage.initialState().hardState;
   return (rd, done) => {
     if (rd.snapshot) installSnapshot(rd.snapshot);
+    const sync = mustSync(rd, previous);
     raftStorage.append(rd.entries);
-    if (rd.hardState) raftStorage.setHardState(rd.hardState);
-    if (rd.entries.length === 0 && rd.hardState === undefined && rd.snapshot === undefined) {
+    if (rd.hardState) {
+      raftStorage.setHardState(rd.hardState);
+      previous = rd.hardState;
+    }
+    if (!sync) {
       done();
       return;
     }
-    storage.log.flushed.then(() => done(), done);
+    storage.log.flushed.then(() => {
+      failpoint('persist.afterFlush');
+      done();
+    }, done);
   };
 }

@@ -52,6 +52,11 @@ export interface WatchSource {
   compactRevision(): number;
   header(revision: number): ResponseHeader;
   readEvents(from: number, to: number, maxEvents: number, keep: (key: Buffer) => boolean, withPrev: boolean, maxBytes?: number): EventsRead;
+  /**
+   * null when every write acknowledged to a client is in `revision()`; else a promise for when it is. A watch request
+   * waits for it, so a watcher created after a put was acknowledged starts after that put, as in etcd.
+   */
+  visible?(): Promise<void> | null;
 }
 
 /** Where a stream's responses go (a binary-protocol stream, a WebSocket, an in-process consumer). */
@@ -492,6 +497,11 @@ export class WatchHub {
 
   // ---- used by streams ----------------------------------------------------------------------------------------
 
+  /** See WatchSource.visible. */
+  visible(): Promise<void> | null {
+    return this.source.visible?.() ?? null;
+  }
+
   /** Registers a watcher; returns the reason when it cannot be created. */
   register(stream: WatchStream, id: number, req: WatchCreateRequest): Watcher | string {
     if (this.watcherCount >= WATCHERS_MAX) return TOO_MANY_WATCHERS;
@@ -574,6 +584,8 @@ export class WatchStream {
   private nextAutoId = 0;
   private progressRequested = false;
   private closed = false;
+  /** requests that arrived while acknowledged writes were not yet published, in order */
+  private deferred: WatchRequest[] | null = null;
 
   constructor(
     private readonly hub: WatchHub,
@@ -595,6 +607,21 @@ export class WatchStream {
 
   handle(req: WatchRequest): void {
     if (this.closed) return;
+    if (this.deferred !== null) {
+      this.deferred.push(req);
+      return;
+    }
+    const wait = this.hub.visible();
+    if (wait === null) return this.process(req);
+    this.deferred = [req];
+    void wait.then(() => {
+      const reqs = this.deferred ?? [];
+      this.deferred = null;
+      for (const r of reqs) if (!this.closed) this.process(r);
+    });
+  }
+
+  private process(req: WatchRequest): void {
     if (req.create_request !== undefined) this.create(req.create_request);
     else if (req.cancel_request !== undefined) this.cancel(req.cancel_request.watch_id);
     else if (req.progress_request !== undefined) {
