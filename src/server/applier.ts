@@ -218,6 +218,8 @@ export class Applier {
       .then(
         () => {
           const p = published!;
+          // readers on this thread must see the commit from now on (lmdb-js may not have renewed the snapshot yet)
+          this.ports.storage.env.resetReadTxn();
           Object.assign(this.state, p.state);
           this.appliedIndex = p.applied;
           this.compactedPhysicallyRevision = p.compactedPhysically;

@@ -40,6 +40,9 @@ export function lmdbPersist(
       return;
     }
     storage.log.flushed.then(() => {
+      // lmdb-js can resolve the flush before it has renewed this thread's read snapshot for the commit: Raft reads
+      // the entries back from the log next, so start a fresh snapshot now
+      storage.env.resetReadTxn();
       failpoint('persist.afterFlush');
       done();
     }, done);
