@@ -180,7 +180,7 @@ const STALE: CompactionStepResult = Object.freeze({ removed: 0, next: COMPACTION
 
 /**
  * One bounded step of the physical compaction at `revision`: plans from the caller's read snapshot and deletes at most
- * `batchKeysMax` versions in one write transaction, so a concurrent apply waits for the write lock at most that long.
+ * `batchKeysMax` keys (keyindex entries and history records; at least one version) in one write transaction, so a concurrent apply waits for the write lock at most that long.
  * Idempotent: running a step again from the same position (after a crash, or after a newer compaction took over) only
  * deletes what is still removable, because writes racing with it add versions above the compacted revision only. A step
  * planned under another storage generation than the compaction's deletes nothing (checked inside its transaction).
@@ -197,7 +197,8 @@ export function compactionStep(tables: CompactionTables, revision: number, posit
       return removed;
     });
   if (position.phase === 'keyindex') {
-    const chunk = planCompactionChunk(tables, revision, position.cursor, batchKeysMax);
+    // each removal deletes a keyindex entry and (mostly) its history record: at most batchKeysMax deletes in all
+    const chunk = planCompactionChunk(tables, revision, position.cursor, Math.max(1, Math.floor(batchKeysMax / 2)));
     let removed = 0;
     if (chunk.remove.length > 0) {
       const done = commit(() => {
