@@ -6,21 +6,27 @@
 
 import { compactionStep, positionFromWire, positionToWire } from '../src/mvcc/index.js';
 import type { CompactionTask, CompactionTaskResult } from '../src/server/compaction-task.js';
-import { openTables } from '../src/storage/index.js';
+import { openTables, readStorageGeneration } from '../src/storage/index.js';
+import type { CompactionTables } from '../src/mvcc/index.js';
 
-let tables: ReturnType<typeof openTables> | null = null;
+let opened: { tables: CompactionTables; env: ReturnType<typeof openTables>['env'] } | null = null;
 
 export default function compact(task: CompactionTask): CompactionTaskResult {
-  tables ??= openTables(task.dbPath);
-  const t = tables;
+  if (opened === null) {
+    const { env, meta, latest, history, keyindex } = openTables(task.dbPath);
+    opened = { env, tables: { env, latest, history, keyindex, storageGeneration: () => readStorageGeneration(meta) } };
+  }
+  const { env, tables: t } = opened;
   // lmdb-js renews a thread's read snapshot on a timer; do not rely on it between tasks.
-  t.env.resetReadTxn();
+  env.resetReadTxn();
   try {
     const step = compactionStep(t, task.revision, positionFromWire(task.position), task.batchKeysMax);
     if (task.stallAfterDeletesForTest !== undefined) stallForever(new Int32Array(task.stallAfterDeletesForTest));
-    return { removed: step.removed, next: step.next === null ? null : positionToWire(step.next) };
+    const result: CompactionTaskResult = { removed: step.removed, next: step.next === null ? null : positionToWire(step.next) };
+    if (step.stale === true) result.stale = true;
+    return result;
   } finally {
-    t.env.resetReadTxn();
+    env.resetReadTxn();
   }
 }
 

@@ -214,6 +214,14 @@ export const READ_REPLY_RING_BYTES = 16 << 20;
  * gives up as on any storage failure. A step is idempotent, so each attempt simply runs it again on a fresh thread.
  */
 export const COMPACTION_STEP_ATTEMPTS_MAX = 5;
+/**
+ * Records written per transaction when a data directory is migrated to a newer storage format on open: each chunk is
+ * one bounded write transaction (a few MiB at most with 256-byte values), so a kill -9 loses at most one chunk's work
+ * and memory stays flat however large the store is.
+ */
+export const MIGRATION_CHUNK_RECORDS = 4096;
+/** Records migrated between two progress lines on stderr. */
+export const MIGRATION_PROGRESS_RECORDS = 100_000;
 /** Reads sent to a worker in one ring message (one socket chunk's reads travel together, in messages of this many). */
 export const READ_BATCH_REQUESTS_MAX = 64;
 /**

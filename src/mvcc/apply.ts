@@ -19,7 +19,7 @@ import {
   type ResponseOp,
   type TxnRequest,
 } from '../proto/index.js';
-import { decodeRecord, encodeRecord, eventKey, historyKey, recordToKeyValue, type StoredRecord } from './encoding.js';
+import { decodeRecord, encodeRecord, historyKey, historyValue, keyIndexKey, keyIndexValue, recordToKeyValue, type StoredRecord } from './encoding.js';
 import { getLatest, range, type MvccState, type MvccTables, type RangeResult } from './read.js';
 
 /** Key-space mutations a txn made, in order: etcd's Event (type PUT = 0, DELETE = 1), what the watch hub sends. */
@@ -115,14 +115,20 @@ export class MvccTxn {
     if (prev !== undefined && prev.lease !== 0n && prev.lease !== lease) this.leases.detach?.(prev.lease, key);
     if (lease !== 0n && (prev === undefined || prev.lease !== lease)) this.leases.attach?.(lease, key);
     this.tables.latest.putSync(key, record);
-    this.tables.history.putSync(historyKey(key, revision), record);
-    this.tables.events.putSync(eventKey(revision, this.events.length), key);
+    this.record(key, revision, record, false);
     const ev: Event = { type: EventType.PUT, kv: recordToKeyValue(key, record) };
     if (prevKv !== undefined) ev.prev_kv = prevKv;
     this.events.push(ev);
     const response: { header: ResponseHeader; prev_kv?: KeyValue } = { header: header(revision) };
     if (req.prev_kv && prevKv !== undefined) response.prev_kv = prevKv;
     return response;
+  }
+
+  /** Appends the change to history at (revision, its index in the txn) and indexes it under its key. */
+  private record(key: Buffer, revision: number, record: Buffer, tombstone: boolean): void {
+    const sub = this.events.length;
+    this.tables.history.putSync(historyKey(revision, sub), historyValue(key, record));
+    this.tables.keyindex.putSync(keyIndexKey(key, revision), keyIndexValue(sub, tombstone));
   }
 
   deleteRange(req: DeleteRangeRequest): { header: ResponseHeader; deleted: number; prev_kvs: KeyValue[] } {
@@ -133,8 +139,7 @@ export class MvccTxn {
       const tombstone = encodeRecord({ tombstone: true, create_revision: 0, mod_revision: revision, version: 0, lease: 0n, value: EMPTY });
       this.tables.latest.removeSync(Buffer.from(kv.key));
       if (kv.lease !== 0n) this.leases.detach?.(kv.lease, kv.key);
-      this.tables.history.putSync(historyKey(kv.key, revision), tombstone);
-      this.tables.events.putSync(eventKey(revision, this.events.length), Buffer.from(kv.key));
+      this.record(Buffer.from(kv.key), revision, tombstone, true);
       this.events.push({
         type: EventType.DELETE,
         kv: { key: kv.key, create_revision: 0, mod_revision: revision, version: 0, value: EMPTY, lease: 0n },

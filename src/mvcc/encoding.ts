@@ -1,12 +1,13 @@
-// Byte encodings of the MVCC tables.
+// Byte encodings of the MVCC tables (storage format etcd-ts/4).
 //
-// history key = escape(user key) + 0x00 0x00 + (REVISION_MAX - revision) as 8 bytes big-endian.
+// history key = revision u64 | sub u32 (the index of the change within its revision), both big-endian: every change
+//   in revision order, appended at the end of the table. value = user key length u32 | user key | record.
+// keyindex key = escape(user key) + 0x00 0x00 + (REVISION_MAX - revision) as 8 bytes big-endian.
 //   escape(): 0x00 -> 0x00 0x01, every other byte as is. The 0x00 0x00 terminator sorts below any escaped
 //   continuation, so the encoding is order-preserving and prefix-free over user keys; the inverted revision puts the
-//   newest version of each key first.
+//   newest version of each key first. value = sub u32 | flags u8 (tombstone), so a scan skips deleted versions and
+//   finds a key's record in history at (revision, sub) without reading anything else.
 // record = flags u8 | create_revision u64 | mod_revision u64 | version u64 | lease i64 | value bytes
-// event key = revision u64 | index of the event within its revision u32 (value: the user key); the revision-ordered
-//   index that watch catch-up reads, the record itself stays in history.
 
 import type { KeyValue } from '../proto/index.js';
 
@@ -44,32 +45,32 @@ function writeEscaped(out: Buffer, key: Uint8Array): number {
   return o;
 }
 
-/** History key of (user key, revision). */
-export function historyKey(key: Uint8Array, revision: number): Buffer {
+/** Keyindex key of (user key, revision). */
+export function keyIndexKey(key: Uint8Array, revision: number): Buffer {
   const out = Buffer.allocUnsafe(escapedLength(key) + 2 + 8);
   const o = writeEscaped(out, key);
   writeU64(out, REVISION_MAX - revision, o);
   return out;
 }
 
-/** Lowest history key of a user key (its newest possible revision): the start of a range scan. */
-export function historyKeyLowerBound(key: Uint8Array): Buffer {
-  return historyKey(key, REVISION_MAX);
+/** Lowest keyindex key of a user key (its newest possible revision): the start of a range scan. */
+export function keyIndexKeyLowerBound(key: Uint8Array): Buffer {
+  return keyIndexKey(key, REVISION_MAX);
 }
 
-/** The first history key past every version of `key`: escape(key) + 0x00 0x01 (what key + "\0" starts with). */
-export function historyKeyAfter(key: Uint8Array): Buffer {
+/** The first keyindex key past every version of `key`: escape(key) + 0x00 0x01 (what key + "\0" starts with). */
+export function keyIndexKeyAfter(key: Uint8Array): Buffer {
   const out = Buffer.allocUnsafe(escapedLength(key) + 2);
   writeEscaped(out, key);
   out[out.length - 1] = 1;
   return out;
 }
 
-export function revisionOfHistoryKey(hkey: Buffer): number {
-  return REVISION_MAX - readU64(hkey, hkey.length - 8);
+export function revisionOfKeyIndexKey(ikey: Buffer): number {
+  return REVISION_MAX - readU64(ikey, ikey.length - 8);
 }
 
-/** The user-key part of a history key, still escaped (comparable between entries of one scan). */
+/** The user-key part of a keyindex key, still escaped (comparable between entries of one scan). */
 export function escapedUserKeyOf(hkey: Buffer): Buffer {
   return hkey.subarray(0, hkey.length - 8);
 }
@@ -147,16 +148,57 @@ export function recordToKeyValue(key: Uint8Array, record: Buffer, keysOnly = fal
 }
 const EMPTY_VALUE = Buffer.alloc(0);
 
-export const EVENT_KEY_BYTES = 12;
+export const KEY_INDEX_VALUE_BYTES = 5;
 
-/** Events-table key of the `index`-th event of a revision. */
-export function eventKey(revision: number, index: number): Buffer {
-  const out = Buffer.allocUnsafe(EVENT_KEY_BYTES);
-  writeU64(out, revision, 0);
-  out.writeUInt32BE(index, 8);
+/** Keyindex value: where the version's record is in history (its sub), and whether it is a tombstone. */
+export function keyIndexValue(sub: number, tombstone: boolean): Buffer {
+  const out = Buffer.allocUnsafe(KEY_INDEX_VALUE_BYTES);
+  out.writeUInt32BE(sub, 0);
+  out[4] = tombstone ? FLAG_TOMBSTONE : 0;
   return out;
 }
 
-export function revisionOfEventKey(key: Buffer): number {
+export function subOfKeyIndexValue(value: Buffer): number {
+  return value.readUInt32BE(0);
+}
+
+export function isTombstoneEntry(value: Buffer): boolean {
+  return (value[4]! & FLAG_TOMBSTONE) !== 0;
+}
+
+export const HISTORY_KEY_BYTES = 12;
+
+/** History key of the `sub`-th change of a revision. */
+export function historyKey(revision: number, sub: number): Buffer {
+  const out = Buffer.allocUnsafe(HISTORY_KEY_BYTES);
+  writeU64(out, revision, 0);
+  out.writeUInt32BE(sub, 8);
+  return out;
+}
+
+export function revisionOfHistoryKey(key: Buffer): number {
   return readU64(key, 0);
+}
+
+export function subOfHistoryKey(key: Buffer): number {
+  return key.readUInt32BE(8);
+}
+
+/** History value: the user key (length-prefixed) and the record. */
+export function historyValue(key: Uint8Array, record: Buffer): Buffer {
+  const out = Buffer.allocUnsafe(4 + key.length + record.length);
+  out.writeUInt32BE(key.length, 0);
+  out.set(key, 4);
+  record.copy(out, 4 + key.length);
+  return out;
+}
+
+/** The user key of a history value (a view: copy it to keep it past the read). */
+export function userKeyOfHistoryValue(value: Buffer): Buffer {
+  return value.subarray(4, 4 + value.readUInt32BE(0));
+}
+
+/** The record of a history value (a view). */
+export function recordOfHistoryValue(value: Buffer): Buffer {
+  return value.subarray(4 + value.readUInt32BE(0));
 }

@@ -1,10 +1,22 @@
-// Reading events back by revision, for watchers that start in the past or fell behind: the events table gives the
-// keys of each revision in order, history gives their records and (for prev_kv) the version before. Pure and
-// synchronous like read.ts, so it can run in a worker against an LMDB snapshot.
+// Reading events back by revision, for watchers that start in the past or fell behind: history is keyed by revision,
+// so a catch-up is one range read over it (each entry holds its user key and record); keyindex gives prev_kv (the
+// version before). Pure and synchronous like read.ts, so it can run in a worker against an LMDB snapshot.
 
 import { EventType, type Event, type KeyValue } from '../proto/index.js';
-import { escapedUserKeyOf, eventKey, historyKey, isTombstone, recordToKeyValue, revisionOfEventKey } from './encoding.js';
-import type { MvccTables } from './read.js';
+import {
+  escapedUserKeyOf,
+  historyKey,
+  isTombstone,
+  isTombstoneEntry,
+  keyIndexKey,
+  recordOfHistoryValue,
+  recordToKeyValue,
+  revisionOfHistoryKey,
+  revisionOfKeyIndexKey,
+  subOfKeyIndexValue,
+  userKeyOfHistoryValue,
+} from './encoding.js';
+import { recordAt, type MvccTables } from './read.js';
 
 export interface EventsRead {
   events: Event[];
@@ -16,11 +28,12 @@ const EMPTY = Buffer.alloc(0);
 
 /** The newest record of `key` below `revision`, as a KeyValue, unless it is a tombstone or compacted away. */
 export function previousKeyValue(tables: MvccTables, key: Uint8Array, revision: number): KeyValue | undefined {
-  const from = historyKey(key, revision - 1);
+  const from = keyIndexKey(key, revision - 1);
   const prefix = escapedUserKeyOf(from);
-  for (const { key: hkey, value } of tables.history.getRange({ start: from, limit: 1 })) {
-    if (!escapedUserKeyOf(hkey).equals(prefix) || isTombstone(value)) return undefined;
-    return recordToKeyValue(key, Buffer.from(value));
+  for (const { key: ikey, value } of tables.keyindex.getRange({ start: from, limit: 1 })) {
+    if (!escapedUserKeyOf(ikey).equals(prefix) || isTombstoneEntry(value)) return undefined;
+    const record = recordAt(tables, revisionOfKeyIndexKey(ikey), subOfKeyIndexValue(value));
+    return record === undefined ? undefined : recordToKeyValue(key, Buffer.from(record));
   }
   return undefined;
 }
@@ -28,7 +41,7 @@ export function previousKeyValue(tables: MvccTables, key: Uint8Array, revision: 
 /**
  * Events of revisions from..to in order; `from` must not be below the compacted revision. Stops early only at a
  * revision boundary once `maxEvents` events were looked at or `maxBytes` of kept keys and values read, so a revision is
- * never split. `keep` filters by key before records are read; `withPrev` fills prev_kv.
+ * never split. `keep` filters by key before records are decoded; `withPrev` fills prev_kv.
  */
 export function readEvents(
   tables: MvccTables,
@@ -43,19 +56,18 @@ export function readEvents(
   let lastRevision = from - 1;
   let seen = 0;
   let bytes = 0;
-  for (const { key: ekey, value: userKey } of tables.events.getRange({ start: eventKey(from, 0), end: eventKey(to + 1, 0) })) {
-    const rev = revisionOfEventKey(ekey);
+  for (const { key: hkey, value } of tables.history.getRange({ start: historyKey(from, 0), end: historyKey(to + 1, 0) })) {
+    const rev = revisionOfHistoryKey(hkey);
     if (rev !== lastRevision) {
       if (seen >= maxEvents || bytes >= maxBytes) return { events, lastRevision };
       lastRevision = rev;
     }
     seen++;
-    const key = Buffer.from(userKey);
+    const key = Buffer.from(userKeyOfHistoryValue(value));
     if (!keep(key)) continue;
-    const record = tables.history.get(historyKey(key, rev));
-    // Compacting at C removes a tombstone at exactly C from history but keeps the events from C on (watchers may
-    // start at C): an event without its record is that delete. (Callers never read below the compacted revision.)
-    const ev: Event = record === undefined || isTombstone(record)
+    const record = recordOfHistoryValue(value);
+    // Compaction at C keeps every record from C on, a tombstone at exactly C included (watchers may start at C).
+    const ev: Event = isTombstone(record)
       ? { type: EventType.DELETE, kv: { key, create_revision: 0, mod_revision: rev, version: 0, value: EMPTY, lease: 0n } }
       : { type: EventType.PUT, kv: recordToKeyValue(key, Buffer.from(record)) };
     if (withPrev) {

@@ -3,25 +3,30 @@
 // inside one), so the same code serves the main thread, apply-time reads inside a write transaction, and workers.
 
 import type { Database } from 'lmdb';
-import { etcdError } from '../errors/index.js';
+import { etcdError, invariant } from '../errors/index.js';
 import { isFromKeyEnd, SortOrder, SortTarget, type KeyValue, type RangeRequest } from '../proto/index.js';
 import {
   escapedUserKeyOf,
   historyKey,
-  historyKeyAfter,
-  historyKeyLowerBound,
-  isTombstone,
+  isTombstoneEntry,
+  keyIndexKey,
+  keyIndexKeyAfter,
+  keyIndexKeyLowerBound,
+  recordOfHistoryValue,
   recordToKeyValue,
   REVISION_MAX,
-  revisionOfHistoryKey,
+  revisionOfKeyIndexKey,
+  subOfKeyIndexValue,
   unescapeUserKey,
 } from './encoding.js';
 
 export interface MvccTables {
+  /** user key -> record: the newest version of every live key */
   readonly latest: Database<Buffer, Buffer>;
+  /** historyKey(revision, sub) -> historyValue(user key, record): every retained change, in revision order */
   readonly history: Database<Buffer, Buffer>;
-  /** revision-ordered index of events: eventKey(revision, i) -> user key */
-  readonly events: Database<Buffer, Buffer>;
+  /** keyIndexKey(user key, revision) -> keyIndexValue(sub, tombstone): every retained version of every key */
+  readonly keyindex: Database<Buffer, Buffer>;
 }
 
 /** The revisions a read is judged against. */
@@ -63,9 +68,16 @@ function boundsOf(key: Uint8Array, rangeEnd: Uint8Array | undefined): Bounds | n
   return { start, end };
 }
 
+/** The record of a key's version at `revision` (its keyindex entry says `sub`), from history. */
+export function recordAt(tables: MvccTables, revision: number, sub: number): Buffer | undefined {
+  const value = tables.history.get(historyKey(revision, sub));
+  return value === undefined ? undefined : recordOfHistoryValue(value);
+}
+
 /**
  * Visits every key live at `rev` within the bounds, in key order. `visit` returns false to stop.
- * Current-revision reads use `latest`; older revisions walk `history`, taking per key the newest record <= rev.
+ * Current-revision reads use `latest`; older revisions walk `keyindex`, taking per key the newest version <= rev, and
+ * read its record from history only when `withRecords` (a count needs none).
  */
 function scan(
   tables: MvccTables,
@@ -73,6 +85,7 @@ function scan(
   rev: number,
   current: boolean,
   visit: (key: Buffer, record: Buffer) => boolean,
+  withRecords = true,
 ): void {
   if (current) {
     if (bounds.end === undefined) {
@@ -90,12 +103,12 @@ function scan(
   // them is stepped over; past SEEK_AFTER_SKIPS the scan seeks instead (a key with thousands of versions costs one
   // seek, not thousands of steps). A single key seeks straight to its version at `rev`.
   const end =
-    bounds.end === undefined ? historyKeyAfter(bounds.start) : bounds.end === null ? undefined : historyKeyLowerBound(bounds.end);
-  let from = historyKey(bounds.start, rev);
+    bounds.end === undefined ? keyIndexKeyAfter(bounds.start) : bounds.end === null ? undefined : keyIndexKeyLowerBound(bounds.end);
+  let from = keyIndexKey(bounds.start, rev);
   let decidedKey: Buffer | null = null;
   restart: for (;;) {
     let skipped = 0;
-    for (const { key: hkey, value } of tables.history.getRange(end === undefined ? { start: from } : { start: from, end })) {
+    for (const { key: hkey, value } of tables.keyindex.getRange(end === undefined ? { start: from } : { start: from, end })) {
       const escaped = escapedUserKeyOf(hkey);
       if (decidedKey !== null && escaped.equals(decidedKey)) {
         if (++skipped >= SEEK_AFTER_SKIPS) {
@@ -104,7 +117,8 @@ function scan(
         }
         continue;
       }
-      if (revisionOfHistoryKey(hkey) > rev) {
+      const version = revisionOfKeyIndexKey(hkey);
+      if (version > rev) {
         if (++skipped >= SEEK_AFTER_SKIPS) {
           from = escapedKeyAt(escaped, rev);
           continue restart;
@@ -113,17 +127,26 @@ function scan(
       }
       skipped = 0;
       decidedKey = Buffer.from(escaped);
-      if (!isTombstone(value) && !visit(unescapeUserKey(escaped), value)) return;
+      if (!isTombstoneEntry(value)) {
+        let record: Buffer | undefined = NO_RECORD;
+        if (withRecords) {
+          record = recordAt(tables, version, subOfKeyIndexValue(value));
+          invariant(record !== undefined, `mvcc: keyindex entry at revision ${version} has no history record`);
+        }
+        if (!visit(unescapeUserKey(escaped), record)) return;
+      }
       if (bounds.end === undefined) return;
     }
     return;
   }
 }
 
+const NO_RECORD = Buffer.alloc(0);
+
 /** Versions of one key stepped over before the scan seeks past them. */
 const SEEK_AFTER_SKIPS = 8;
 
-/** The history key of (escaped user key with its terminator, revision). */
+/** The keyindex key of (escaped user key with its terminator, revision). */
 function escapedKeyAt(escaped: Buffer, revision: number): Buffer {
   const out = Buffer.allocUnsafe(escaped.length + 8);
   escaped.copy(out, 0);
@@ -133,7 +156,7 @@ function escapedKeyAt(escaped: Buffer, revision: number): Buffer {
   return out;
 }
 
-/** The first history key past every version of the escaped user key (its terminator 0x00 0x00 becomes 0x00 0x01). */
+/** The first keyindex key past every version of the escaped user key (its terminator 0x00 0x00 becomes 0x00 0x01). */
 function escapedKeyAfter(escaped: Buffer): Buffer {
   const out = Buffer.from(escaped);
   out[out.length - 1] = 1;
@@ -180,7 +203,7 @@ export function range(tables: MvccTables, state: MvccState, req: RangeRequest): 
   if (req.count_only) {
     let count = 0;
     if (current) count = countLatest(tables, bounds);
-    else scan(tables, bounds, rev, false, () => (count++, true));
+    else scan(tables, bounds, rev, false, () => (count++, true), false);
     return { kvs: [], count, more: false, revision: state.revision };
   }
 

@@ -20,4 +20,6 @@ export interface CompactionTaskResult {
   removed: number;
   /** null: the compaction at `revision` is complete */
   next: CompactionPositionWire | null;
+  /** the key space was replaced since the compaction started: nothing deleted, `next` starts over */
+  stale?: boolean;
 }

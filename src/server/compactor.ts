@@ -9,6 +9,8 @@
 // Semantics, whichever thread runs the steps:
 // - A newer compacted revision supersedes the one in progress: the scan restarts from the beginning for it (all the
 //   older one would remove, it removes too). A step already running for the older one finishes harmlessly.
+// - A snapshot install replaces the key space and bumps the storage generation in its transaction: a step of a
+//   compaction started under the older generation checks it inside its own write transaction and deletes nothing.
 // - Completion is reported (persist `compactedPhysically`, release physical waiters) only once every step is done.
 // - A failed step (its worker died or was terminated) is run again from the same position on a fresh thread: a step is
 //   idempotent. COMPACTION_STEP_ATTEMPTS_MAX failures in a row are a storage failure and stop the member.
@@ -32,6 +34,7 @@ import {
   type CompactionStepResult,
   type CompactionTables,
 } from '../mvcc/index.js';
+import { readStorageGeneration, type Storage } from '../storage/index.js';
 import type { CompactionTask, CompactionTaskResult } from './compaction-task.js';
 
 const workerFile = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../workers/compact-worker.js');
@@ -68,10 +71,13 @@ export interface CompactionStepRunner {
 
 /** --worker-threads 0: the step runs on the main thread, between other event-loop turns. */
 export class MainThreadSteps implements CompactionStepRunner {
+  private readonly tables: CompactionTables;
   constructor(
-    private readonly tables: CompactionTables,
+    storage: Pick<Storage, 'env' | 'meta' | 'latest' | 'history' | 'keyindex'>,
     private readonly batchKeysMax: number,
-  ) {}
+  ) {
+    this.tables = compactionTables(storage);
+  }
 
   async run(revision: number, position: CompactionPosition): Promise<CompactionStepResult> {
     return compactionStep(this.tables, revision, position, this.batchKeysMax);
@@ -79,6 +85,12 @@ export class MainThreadSteps implements CompactionStepRunner {
 
   async replace(): Promise<void> {}
   async close(): Promise<void> {}
+}
+
+/** The tables a compaction step works on, with the storage generation read from meta (the same in every thread). */
+export function compactionTables(storage: Pick<Storage, 'env' | 'meta' | 'latest' | 'history' | 'keyindex'>): CompactionTables {
+  const { env, meta, latest, history, keyindex } = storage;
+  return { env, latest, history, keyindex, storageGeneration: () => readStorageGeneration(meta) };
 }
 
 /** One compaction thread, started at the first step and replaced after a failed one. */
@@ -110,7 +122,9 @@ export class WorkerThreadSteps implements CompactionStepRunner {
     if (this.killNextStep !== null) this.killDuring(task, pool, this.killNextStep);
     this.killNextStep = null;
     const result = (await pool.run(task)) as CompactionTaskResult;
-    return { removed: result.removed, next: result.next === null ? null : positionFromWire(result.next) };
+    const step: CompactionStepResult = { removed: result.removed, next: result.next === null ? null : positionFromWire(result.next) };
+    if (result.stale === true) step.stale = true;
+    return step;
   }
 
   async replace(): Promise<void> {
@@ -152,7 +166,7 @@ export class Compactor {
   private closed = false;
   private failed = false;
   private hold: { promise: Promise<void>; release(): void } | null = null;
-  readonly stats = { steps: 0, removed: 0, failures: 0, completed: 0 };
+  readonly stats = { steps: 0, removed: 0, failures: 0, completed: 0, stale: 0 };
 
   constructor(
     private readonly host: CompactionHost,
@@ -226,6 +240,9 @@ export class Compactor {
       }
       this.stats.steps++;
       this.stats.removed += step.removed;
+      // a stale step (the key space was replaced since the compaction started) deleted nothing; its next position
+      // starts the compaction over on the new data
+      if (step.stale === true) this.stats.stale++;
       if (compactionChannel.hasSubscribers) {
         compactionChannel.publish({ event: 'step', revision: job.revision, removed: step.removed, phase: job.position.phase } satisfies CompactionMessage);
       }

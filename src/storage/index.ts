@@ -4,3 +4,4 @@ export * from './env.js';
 export * from './meta.js';
 export * from './raft-storage.js';
 export * from './raft-persist.js';
+export { formatV3, PREVIOUS_FORMAT } from './migrate-v3.js';

@@ -1,6 +1,6 @@
 // The meta table's records, typed: one reader and one writer per record, so no other module spells a meta key or
 // guesses a record's shape. Keys: 'state' (the applied state, written with every apply transaction), 'identity',
-// 'members', 'removed', 'confstate'; Raft's own records ('raft-hardstate', 'raft-snapshot') belong to raft-storage.ts
+// 'members', 'removed', 'confstate', 'generation' (bumped when a snapshot install replaces the key space); Raft's own records ('raft-hardstate', 'raft-snapshot') belong to raft-storage.ts
 // and the format marker to env.ts.
 //
 // Writers named ...Sync run inside a write transaction (transactionSync) or write synchronously; writeIdentity is an
@@ -114,4 +114,21 @@ export function readConfState(meta: Meta): ConfState {
 
 export function writeConfStateSync(meta: Meta, cs: ConfState): void {
   meta.putSync('confstate', confStateToStored(cs));
+}
+
+// ---- storage generation --------------------------------------------------------------------------------------------
+
+/**
+ * The generation of the key space: bumped by every snapshot install, inside its transaction, so work planned from the
+ * data before it (a physical compaction step) can tell, inside its own write transaction, that the data changed under it.
+ */
+export function readStorageGeneration(meta: Meta): number {
+  return (meta.get('generation') as number | undefined) ?? 0;
+}
+
+/** Call inside the write transaction that replaces the key space. */
+export function bumpStorageGenerationSync(meta: Meta): number {
+  const next = readStorageGeneration(meta) + 1;
+  meta.putSync('generation', next);
+  return next;
 }

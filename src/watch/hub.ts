@@ -2,7 +2,7 @@
 //
 // A watcher is either synced (it has seen everything up to the current revision and takes live events as batches are
 // applied) or unsynced (it starts in the past, or its stream could not take more): unsynced watchers are caught up
-// from the events index in LMDB in bounded rounds, whole revisions at a time, and become synced once they reach the
+// from history in LMDB (keyed by revision) in bounded rounds, whole revisions at a time, and become synced once they reach the
 // current revision. Everything runs on the main thread between applies, so a watcher switches from history to live
 // events at exactly the current revision: no gap, no duplicate.
 //

@@ -4,7 +4,15 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { openTables } from '../../src/storage/index.js';
-import { decodeRecord, escapedUserKeyOf, revisionOfHistoryKey, unescapeUserKey, type MvccTables } from '../../src/mvcc/index.js';
+import {
+  decodeRecord,
+  escapedUserKeyOf,
+  recordAt,
+  revisionOfKeyIndexKey,
+  subOfKeyIndexValue,
+  unescapeUserKey,
+  type MvccTables,
+} from '../../src/mvcc/index.js';
 import { cmp, getOp, putOp } from '../helpers/kv-builders.js';
 import { b, DEFAULT_CLUSTER_ID, DEFAULT_MEMBER_ID, ERR, keysOf, KvPair, showBytes } from '../helpers/kv-differential.js';
 
@@ -79,14 +87,16 @@ interface Written {
   value: string;
 }
 
-/** Every history record of the table, in table order, as comparable strings. */
+/** Every retained version (keyindex entry and its history record), in keyindex order, as comparable strings. */
 function historyOf(tables: MvccTables): string[] {
   const out: string[] = [];
-  for (const { key, value } of tables.history.getRange({})) {
+  for (const { key, value } of tables.keyindex.getRange({})) {
     const userKey = unescapeUserKey(escapedUserKeyOf(key));
-    const record = decodeRecord(value);
+    const stored = recordAt(tables, revisionOfKeyIndexKey(key), subOfKeyIndexValue(value));
+    assert.ok(stored !== undefined, 'every keyindex entry has its history record');
+    const record = decodeRecord(stored);
     const kind = record.tombstone ? 'tombstone' : `put ${showBytes(record.value)} c${record.create_revision} v${record.version}`;
-    out.push(`${showBytes(userKey)}@${revisionOfHistoryKey(key)} ${kind} m${record.mod_revision}`);
+    out.push(`${showBytes(userKey)}@${revisionOfKeyIndexKey(key)} ${kind} m${record.mod_revision}`);
   }
   return out;
 }

@@ -10,7 +10,19 @@ import path from 'node:path';
 import { startInProcess, tempDir, type InProcessMember } from '../helpers/member.js';
 import { putOp, delOp } from '../helpers/kv-builders.js';
 import type { Client } from '../../src/client/index.js';
-import { decodeRecord, escapedUserKeyOf, revisionOfEventKey, revisionOfHistoryKey, unescapeUserKey } from '../../src/mvcc/index.js';
+import {
+  decodeRecord,
+  escapedUserKeyOf,
+  historyKey,
+  keyIndexKey,
+  recordAt,
+  revisionOfHistoryKey,
+  revisionOfKeyIndexKey,
+  subOfHistoryKey,
+  subOfKeyIndexValue,
+  unescapeUserKey,
+  userKeyOfHistoryValue,
+} from '../../src/mvcc/index.js';
 import { openTables, readPersistedState, type Storage } from '../../src/storage/index.js';
 import { compactionChannel, MainThreadSteps, WorkerThreadSteps, type CompactionMessage } from '../../src/server/compactor.js';
 
@@ -51,13 +63,15 @@ async function load(c: Client): Promise<[number, number, number]> {
   return [c1, c2, last];
 }
 
-/** etcd's rule, checked on the LMDB tables: at or below C only each key's newest record, never a tombstone; no event index below C. */
+/** etcd's rule, checked on the LMDB tables: at or below C only each key's newest record, never a tombstone; no history below C that no version points at. */
 function assertPhysicallyCompacted(storage: Storage, compactRevision: number): void {
   const atOrBelow = new Map<string, number[]>();
   const newest = new Map<string, number>();
-  for (const { key, value } of storage.history.getRange({})) {
+  for (const { key, value: entry } of storage.keyindex.getRange({})) {
     const userKey = unescapeUserKey(escapedUserKeyOf(key)).toString();
-    const revision = revisionOfHistoryKey(key);
+    const revision = revisionOfKeyIndexKey(key);
+    const value = recordAt(storage, revision, subOfKeyIndexValue(entry));
+    assert.ok(value !== undefined, `${userKey}@${revision} has its history record`);
     if (!newest.has(userKey)) newest.set(userKey, revision);
     if (revision > compactRevision) continue;
     assert.equal(decodeRecord(value).tombstone, false, `tombstone ${userKey}@${revision} at or below ${compactRevision} is gone`);
@@ -69,8 +83,11 @@ function assertPhysicallyCompacted(storage: Storage, compactRevision: number): v
     const records = atOrBelow.get(keyOf(i))?.length ?? 0;
     assert.equal(records, i % 3 === 2 ? 1 : 0, `${keyOf(i)} at or below ${compactRevision}`);
   }
-  const firstEvent = [...storage.events.getKeys({ limit: 1 })][0];
-  assert.ok(firstEvent === undefined || revisionOfEventKey(firstEvent) >= compactRevision, 'no event index below the compacted revision');
+  const orphans = [...storage.history.getRange({ end: historyKey(compactRevision, 0) })].filter(({ key, value }) => {
+    const entry = storage.keyindex.get(keyIndexKey(userKeyOfHistoryValue(value), revisionOfHistoryKey(key)));
+    return entry === undefined || subOfKeyIndexValue(entry) !== subOfHistoryKey(key);
+  });
+  assert.ok(orphans.length === 0, 'no history record below the compacted revision that no version points at');
 }
 
 /** Puts from several concurrent writers until stopped; each acknowledged put is remembered with its value. */
