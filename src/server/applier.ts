@@ -8,6 +8,7 @@
 
 import type { Config } from '../config/index.js';
 import { EtcdError, invariant } from '../errors/index.js';
+import { failpoint } from '../failpoints/index.js';
 import type { Lessor, LeaseCheckpoint } from '../lease/index.js';
 import { compactLogical, MvccTxn, type MvccEvent, type MvccState } from '../mvcc/index.js';
 import { decodeCompaction, decodeDeleteRange, decodePut, decodeTxn, type ResponseHeader } from '../proto/index.js';
@@ -123,7 +124,9 @@ export class Applier {
           this.appliedIndex = entry.index;
         }
         this.persistState();
+        failpoint('apply.beforeCommit'); // TODO(lead): temporary placement on wt-durability; the group-commit apply owns it
       });
+      failpoint('apply.afterCommit'); // TODO(lead): temporary placement on wt-durability, before any waiter is answered
     } catch (err) {
       // A broken invariant or a disk error: the transaction was aborted; undo the in-memory state and stop.
       Object.assign(this.state, before.state);

@@ -3,6 +3,7 @@
 // the entries and the hard state are queued as asynchronous writes; they are durable once `flushed` resolves, and
 // only then may the driver send or apply anything of the Ready.
 
+import { failpoint } from '../failpoints/index.js';
 import type { Ready, Snapshot } from '../raft/index.js';
 import type { Storage } from './env.js';
 import type { LmdbRaftStorage } from './raft-storage.js';
@@ -21,6 +22,9 @@ export function lmdbPersist(
       done();
       return;
     }
-    storage.log.flushed.then(() => done(), done);
+    storage.log.flushed.then(() => {
+      failpoint('persist.afterFlush');
+      done();
+    }, done);
   };
 }
