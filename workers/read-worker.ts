@@ -5,12 +5,14 @@
 // without decoding them. Batches are what make it pay: one cross-thread wake-up per batch, not per read.
 // Protocol: src/server/read-protocol.ts.
 
-import { toEtcdError } from '../src/errors/index.js';
+import { EtcdError, toEtcdError } from '../src/errors/index.js';
 import { MvccTxn, range, type MvccState } from '../src/mvcc/index.js';
 import { decodeRequest, packr, unpackr, type RangeRequest, type ResponseHeader, type TxnRequest } from '../src/proto/index.js';
 import { openTables, readPersistedState } from '../src/storage/index.js';
 import { Ring } from '../src/ring/index.js';
 import {
+  COUNTER_TOO_LARGE_ENCODED,
+  COUNTER_TOO_LARGE_STOPPED,
   READ_METHOD_RANGE,
   REPLY_ENTRY_BYTES,
   REPLY_ERROR,
@@ -68,11 +70,12 @@ function tooLarge(id: number): Buffer {
   return b;
 }
 
-function evaluate(t: NonNullable<typeof tables>, state: MvccState, header: Omit<ResponseHeader, 'revision'>, method: number, body: Uint8Array, txnOpsMax: number): unknown {
+/** Evaluates one read; a Range whose keys and values exceed `rangeBytesMax` throws ResponseTooLarge part way. */
+function evaluate(t: NonNullable<typeof tables>, state: MvccState, header: Omit<ResponseHeader, 'revision'>, method: number, body: Uint8Array, txnOpsMax: number, rangeBytesMax: number): unknown {
   const decoded = unpackr.unpack(body) as { request?: unknown };
   if (method === READ_METHOD_RANGE) {
     const req = decodeRequest('Range', decoded.request ?? {}, txnOpsMax) as RangeRequest;
-    const r = range(t, state, req);
+    const r = range(t, state, req, rangeBytesMax);
     return { header: { ...header, revision: r.revision }, kvs: r.kvs, more: r.more, count: r.count };
   }
   const req = decodeRequest('Txn', decoded.request ?? {}, txnOpsMax) as TxnRequest;
@@ -87,6 +90,9 @@ export default function serve(task: ReadLoopTask): string {
   const replies = new Ring(task.replies);
   const writer = new ReplyWriter();
   const messageMax = replies.messageBytesMax / 2;
+  // an entry is its prefix and more than its kvs' keys and values: past this, it cannot fit
+  const rangeBytesMax = messageMax - REPLY_PREFIX;
+  const counters = new Int32Array(task.counters);
   const flush = (): void => {
     if (writer.length === 0) return;
     const out = writer.take();
@@ -109,12 +115,21 @@ export default function serve(task: ReadLoopTask): string {
       at += REQUEST_ENTRY_BYTES + length;
       let e: Buffer;
       try {
-        e = entry(id, REPLY_OK, evaluate(t, state, header, method, body, task.txnOpsMax));
+        e = entry(id, REPLY_OK, evaluate(t, state, header, method, body, task.txnOpsMax, rangeBytesMax));
       } catch (err) {
-        const x = toEtcdError(err);
-        e = entry(id, REPLY_ERROR, { code: x.code, message: x.message });
+        if (err instanceof EtcdError && err.name === 'ResponseTooLarge') {
+          Atomics.add(counters, COUNTER_TOO_LARGE_STOPPED, 1);
+          e = tooLarge(id);
+        } else {
+          const x = toEtcdError(err);
+          e = entry(id, REPLY_ERROR, { code: x.code, message: x.message });
+        }
       }
-      if (e.length > messageMax) e = tooLarge(id);
+      if (e.length > messageMax) {
+        // a Txn's ranges, or an encoding overhead the budget could not see: built for nothing
+        Atomics.add(counters, COUNTER_TOO_LARGE_ENCODED, 1);
+        e = tooLarge(id);
+      }
       // a reply message must fit the ring: send what is gathered before it would not
       if (writer.length + e.length > messageMax) flush();
       writer.add(e);

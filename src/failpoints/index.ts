@@ -4,8 +4,10 @@
 //
 // Points placed so far (what a test can name):
 //   persist.afterFlush   a Ready's entries and hard state are durable, nothing of it is sent or applied yet
-//   apply.beforeCommit   inside an apply transaction, after the batch's writes, before its commit
-//   apply.afterCommit    an apply transaction committed, its waiters not yet answered
+//   apply.beforeCommit   inside an apply transaction, after the batch's writes, before its commit (its waiters are
+//                        answered right after the transaction's callback, so some may have been answered: a test of
+//                        what is acknowledged, since the log already holds the batch)
+//   apply.afterCommit    an apply transaction committed, its state not yet published to readers and watchers
 //   compaction.step      inside a physical compaction step's write transaction, after its deletes
 //   migration.chunk      after a chunk of a storage-format migration committed
 

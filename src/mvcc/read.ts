@@ -181,8 +181,12 @@ function sorter(target: number): (a: KeyValue, b: KeyValue) => number {
   }
 }
 
-/** etcd's applierV3backend.Range over our tables. Throws Compacted / FutureRev as etcd does. */
-export function range(tables: MvccTables, state: MvccState, req: RangeRequest): RangeResult {
+/**
+ * etcd's applierV3backend.Range over our tables. Throws Compacted / FutureRev as etcd does. A caller that cannot carry
+ * an answer above `maxBytes` (a worker's reply ring) gets ResponseTooLarge as soon as the keys and values the answer
+ * will hold exceed it, before the rest is read: its encoding would be larger still.
+ */
+export function range(tables: MvccTables, state: MvccState, req: RangeRequest, maxBytes = Infinity): RangeResult {
   const rev = resolveReadRevision(state, req.revision);
   const current = rev === state.revision;
   const bounds = boundsOf(req.key, req.range_end);
@@ -214,11 +218,19 @@ export function range(tables: MvccTables, state: MvccState, req: RangeRequest): 
   const fetchLimit = fetchAll ? Infinity : limit + 1;
   let kvs: KeyValue[] = [];
   let seen = 0;
+  // only when every kv fetched (but a paged read's extra one) is in the answer: not with filters, nor sorted and cut
+  const budgeted = maxBytes !== Infinity && !filtered && (limit === 0 || !fetchAll);
+  let bytes = 0;
   scan(tables, bounds, rev, current, (key, record) => {
     seen++;
-    if (kvs.length < fetchLimit) kvs.push(recordToKeyValue(Buffer.from(key), record, keysOnly && !stripLate));
+    if (kvs.length < fetchLimit) {
+      const kv = recordToKeyValue(Buffer.from(key), record, keysOnly && !stripLate);
+      kvs.push(kv);
+      if (budgeted && (limit === 0 || kvs.length <= limit) && (bytes += kv.key.length + (keysOnly ? 0 : kv.value.length)) > maxBytes) return false;
+    }
     return !current || kvs.length < fetchLimit;
   });
+  if (bytes > maxBytes) throw etcdError('ResponseTooLarge', bytes);
   let count = seen;
   if (current && !fetchAll && kvs.length >= fetchLimit) count = countLatest(tables, bounds);
   if (filtered) {

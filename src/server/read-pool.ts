@@ -17,6 +17,9 @@ import { etcdError, fromStatus } from '../errors/index.js';
 import { FRAME_HEADER_BYTES, packr, unpackr, type ResponseHeader } from '../proto/index.js';
 import { reportWorkerFailure, Ring, superviseRingWorker, WORKER_EXEC_ARGV } from '../ring/index.js';
 import {
+  COUNTER_TOO_LARGE_ENCODED,
+  COUNTER_TOO_LARGE_STOPPED,
+  READ_COUNTERS,
   READ_METHOD_RANGE,
   READ_METHOD_TXN,
   REPLY_ENTRY_BYTES,
@@ -77,6 +80,8 @@ export class ReadPool {
   private nextId = 1;
   private closed = false;
   private restarts = 0;
+  /** shared with every worker (read-protocol.ts COUNTER_*) */
+  private readonly counters = new Int32Array(new SharedArrayBuffer(READ_COUNTERS * Int32Array.BYTES_PER_ELEMENT));
   constructor(
     private readonly dbPath: string,
     threads: number,
@@ -93,7 +98,7 @@ export class ReadPool {
 
   private start(): Slot {
     const slot: Slot = { requests: Ring.create(READ_REQUEST_RING_BYTES), replies: Ring.create(READ_REPLY_RING_BYTES), pending: new Map(), batch: [], alive: true, startedAt: this.clock.now() };
-    const task: ReadLoopTask = { requests: slot.requests.buffer, replies: slot.replies.buffer, dbPath: this.dbPath, txnOpsMax: this.txnOpsMax };
+    const task: ReadLoopTask = { requests: slot.requests.buffer, replies: slot.replies.buffer, dbPath: this.dbPath, txnOpsMax: this.txnOpsMax, counters: this.counters.buffer as SharedArrayBuffer };
     superviseRingWorker(slot, this.pool.run(task), this.drain(slot), (failure) => this.ended(slot, failure));
     return slot;
   }
@@ -238,7 +243,11 @@ export class ReadPool {
     await this.pool.threads[0]?.terminate();
   }
 
-  get stats(): { threads: number; pending: number; restarts: number; requestRingBytes: number; replyRingBytes: number } {
+  /**
+   * threads and reads in flight; restarts of dead workers; ring bytes in use; reads too large for a worker's reply,
+   * evaluated on the main thread instead: stopped early by the worker, or (work lost) encoded whole first.
+   */
+  get stats(): { threads: number; pending: number; restarts: number; requestRingBytes: number; replyRingBytes: number; tooLargeStopped: number; tooLargeEncoded: number } {
     let requestRingBytes = 0;
     let replyRingBytes = 0;
     let pending = 0;
@@ -248,7 +257,15 @@ export class ReadPool {
       replyRingBytes += s.replies.usedBytes;
       pending += s.pending.size;
     }
-    return { threads: this.slots.length, pending, restarts: this.restarts, requestRingBytes, replyRingBytes };
+    return {
+      threads: this.slots.length,
+      pending,
+      restarts: this.restarts,
+      requestRingBytes,
+      replyRingBytes,
+      tooLargeStopped: Atomics.load(this.counters, COUNTER_TOO_LARGE_STOPPED),
+      tooLargeEncoded: Atomics.load(this.counters, COUNTER_TOO_LARGE_ENCODED),
+    };
   }
 
   async close(): Promise<void> {

@@ -7,7 +7,8 @@
 // them again with decodeRequest, so the main thread never re-encodes a request). An empty message stops the loop.
 //
 // Reply message: per read u32 id, u8 status (1 response, 0 etcd error {code, message}, 2 too large for the ring:
-// evaluate elsewhere), u32 body length, 12 bytes left for the frame header, then the msgpack body.
+// evaluate elsewhere), u32 body length, 12 bytes left for the frame header, then the msgpack body. A Range whose keys
+// and values alone exceed the ring's largest message is stopped there (2) without being read further or encoded.
 
 /** The long-running piscina task each read worker runs. */
 export interface ReadLoopTask {
@@ -15,7 +16,15 @@ export interface ReadLoopTask {
   replies: SharedArrayBuffer;
   dbPath: string;
   txnOpsMax: number;
+  /** Int32 counters shared by every worker of the pool, indexed by the COUNTER_ constants (Atomics.add) */
+  counters: SharedArrayBuffer;
 }
+
+/** reads a worker stopped as soon as their keys and values exceeded the reply ring's largest message */
+export const COUNTER_TOO_LARGE_STOPPED = 0;
+/** reads a worker evaluated and encoded whole, then found too large for the ring (work done twice) */
+export const COUNTER_TOO_LARGE_ENCODED = 1;
+export const READ_COUNTERS = 2;
 
 export const READ_METHOD_RANGE = 1;
 export const READ_METHOD_TXN = 2;

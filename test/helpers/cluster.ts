@@ -67,11 +67,11 @@ export class TestCluster {
     ];
   }
 
-  private spawn(m: ClusterMember, flags: string[] = []): void {
+  private spawn(m: ClusterMember, flags: string[] = [], env: Record<string, string> = {}): void {
     const child = spawn(
       process.execPath,
       [ETCD_TS_BIN, ...this.argsFor(m, flags)],
-      { stdio: ['ignore', 'ignore', 'pipe'] },
+      { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...env } },
     );
     child.stderr!.on('data', (c: Buffer) => {
       m.log += c.toString();
@@ -99,8 +99,9 @@ export class TestCluster {
     if (i >= 0) this.members.splice(i, 1);
   }
 
-  restart(m: ClusterMember): void {
-    this.spawn(m);
+  /** Starts a killed member again on its data directory; `env` is added to its environment (e.g. failpoints). */
+  restart(m: ClusterMember, env: Record<string, string> = {}): void {
+    this.spawn(m, [], env);
   }
 
   /** Status of every live member that answers. */
