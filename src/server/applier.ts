@@ -278,6 +278,7 @@ export class Applier {
         }
         this.workingApplied = entry.index;
       }
+      this.raftStorage!.writePendingHardState();
       this.persistState();
       this.maybeCompactLog();
     } catch (err) {

@@ -3,10 +3,10 @@
 // the entries and the hard state are queued as asynchronous writes; they are durable once `flushed` resolves, and
 // only then may the driver send or apply anything of the Ready.
 //
-// As etcd's MustSync: a Ready whose only change is the hard state's commit index is not waited for. The write is
-// queued (it reaches the disk with the next commit); losing it in a crash loses nothing, since the commit index is
-// learnt again from the leader (or, alone, from the log), and the applied index is never recorded ahead of it: the
-// apply transaction that uses it is queued after it.
+// As etcd's MustSync: a Ready whose only change is the hard state's commit index is not waited for. The hard state is
+// held back and written inside the next apply transaction (or with the next synced Ready), so it costs no commit of
+// its own; losing it in a crash loses nothing, since the commit index is learnt again from the leader (or, alone,
+// from the log), and the applied index is never recorded ahead of it on disk: it goes in the same transaction.
 
 import { failpoint } from '../failpoints/index.js';
 import type { HardState, Ready, Snapshot } from '../raft/index.js';
@@ -32,7 +32,7 @@ export function lmdbPersist(
     const sync = mustSync(rd, previous);
     raftStorage.append(rd.entries);
     if (rd.hardState) {
-      raftStorage.setHardState(rd.hardState);
+      raftStorage.setHardState(rd.hardState, !sync);
       previous = rd.hardState;
     }
     if (!sync) {

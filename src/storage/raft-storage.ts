@@ -41,6 +41,7 @@ export class LmdbRaftStorage implements RaftStorage {
   private snapMeta: StoredSnapshotMeta;
   /** terms of the newest entries, so Raft's frequent term() calls rarely touch LMDB */
   private readonly recentTerms = new Map<number, number>();
+  private pendingHardState: HardState | null = null;
 
   constructor(
     private readonly storage: Storage,
@@ -128,7 +129,28 @@ export class LmdbRaftStorage implements RaftStorage {
     }
   }
 
-  setHardState(hs: HardState): void {
+  /**
+   * Queues the hard state. `deferred` (a change of the commit index only, which needs no sync) holds it back for the
+   * next write that goes to disk anyway: the next apply transaction (writePendingHardState) or the next synced
+   * Ready. A write of its own would cost a commit, and a commit here costs a sync, on the path of every put.
+   */
+  setHardState(hs: HardState, deferred = false): void {
+    if (deferred) {
+      this.pendingHardState = hs;
+      return;
+    }
+    this.pendingHardState = null;
+    this.storage.meta.put('raft-hardstate', { term: hs.term, vote: hs.vote.toString(), commit: hs.commit } satisfies StoredHardState);
+  }
+
+  /**
+   * Writes a held-back hard state (call inside the apply transaction: the applied index it records then never gets
+   * ahead of the commit index on disk).
+   */
+  writePendingHardState(): void {
+    const hs = this.pendingHardState;
+    if (hs === null) return;
+    this.pendingHardState = null;
     this.storage.meta.put('raft-hardstate', { term: hs.term, vote: hs.vote.toString(), commit: hs.commit } satisfies StoredHardState);
   }
 
