@@ -13,8 +13,9 @@
 // A worker that dies is replaced, given the current synced watchers, and sent the batches it had not answered.
 //
 // The thread starts with the first batch worth sending to it (WATCH_FILTER_WORKER_MIN_WATCHERS synced watchers on
-// WATCH_FILTER_WORKER_MIN_RANGES ranges), given the synced watchers then, as a replacement is: a member that never has
-// that many watchers never pays for the isolate (about 14 MiB) and its 12 MiB of rings.
+// WATCH_FILTER_WORKER_MIN_RANGES ranges); the registration changes made until then wait in the map as they always
+// did, and go first. A member that never has that many watchers never pays for the isolate (about 14 MiB) and its
+// 12 MiB of rings.
 
 import { systemClock, type Clock } from '../clock/index.js';
 import path from 'node:path';
@@ -85,7 +86,6 @@ export class WatchFilterPool implements WatchFilter {
     this.pool = new Piscina({ filename: workerFile, minThreads: 1, maxThreads: 1, idleTimeout: Infinity, atomics: 'disabled', execArgv: [...WORKER_EXEC_ARGV] });
     const slot = this.start(this.pool);
     this.slot = slot;
-    for (const w of this.client?.syncedWatchers() ?? []) this.changes.set(w.serial, w);
     return slot;
   }
 
@@ -110,8 +110,7 @@ export class WatchFilterPool implements WatchFilter {
   }
 
   added(w: FilterWatcher): void {
-    // before the thread starts nothing is tracked: it is given the synced watchers when it starts
-    if (this.slot !== null) this.changes.set(w.serial, w);
+    this.changes.set(w.serial, w);
   }
 
   removed(serial: number): void {
