@@ -120,6 +120,18 @@ export const READ_INDEX_RETRY_MS = 500;
 /** How often the member fails proposals and reads past their deadline and resends an unanswered ReadIndex. */
 export const REQUEST_SWEEP_INTERVAL_MS = 250;
 
+// ---- Storage -----------------------------------------------------------------------------------------------
+
+/**
+ * Bytes of address space LMDB maps for the database file at open (lmdb-js's `mapSize`; virtual only: the file grows as
+ * data is written, not to this size). Left to lmdb-js, the map starts at 128 KiB and is remapped larger as the file
+ * grows, and lmdb-js keeps every earlier map alive (buffers may point into it), so the clean file pages touched through
+ * each count again in the member's RSS: 11 maps and 297 MiB of RSS for a 109 MiB file at 100,000 keys (BENCHMARKS.md,
+ * "Memory"). One map of this size from the start counts each page once. etcd maps 10 GiB for bbolt the same way
+ * (backend's initialMmapSize); past it lmdb-js still grows the map as before.
+ */
+export const LMDB_MAP_BYTES = 10 * GiB;
+
 // ---- Raft and peers ----------------------------------------------------------------------------------------
 
 /** Bytes of entries in one Raft append message. */
