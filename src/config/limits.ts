@@ -120,6 +120,18 @@ export const READ_INDEX_RETRY_MS = 500;
 /** How often the member fails proposals and reads past their deadline and resends an unanswered ReadIndex. */
 export const REQUEST_SWEEP_INTERVAL_MS = 250;
 
+// ---- Storage -----------------------------------------------------------------------------------------------
+
+/**
+ * Bytes of address space LMDB maps for the database file at open (lmdb-js's `mapSize`; virtual only: the file grows as
+ * data is written, not to this size). Left to lmdb-js, the map starts at 128 KiB and is remapped larger as the file
+ * grows, and lmdb-js keeps every earlier map alive (buffers may point into it), so the clean file pages touched through
+ * each count again in the member's RSS: 11 maps and 297 MiB of RSS for a 109 MiB file at 100,000 keys (BENCHMARKS.md,
+ * "Memory"). One map of this size from the start counts each page once. etcd maps 10 GiB for bbolt the same way
+ * (backend's initialMmapSize); past it lmdb-js still grows the map as before.
+ */
+export const LMDB_MAP_BYTES = 10 * GiB;
+
 // ---- Raft and peers ----------------------------------------------------------------------------------------
 
 /** Bytes of entries in one Raft append message. */
@@ -222,6 +234,13 @@ export const COMPACTION_STEP_ATTEMPTS_MAX = 5;
 export const MIGRATION_CHUNK_RECORDS = 4096;
 /** Records migrated between two progress lines on stderr. */
 export const MIGRATION_PROGRESS_RECORDS = 100_000;
+/**
+ * How long the compaction thread stays after its last step before it ends (the next step starts a new one). A
+ * compaction's steps follow each other within milliseconds, so this only ends the thread between compactions: an idle
+ * member does not keep a Node isolate (about 14 MiB) waiting for the next one; starting a thread costs ~50-100 ms
+ * once per compaction.
+ */
+export const COMPACTION_WORKER_IDLE_MS = 30_000;
 /** Reads sent to a worker in one ring message (one socket chunk's reads travel together, in messages of this many). */
 export const READ_BATCH_REQUESTS_MAX = 64;
 /**

@@ -81,7 +81,7 @@ export class MemberMetrics {
     stats.backendCommit = (seconds) => commit.observe(seconds);
     stats.peerRoundTrip = (peer, seconds) => rtt.observe({ To: peer.toString(16) }, seconds);
 
-    gauge('etcdts_worker_pool_threads', 'Worker threads serving range reads (0 with --worker-threads 0).', (s) => s.pool.threads);
+    gauge('etcdts_worker_pool_threads', 'Worker threads serving range reads (0 until the first read for them, and with --worker-threads 0).', (s) => s.pool.threads);
     gauge('etcdts_worker_pool_pending', 'Range reads handed to worker threads and not answered yet.', (s) => s.pool.pending);
     counter('etcdts_worker_pool_restarts_total', 'Worker threads replaced after they died.', () => server.readPool?.stats.restarts ?? 0);
     new Gauge({

@@ -23,7 +23,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import diagnostics from 'node:diagnostics_channel';
 import { Piscina } from 'piscina';
-import { COMPACTION_STEP_ATTEMPTS_MAX } from '../config/limits.js';
+import { COMPACTION_STEP_ATTEMPTS_MAX, COMPACTION_WORKER_IDLE_MS } from '../config/limits.js';
 import { WORKER_EXEC_ARGV } from '../ring/index.js';
 import {
   COMPACTION_BEGIN,
@@ -107,8 +107,10 @@ export class WorkerThreadSteps implements CompactionStepRunner {
 
   private ensurePool(): Piscina {
     if (this.pool !== null) return this.pool;
-    // atomics disabled: an idle worker keeps its event loop, so nothing parks it holding a stale read snapshot
-    const pool = new Piscina({ filename: workerFile, minThreads: 1, maxThreads: 1, idleTimeout: Infinity, atomics: 'disabled', execArgv: [...WORKER_EXEC_ARGV] });
+    // atomics disabled: an idle worker keeps its event loop, so nothing parks it holding a stale read snapshot.
+    // The thread ends COMPACTION_WORKER_IDLE_MS after its last step (a compaction's steps follow each other closely)
+    // and the next step starts one again: an idle member does not keep an isolate for the next compaction.
+    const pool = new Piscina({ filename: workerFile, minThreads: 0, maxThreads: 1, idleTimeout: COMPACTION_WORKER_IDLE_MS, atomics: 'disabled', execArgv: [...WORKER_EXEC_ARGV] });
     // A worker that dies between tasks is reported here rather than to a task; the next task gets a fresh thread.
     pool.on('error', () => {});
     this.pool = pool;

@@ -25,6 +25,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { createHash } from 'node:crypto';
 import { open, type Database, type RootDatabase } from 'lmdb';
+import { LMDB_MAP_BYTES } from '../config/limits.js';
 import { migrateFromV3, PREVIOUS_FORMAT } from './migrate-v3.js';
 
 /**
@@ -53,7 +54,7 @@ export class StorageError extends Error {}
 
 /** Options every thread must open the environment with, identically (lmdb-js shares one env per process). */
 export function openTables(dbPath: string, readOnly = false): Omit<Storage, 'dataDir' | 'dbPath' | 'close'> {
-  const env = open({ path: dbPath, readOnly, compression: false, noMemInit: true, remapChunks: false });
+  const env = open({ path: dbPath, readOnly, compression: false, noMemInit: true, remapChunks: false, mapSize: LMDB_MAP_BYTES });
   const binary = { keyEncoding: 'binary' as const, encoding: 'binary' as const, compression: false };
   return {
     env,

@@ -129,6 +129,9 @@ describe('metrics of one member', () => {
     const w = client.watch({ key: 'only-', prefix: true }, { onEvents: (r) => seen.push(r) });
     await client.get('only-here');
     await until('the watcher is registered', () => other.member.server.watchHub.watchers === 1, 10_000, 20);
+    // the read pool starts with the first scan (single-key reads stay on the main thread)
+    assert.equal(value(await scrape(otherBase), 'etcdts_worker_pool_threads'), 0);
+    assert.equal((await client.get('only-', { prefix: true })).kvs.length, 1);
     const text = await scrape(otherBase);
     const mine = await scrape(httpBase(m));
     assert.equal(value(text, 'etcd_debugging_mvcc_keys_total'), 1);

@@ -145,7 +145,7 @@ test('reads in a worker equal reads on the main thread, quiet, under writes and 
 test('--worker-threads defaults to cores - 1 (at least 1); 0 serves every read on the main thread', async (t) => {
   const d = await startInProcess([]);
   t.after(() => d.close());
-  assert.equal(d.member.server.readPool?.stats.threads, Math.max(1, os.availableParallelism() - 1));
+  assert.equal(d.member.server.readPool?.threads, Math.max(1, os.availableParallelism() - 1));
   const m = await startInProcess(['--worker-threads', '0']);
   t.after(() => m.close());
   assert.equal(m.member.server.readPool, null);
@@ -173,4 +173,24 @@ test('reads too big for the request ring are evaluated on the main thread; the m
   assert.ok(many.every((r) => r.responses[0]?.response_range?.kvs.length === 1));
   await c.put({ key: Buffer.from('b'), value: Buffer.from('2') });
   assert.equal((await c.range({ key: Buffer.from('a'), range_end: Buffer.from([0]) })).count, 2, 'the member still serves');
+});
+
+test('the read pool starts with the first read it serves: reads are answered before, while and after its threads start', async (t) => {
+  const m = await startInProcess(['--worker-threads', '2']);
+  t.after(() => m.close());
+  const server = m.member.server;
+  const pool = server.readPool!;
+  assert.equal(pool.stats.threads, 0, 'an idle member runs no read thread');
+  const c = m.client();
+  for (let i = 0; i < 20; i++) await c.put({ key: Buffer.from(`k${i}`), value: Buffer.from(`v${i}`) });
+  assert.equal(Buffer.from((await c.get('k3', { serializable: true })).kvs[0]!.value).toString(), 'v3');
+  assert.equal(pool.stats.threads, 0, 'single-key reads stay on the main thread and start nothing');
+  // the first scans start the threads and wait in the rings for them; each is answered by a worker
+  const scan: RangeRequest = { key: Buffer.from('k'), range_end: Buffer.from('l'), serializable: true };
+  const first = await Promise.all(Array.from({ length: 10 }, () => viaWorker(server, scan)));
+  assert.equal(pool.stats.threads, 2, 'the first scan started the configured threads');
+  for (const got of first) assert.deepEqual(got, viaMain(server, scan));
+  assert.deepEqual(await viaWorker(server, scan), viaMain(server, scan), 'later scans are served by the running threads');
+  assert.equal((await c.get('k', { prefix: true })).kvs.length, 20, 'and clients see every key');
+  assert.equal(pool.stats.restarts, 0);
 });
