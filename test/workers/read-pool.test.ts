@@ -189,8 +189,8 @@ test('the read pool starts with the first read it serves: reads are answered bef
   const scan: RangeRequest = { key: Buffer.from('k'), range_end: Buffer.from('l'), serializable: true };
   const first = await Promise.all(Array.from({ length: 10 }, () => viaWorker(server, scan)));
   assert.equal(pool.stats.threads, 2, 'the first scan started the configured threads');
-  for (const got of first) assert.deepEqual(got, viaMain(server, scan));
-  assert.deepEqual(await viaWorker(server, scan), viaMain(server, scan), 'later scans are served by the running threads');
+  for (const got of first) assert.deepEqual(got, await viaMain(server, scan));
+  assert.deepEqual(await viaWorker(server, scan), await viaMain(server, scan), 'later scans are served by the running threads');
   assert.equal((await c.get('k', { prefix: true })).kvs.length, 20, 'and clients see every key');
   assert.equal(pool.stats.restarts, 0);
 });
