@@ -101,6 +101,8 @@ export class Applier {
   /** apply transactions queued and not yet committed */
   private inFlight = 0;
   private idle: (() => void)[] = [];
+  /** settles when the last queued transaction's state is published (or it failed) */
+  private lastPublication: Promise<void> = Promise.resolve();
   /** an apply transaction failed: every later one refuses to run on the state it left */
   private broken: unknown = null;
 
@@ -209,36 +211,38 @@ export class Applier {
     const queuedAt = performance.now();
     let published: { state: MvccState; applied: number; compactedPhysically: number } | null = null;
     let result: T;
-    this.ports.storage.env
-      .childTransaction(() => {
-        if (this.broken !== null) throw this.broken;
-        result = body();
-        published = { state: { ...this.working }, applied: this.workingApplied, compactedPhysically: this.workingCompactedPhysically };
-      })
-      .then(
-        () => {
-          const p = published!;
-          // readers on this thread must see the commit from now on (lmdb-js may not have renewed the snapshot yet)
-          this.ports.storage.env.resetReadTxn();
-          Object.assign(this.state, p.state);
-          this.appliedIndex = p.applied;
-          this.compactedPhysicallyRevision = p.compactedPhysically;
-          this.ports.stats.backendCommit((performance.now() - queuedAt) / 1000);
-          this.releaseVisible();
-          try {
-            then(result);
-          } finally {
-            this.settle();
-          }
-        },
-        (err: unknown) => {
-          this.broken ??= err;
-          for (const w of this.visibleWaits.splice(0)) w.resolve();
+    const { env } = this.ports.storage;
+    const committed = env.childTransaction(() => {
+      if (this.broken !== null) throw this.broken;
+      result = body();
+      published = { state: { ...this.working }, applied: this.workingApplied, compactedPhysically: this.workingCompactedPhysically };
+    });
+    // publication follows the previous transaction's, so states are published in order
+    const ready = Promise.all([committed, this.lastPublication]);
+    this.lastPublication = ready.then(
+      () => {
+        const p = published!;
+        // readers on this thread must see the commit from now on (lmdb-js may not have renewed the snapshot yet)
+        env.resetReadTxn();
+        Object.assign(this.state, p.state);
+        this.appliedIndex = p.applied;
+        this.compactedPhysicallyRevision = p.compactedPhysically;
+        this.ports.stats.backendCommit((performance.now() - queuedAt) / 1000);
+        this.releaseVisible();
+        try {
+          then(result);
+        } finally {
           this.settle();
-          this.ports.fail(err);
-          failed?.(err);
-        },
-      );
+        }
+      },
+      (err: unknown) => {
+        this.broken ??= err;
+        for (const w of this.visibleWaits.splice(0)) w.resolve();
+        this.settle();
+        this.ports.fail(err);
+        failed?.(err);
+      },
+    );
   }
 
   private releaseVisible(): void {
@@ -278,7 +282,7 @@ export class Applier {
         }
         this.workingApplied = entry.index;
       }
-      this.raftStorage!.writePendingHardState();
+      this.raftStorage!.commitAtLeast(this.workingApplied);
       this.persistState();
       this.maybeCompactLog();
     } catch (err) {

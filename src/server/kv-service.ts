@@ -17,7 +17,7 @@ import type {
   TxnRequest,
   TxnResponse,
 } from '../proto/index.js';
-import type { Storage } from '../storage/index.js';
+import { readPersistedState, type Storage } from '../storage/index.js';
 import type { HeaderSource } from './ports.js';
 import type { Proposals } from './proposals.js';
 import { EncodedResponse, isPointRead, ReadPool, type WorkerReadMethod } from './read-pool.js';
@@ -26,9 +26,7 @@ import { countTxn, type ServerStats } from './stats.js';
 
 export interface KvPorts {
   readonly storage: Storage;
-  /** the applied store revision and compaction (read at each request) */
-  readonly state: MvccState;
-  /** null when every acknowledged write is in `state`, else when it will be (see Applier.visible) */
+  /** null when every acknowledged write is published, else when it will be (see Applier.visible) */
   visible(): Promise<void> | null;
   readonly stats: ServerStats;
   readonly proposals: Proposals;
@@ -79,6 +77,16 @@ export class KvService {
     return isSerializableTxn(req) ? this.serializable(inWorker) : (ports.reads.read(inWorker) as unknown as Promise<TxnResponse | EncodedResponse>);
   }
 
+  /**
+   * The revisions as recorded in the read snapshot this turn's reads see, as a worker thread takes them. Not the
+   * published state: lmdb-js's writer thread commits on its own, and this thread's snapshot may already hold a commit
+   * whose publication has not run yet; the data and its revision must come from the same snapshot.
+   */
+  private snapshotState(): MvccState {
+    const s = readPersistedState(this.ports.storage.meta);
+    return { revision: s.revision, compactRevision: s.compactRevision };
+  }
+
   /** A serializable read runs at once, or once every write acknowledged before it is published (read your writes). */
   private serializable<T>(run: () => T | Promise<T>): T | Promise<T> {
     const wait = this.ports.visible();
@@ -94,7 +102,7 @@ export class KvService {
   }
 
   private rangeLocal(req: RangeRequest): RangeResponse {
-    const r = range(this.ports.storage, this.ports.state, req);
+    const r = range(this.ports.storage, this.snapshotState(), req);
     return { header: this.ports.header(r.revision), kvs: r.kvs, more: r.more, count: r.count };
   }
 
@@ -122,7 +130,7 @@ export class KvService {
   }
 
   private txnReadOnly(req: TxnRequest): { response: TxnResponse; result: TxnResponse } {
-    const r = new MvccTxn(this.ports.storage, { ...this.ports.state }, undefined, true).txn(req);
+    const r = new MvccTxn(this.ports.storage, this.snapshotState(), undefined, true).txn(req);
     return { response: { header: this.ports.header(r.header.revision), succeeded: r.succeeded, responses: r.responses }, result: r };
   }
 

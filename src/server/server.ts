@@ -116,7 +116,11 @@ export class EtcdServer {
     );
     const raftStorage = new LmdbRaftStorage(storage, () => this.applier.snapshotForRaft());
     this.applier.attachRaftStorage(raftStorage);
-    const persist = lmdbPersist(storage, raftStorage, (snapshot) => this.snapshotInstalled(this.applier.installSnapshot(snapshot)));
+    const persist = lmdbPersist(
+      storage,
+      raftStorage,
+      (snapshot) => this.snapshotInstalled(this.applier.installSnapshot(snapshot)),
+    );
     this.driver = new RaftDriver({
       memberId,
       raftStorage,
@@ -136,8 +140,11 @@ export class EtcdServer {
       ports: {
         persist: (rd, done) => {
           // a leader's snapshot replaces the key space: only once every queued apply transaction has committed
-          if (rd.snapshot !== undefined && this.applier.busy) this.applier.whenIdle().then(() => persist(rd, done), done);
-          else persist(rd, done);
+          if (rd.snapshot !== undefined && this.applier.busy) {
+            this.applier.whenIdle().then(() => persist(rd, done), done);
+            return;
+          }
+          persist(rd, done);
         },
         apply: (entries, confChanges) => this.applier.apply(entries, confChanges),
         onSoftState: (ss) => this.onSoftState(ss),
@@ -202,7 +209,7 @@ export class EtcdServer {
       return rest;
     }, clock) : null;
     this.kv = new KvService({
-      storage, state: this.applier.state, visible: () => this.applier.visible(), stats: this.stats, proposals: this.proposals, reads: this.reads, readPool: this.readPool, header, assertServing,
+      storage, visible: () => this.applier.visible(), stats: this.stats, proposals: this.proposals, reads: this.reads, readPool: this.readPool, header, assertServing,
     });
     this.concurrency = new ConcurrencyService({
       range: (req) => this.kv.range(req),

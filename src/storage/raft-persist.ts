@@ -20,7 +20,13 @@ export function mustSync(rd: Ready, previous: HardState): boolean {
   return hs !== undefined && (hs.term !== previous.term || hs.vote !== previous.vote);
 }
 
-/** The driver's persist port over LMDB. */
+/**
+ * The driver's persist port over LMDB. The entries and the hard state are written inside a transaction callback, not
+ * as separate asynchronous writes: lmdb-js runs callbacks queued back to back in one transaction, so the apply the
+ * driver queued in the previous Ready's step 3 goes into the same commit as this Ready's entries (group commit: one
+ * commit per batch). Separate writes would make a transaction of their own (a callback ends lmdb-js's batch), and on
+ * this kind of disk every commit costs a sync.
+ */
 export function lmdbPersist(
   storage: Storage,
   raftStorage: LmdbRaftStorage,
@@ -30,16 +36,18 @@ export function lmdbPersist(
   return (rd, done) => {
     if (rd.snapshot) installSnapshot(rd.snapshot);
     const sync = mustSync(rd, previous);
-    raftStorage.append(rd.entries);
-    if (rd.hardState) {
-      raftStorage.setHardState(rd.hardState, !sync);
-      previous = rd.hardState;
-    }
+    const hs = rd.hardState;
+    if (hs !== undefined) previous = hs;
     if (!sync) {
+      if (hs !== undefined) raftStorage.setHardState(hs, true);
       done();
       return;
     }
-    storage.log.flushed.then(() => {
+    const written = storage.env.transaction(() => {
+      raftStorage.append(rd.entries);
+      if (hs !== undefined) raftStorage.setHardState(hs);
+    });
+    Promise.all([written, storage.env.flushed]).then(() => {
       // lmdb-js can resolve the flush before it has renewed this thread's read snapshot for the commit: Raft reads
       // the entries back from the log next, so start a fresh snapshot now
       storage.env.resetReadTxn();

@@ -42,6 +42,9 @@ export class LmdbRaftStorage implements RaftStorage {
   /** terms of the newest entries, so Raft's frequent term() calls rarely touch LMDB */
   private readonly recentTerms = new Map<number, number>();
   private pendingHardState: HardState | null = null;
+  /** the hard state as last written, and the lowest commit index it may record (what an apply recorded as applied) */
+  private storedHardState: HardState;
+  private commitFloor = 0;
 
   constructor(
     private readonly storage: Storage,
@@ -56,6 +59,7 @@ export class LmdbRaftStorage implements RaftStorage {
     let last = this.snapMeta.index;
     for (const key of storage.log.getKeys({ reverse: true, limit: 1 })) last = Math.max(last, logIndexOf(key));
     this.last = last;
+    this.storedHardState = this.initialState().hardState;
   }
 
   initialState(): { hardState: HardState; confState: ConfState } {
@@ -131,8 +135,9 @@ export class LmdbRaftStorage implements RaftStorage {
 
   /**
    * Queues the hard state. `deferred` (a change of the commit index only, which needs no sync) holds it back for the
-   * next write that goes to disk anyway: the next apply transaction (writePendingHardState) or the next synced
-   * Ready. A write of its own would cost a commit, and a commit here costs a sync, on the path of every put.
+   * next write that goes to disk anyway: the next apply transaction (commitAtLeast) or the next synced Ready. A write
+   * of its own would cost a commit, and a commit here costs a sync, on the path of every put. The stored commit index
+   * never goes below what an apply transaction recorded (commitAtLeast).
    */
   setHardState(hs: HardState, deferred = false): void {
     if (deferred) {
@@ -140,18 +145,27 @@ export class LmdbRaftStorage implements RaftStorage {
       return;
     }
     this.pendingHardState = null;
-    this.storage.meta.put('raft-hardstate', { term: hs.term, vote: hs.vote.toString(), commit: hs.commit } satisfies StoredHardState);
+    this.writeHardState(hs);
   }
 
   /**
-   * Writes a held-back hard state (call inside the apply transaction: the applied index it records then never gets
-   * ahead of the commit index on disk).
+   * Inside an apply transaction that records `applied`: the hard state on disk must say that much is committed (Raft
+   * refuses to start with an applied index past the commit index). Writes a held-back hard state, or raises the commit
+   * index when the applier got ahead of Raft's own record: the single voter applies entries in the very commit that
+   * appends them, before Raft counts them as committed.
    */
-  writePendingHardState(): void {
+  commitAtLeast(applied: number): void {
     const hs = this.pendingHardState;
-    if (hs === null) return;
     this.pendingHardState = null;
-    this.storage.meta.put('raft-hardstate', { term: hs.term, vote: hs.vote.toString(), commit: hs.commit } satisfies StoredHardState);
+    this.commitFloor = Math.max(this.commitFloor, applied);
+    if (hs !== null) this.writeHardState(hs);
+    else if (this.storedHardState.commit < this.commitFloor) this.writeHardState(this.storedHardState);
+  }
+
+  private writeHardState(hs: HardState): void {
+    const commit = Math.max(hs.commit, this.commitFloor);
+    this.storedHardState = { term: hs.term, vote: hs.vote, commit };
+    this.storage.meta.put('raft-hardstate', { term: hs.term, vote: hs.vote.toString(), commit } satisfies StoredHardState);
   }
 
   /**
