@@ -83,9 +83,18 @@ export class KvService {
    * whose publication has not run yet; the data and its revision must come from the same snapshot.
    */
   private snapshotState(): MvccState {
+    // the record's bytes decide whether the decoded state is still the snapshot's (a copy: lmdb-js's fast view of a
+    // msgpack table's record cannot be copied or compared safely)
+    const raw = this.ports.storage.meta.getBinary('state');
+    if (raw !== undefined && this.cachedRaw !== null && raw.equals(this.cachedRaw)) return { ...this.cachedState };
+    this.cachedRaw = raw ?? null;
     const s = readPersistedState(this.ports.storage.meta);
-    return { revision: s.revision, compactRevision: s.compactRevision };
+    this.cachedState = { revision: s.revision, compactRevision: s.compactRevision };
+    return { ...this.cachedState };
   }
+
+  private cachedRaw: Buffer | null = null;
+  private cachedState: MvccState = { revision: 0, compactRevision: -1 };
 
   /** A serializable read runs at once, or once every write acknowledged before it is published (read your writes). */
   private serializable<T>(run: () => T | Promise<T>): T | Promise<T> {
