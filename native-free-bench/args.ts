@@ -43,6 +43,12 @@ export function positiveInteger(flag: string, v: string | undefined, allowZero =
 }
 
 /** -w / --write-out */
+/** --target: which server a tool drives. */
+export function targetSystem(v: string | undefined): 'etcd-ts' | 'etcd' {
+  if (v !== 'etcd-ts' && v !== 'etcd') throw new Error(`--target: want etcd-ts or etcd, got ${v}`);
+  return v;
+}
+
 export function outputFormat(v: string | undefined): 'simple' | 'json' {
   if (v !== 'simple' && v !== 'json') throw new Error(`-w: want simple or json, got ${v}`);
   return v;

@@ -12,7 +12,7 @@
 import os from 'node:os';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import { parseEndpoint } from '../src/client/index.js';
-import { eachFlag, unknownOption, outputFormat, pidList, positiveInteger, positiveNumber } from './args.js';
+import { eachFlag, unknownOption, outputFormat, pidList, positiveInteger, positiveNumber, targetSystem } from './args.js';
 import { Histogram, type HistData } from './histogram.js';
 import { loadAverage1, machineCpu, processCpu, tcpConnectionsTo } from './procstat.js';
 import { connect, type Conn, type Target } from './targets.js';
@@ -123,12 +123,7 @@ function parseOptions(argv: string[]): Options {
   };
   eachFlag(argv, USAGE, (flag, value, arg) => {
     switch (flag) {
-      case '--target': {
-        const t = value();
-        if (t !== 'etcd-ts' && t !== 'etcd') throw new Error(`--target: want etcd-ts or etcd, got ${t}`);
-        o.target = t;
-        break;
-      }
+      case '--target': o.target = targetSystem(value()); break;
       case '--endpoints': o.endpoints = (value() ?? '').split(',').filter((s) => s.length > 0); break;
       case '--workload': {
         const w = value();

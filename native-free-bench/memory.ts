@@ -17,7 +17,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { spawn } from 'node:child_process';
-import { eachFlag, positiveInteger, required, unknownOption } from './args.js';
+import { eachFlag, positiveInteger, required, targetSystem, unknownOption } from './args.js';
 import { processCpu } from './procstat.js';
 import { Cluster, sleep, type System } from './servers.js';
 import { connect } from './targets.js';
@@ -71,12 +71,7 @@ function parseOptions(argv: string[]): Options {
   };
   eachFlag(argv, USAGE, (flag, value, arg) => {
     switch (flag) {
-      case '--target': {
-        const t = value();
-        if (t !== 'etcd-ts' && t !== 'etcd') throw new Error(`--target: want etcd-ts or etcd, got ${t}`);
-        o.target = t;
-        break;
-      }
+      case '--target': o.target = targetSystem(value()); break;
       case '--keys': o.keys = positiveInteger(flag, value()); break;
       case '--value-size': o.valueSize = positiveInteger(flag, value(), true); break;
       case '--key-size': o.keySize = positiveInteger(flag, value()); break;

@@ -8,7 +8,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Client, prefixRangeEnd, type KeyValue } from '../../src/client/index.js';
 import { startChild, tempDir, type ChildMember } from '../helpers/member.js';
-import { KvModel, randomOps, type ModelOp, type ModelWrite } from '../helpers/kv-model.js';
+import { KvModel, randomOps, type ModelOp } from '../helpers/kv-model.js';
+import { sendOp } from '../helpers/write-history.js';
 import { Rng, seedFromEnv } from '../helpers/rng.js';
 
 const b = (s: string): Buffer => Buffer.from(s);
@@ -170,34 +171,6 @@ test('SIGKILL right after start, before any request: the member restarts empty a
 
 const PREFIX = 'm/';
 
-function toRequestOp(w: ModelWrite): Record<string, unknown> {
-  return w.op === 'put'
-    ? { request_put: { key: b(w.key), value: b(w.value) } }
-    : { request_delete_range: { key: b(w.key), ...(w.rangeEnd !== undefined ? { range_end: b(w.rangeEnd) } : {}) } };
-}
-
-/** Sends one model op; resolves with what the member answered, in model terms. */
-async function send(c: Client, op: ModelOp): Promise<{ revision: number; deleted?: number; succeeded?: boolean }> {
-  if (op.op === 'put') return { revision: (await c.put({ key: b(op.key), value: b(op.value) })).header.revision };
-  if (op.op === 'delete') {
-    const r = await c.deleteRange({ key: b(op.key), ...(op.rangeEnd !== undefined ? { range_end: b(op.rangeEnd) } : {}) });
-    return { revision: r.header.revision, deleted: r.deleted };
-  }
-  const r = await c.call('Txn', {
-    compare: op.compare.map((cmp) => ({
-      key: b(cmp.key),
-      target: cmp.target,
-      result: cmp.result,
-      ...(cmp.version !== undefined ? { version: cmp.version } : {}),
-      ...(cmp.mod_revision !== undefined ? { mod_revision: cmp.mod_revision } : {}),
-      ...(cmp.value !== undefined ? { value: b(cmp.value) } : {}),
-    })) as never,
-    success: op.success.map(toRequestOp) as never,
-    failure: op.failure.map(toRequestOp) as never,
-  });
-  return { revision: r.header.revision, succeeded: r.succeeded };
-}
-
 function modelKvs(model: KvModel): { key: string; value: string; create_revision: number; mod_revision: number; version: number }[] {
   return model.entries().map(([key, kv]) => ({ key, ...kv }));
 }
@@ -233,7 +206,7 @@ for (const killAfter of [300, 2000]) {
     while (!killed && sent < ops.length) {
       while (inflight.size < 64 && sent < ops.length && !killed) {
         const i = sent++;
-        const p: Promise<void> = send(c, ops[i]!)
+        const p: Promise<void> = sendOp(c, ops[i]!)
           .then(
             (answer) => {
               answers[i] = answer;
