@@ -1,7 +1,7 @@
 // Step 1 of the Raft driver (src/driver/raft-driver.ts) for a member whose log lives in LMDB: what makes a Ready
 // durable. A leader's snapshot is installed first (through the server, which owns the key space it replaces), then
-// the entries and the hard state are queued as asynchronous writes; they are durable once `flushed` resolves, and
-// only then may the driver send or apply anything of the Ready.
+// the entries and the hard state are written in a transaction on lmdb-js's writer thread; they are durable once
+// `flushed` resolves, and only then may the driver send or apply anything of the Ready.
 //
 // As etcd's MustSync: a Ready whose only change is the hard state's commit index is not waited for. The hard state is
 // held back and written inside the next apply transaction (or with the next synced Ready), so it costs no commit of

@@ -149,10 +149,10 @@ export class LmdbRaftStorage implements RaftStorage {
   }
 
   /**
-   * Inside an apply transaction that records `applied`: the hard state on disk must say that much is committed (Raft
-   * refuses to start with an applied index past the commit index). Writes a held-back hard state, or raises the commit
-   * index when the applier got ahead of Raft's own record: the single voter applies entries in the very commit that
-   * appends them, before Raft counts them as committed.
+   * Inside an apply transaction that records `applied`: writes a held-back hard state, so the commit index on disk is at
+   * least the applied index recorded in the same commit (Raft refuses to start with an applied index past the commit
+   * index). The Ready that hands over committed entries carries a commit index that covers them, so the raise below is
+   * a guard, not a path taken: were the recorded commit ever behind, the member could not restart.
    */
   commitAtLeast(applied: number): void {
     const hs = this.pendingHardState;
