@@ -100,6 +100,8 @@ export class Applier {
   private raftStorage: LmdbRaftStorage | null = null;
   /** apply transactions queued and not yet committed */
   private inFlight = 0;
+  /** when each in-flight transaction was queued (performance.now), oldest first: they settle in order */
+  private readonly queuedTimes: number[] = [];
   private idle: (() => void)[] = [];
   /** settles when the last queued transaction's state is published (or it failed) */
   private lastPublication: Promise<void> = Promise.resolve();
@@ -165,6 +167,15 @@ export class Applier {
     return new Promise((resolve) => this.visibleWaits.push({ index, resolve }));
   }
 
+  /**
+   * How long the oldest queued transaction has waited for its commit (0 with none in flight), and where the indexes
+   * stand: what the member's watchdog reports when the apply stalls.
+   */
+  stall(): { ms: number; inFlight: number; queued: number; answered: number; published: number } {
+    const ms = this.queuedTimes.length === 0 ? 0 : performance.now() - this.queuedTimes[0]!;
+    return { ms, inFlight: this.inFlight, queued: this.queuedIndex, answered: this.answeredIndex, published: this.appliedIndex };
+  }
+
   /** Resolves once every queued apply transaction has committed (or failed). */
   whenIdle(): Promise<void> {
     if (this.inFlight === 0) return Promise.resolve();
@@ -209,6 +220,7 @@ export class Applier {
   private transact<T>(body: () => T, then: (result: T) => void, failed?: (err: unknown) => void): void {
     this.inFlight++;
     const queuedAt = performance.now();
+    this.queuedTimes.push(queuedAt);
     let published: { state: MvccState; applied: number; compactedPhysically: number } | null = null;
     let result: T;
     const { env } = this.ports.storage;
@@ -254,6 +266,7 @@ export class Applier {
   }
 
   private settle(): void {
+    this.queuedTimes.shift();
     if (--this.inFlight > 0) return;
     const waiting = this.idle;
     this.idle = [];

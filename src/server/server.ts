@@ -233,6 +233,7 @@ export class EtcdServer {
       this.proposals.expire();
       this.reads.expire();
       if (!this.stopped && this.fatal === null) this.reads.retry();
+      this.watchApplyStall();
     }, REQUEST_SWEEP_INTERVAL_MS);
   }
 
@@ -387,6 +388,26 @@ export class EtcdServer {
 
   private assertServing(): void {
     if (this.fatal !== null || this.stopped) throw etcdError('Stopped');
+  }
+
+  private applyStallWarned = false;
+
+  /**
+   * An apply transaction that has not committed within the request timeout holds up every waiter, read and watcher
+   * behind it: say so once per stall, with where the indexes stand (a slow disk, or a bug worth a report).
+   */
+  private watchApplyStall(): void {
+    const stall = this.applier.stall();
+    if (stall.ms <= this.config.limits.requestTimeoutMs) {
+      this.applyStallWarned = false;
+      return;
+    }
+    if (this.applyStallWarned) return;
+    this.applyStallWarned = true;
+    process.emitWarning(
+      `etcd-ts: an apply transaction has waited ${Math.round(stall.ms)} ms for its commit (${stall.inFlight} in flight; ` +
+        `queued up to index ${stall.queued}, answered ${stall.answered}, published ${stall.published})`,
+    );
   }
 
   // ---- what applying sets off -----------------------------------------------------------------------------
