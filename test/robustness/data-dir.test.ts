@@ -54,10 +54,18 @@ test('a data directory in use by a running member is refused, and the running me
   const put = await c.put({ key: Buffer.from('k'), value: Buffer.from('v') });
   await c.status();
   fs.symlinkSync(dataDir, path.join(root, 'alias'));
-  // The running member may touch its own files at any time (LMDB's reader table, a deferred sync); stopped, it
-  // cannot, so any change would be the refused process's. It keeps holding its lock while stopped.
+  // The running member may touch its own files at any time (LMDB's reader table, a deferred sync, the commit of an
+  // apply whose put was already answered); stopped, it cannot, so any change would be the refused process's. A write
+  // already in the kernel when it stops still completes: wait until the tree stands still. It keeps holding its lock
+  // while stopped.
   m.child.kill('SIGSTOP');
   try {
+    for (let last = JSON.stringify(snapshotTree(root)); ; ) {
+      await new Promise((r) => setTimeout(r, 50));
+      const now = JSON.stringify(snapshotTree(root));
+      if (now === last) break;
+      last = now;
+    }
     await expectRefusal(root, dataDir, /data directory .*data is in use by another etcd-ts member \(locked\)/);
     // the same directory through another path (a symlink) is the same lock
     await expectRefusal(root, path.join(root, 'alias'), /is in use by another etcd-ts member \(locked\)/);
