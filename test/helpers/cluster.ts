@@ -144,7 +144,11 @@ export class TestCluster {
           }
         }
       }
-      if (Date.now() > deadline) throw new Error(`no agreed leader within ${timeoutMs} ms: ${JSON.stringify([...s].map(([k, v]) => [k, v.leader.toString(16), v.term]))}`);
+      if (Date.now() > deadline) {
+        // each member's last log lines (exit code, warnings such as a stalled apply) say why it did not answer
+        const logs = this.members.map((m) => `--- ${m.name} (exit ${m.child?.exitCode ?? m.child?.signalCode ?? 'running'}):\n${m.log.slice(-2000)}`).join('\n');
+        throw new Error(`no agreed leader within ${timeoutMs} ms: ${JSON.stringify([...s].map(([k, v]) => [k, v.leader.toString(16), v.term]))}\n${logs}`);
+      }
       await new Promise((r) => setTimeout(r, 100));
     }
   }
