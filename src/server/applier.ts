@@ -103,8 +103,6 @@ export class Applier {
   /** when each in-flight transaction was queued (performance.now), oldest first: they settle in order */
   private readonly queuedTimes: number[] = [];
   private idle: (() => void)[] = [];
-  /** settles when the last queued transaction's state is published (or it failed) */
-  private lastPublication: Promise<void> = Promise.resolve();
   /** an apply transaction failed: every later one refuses to run on the state it left */
   private broken: unknown = null;
 
@@ -229,9 +227,8 @@ export class Applier {
       result = body();
       published = { state: { ...this.working }, applied: this.workingApplied, compactedPhysically: this.workingCompactedPhysically };
     });
-    // publication follows the previous transaction's, so states are published in order
-    const ready = Promise.all([committed, this.lastPublication]);
-    this.lastPublication = ready.then(
+    // lmdb-js settles the transactions' promises in commit order, so states are published in order
+    committed.then(
       () => {
         const p = published!;
         // readers on this thread must see the commit from now on (lmdb-js may not have renewed the snapshot yet)

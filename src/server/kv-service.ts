@@ -82,15 +82,15 @@ export class KvService {
    * published state: lmdb-js's writer thread commits on its own, and this thread's snapshot may already hold a commit
    * whose publication has not run yet; the data and its revision must come from the same snapshot.
    */
-  private snapshotState(): MvccState {
+  private snapshotState(): Readonly<MvccState> {
     // the record's bytes decide whether the decoded state is still the snapshot's (a copy: lmdb-js's fast view of a
     // msgpack table's record cannot be copied or compared safely)
     const raw = this.ports.storage.meta.getBinary('state');
-    if (raw !== undefined && this.cachedRaw !== null && raw.equals(this.cachedRaw)) return { ...this.cachedState };
+    if (raw !== undefined && this.cachedRaw !== null && raw.equals(this.cachedRaw)) return this.cachedState;
     this.cachedRaw = raw ?? null;
     const s = readPersistedState(this.ports.storage.meta);
     this.cachedState = { revision: s.revision, compactRevision: s.compactRevision };
-    return { ...this.cachedState };
+    return this.cachedState;
   }
 
   private cachedRaw: Buffer | null = null;
@@ -139,7 +139,7 @@ export class KvService {
   }
 
   private txnReadOnly(req: TxnRequest): { response: TxnResponse; result: TxnResponse } {
-    const r = new MvccTxn(this.ports.storage, this.snapshotState(), undefined, true).txn(req);
+    const r = new MvccTxn(this.ports.storage, { ...this.snapshotState() }, undefined, true).txn(req);
     return { response: { header: this.ports.header(r.header.revision), succeeded: r.succeeded, responses: r.responses }, result: r };
   }
 

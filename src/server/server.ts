@@ -107,7 +107,7 @@ export class EtcdServer {
     this.applier = new Applier(
       {
         memberId, storage, config, lessor: this.lessor, stats: this.stats, membership: this.peers,
-        header: (revision) => this.header(revision),
+        header,
         answered: (results) => this.proposals.settle(results, (revision, answer) => this.physicalWaiters.push({ revision, answer })),
         committed: (batch) => this.applied(batch),
         fail: (err) => this.fail(err),
