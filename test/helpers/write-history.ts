@@ -235,22 +235,29 @@ export function checkWriteHistory(requests: readonly WriteRequest[], base: KvMod
     else groups.push({ revision: e.kv.mod_revision, events: [e] });
   }
 
+  // revisions made by an unacknowledged delete: which one is decided at the end, by a matching (see matchDeletes)
+  const unclaimedDeletes: { revision: number; events: Event[]; candidates: number[] }[] = [];
   for (const { revision, events } of groups) {
     if (revision !== model.revision + 1) {
       errors.push(`history: revision ${revision} follows ${model.revision} (${revision <= model.revision ? 'repeated or out of order' : 'gap'})`);
       break; // the model no longer follows the member: every later comparison would repeat this one
     }
-    const request = identify(revision, events, model, byId, claimed, applied, errors);
-    if (request === null) break;
-    const earlier = applied.get(request.id);
-    if (earlier !== undefined) {
-      errors.push(`request #${request.id} ${JSON.stringify(request.op)} applied twice: at revisions ${earlier} and ${revision}`);
-      break;
+    const found = identify(revision, events, model, byId, claimed, errors);
+    if (found === null) break;
+    const request = found.request;
+    if (found.candidates === undefined) {
+      const earlier = applied.get(request.id);
+      if (earlier !== undefined) {
+        errors.push(`request #${request.id} ${JSON.stringify(request.op)} applied twice: at revisions ${earlier} and ${revision}`);
+        break;
+      }
+    } else {
+      unclaimedDeletes.push({ revision, events, candidates: found.candidates });
     }
     const keys = touched(model, request.op);
     const before = new Map([...keys].map((k) => [k, model.keys.get(k)]));
     const outcome = model.apply(request.op);
-    applied.set(request.id, revision);
+    if (found.candidates === undefined) applied.set(request.id, revision);
     const expected: string[] = [];
     for (const k of [...keys].sort((x, y) => Buffer.compare(b(x), b(y)))) {
       const after = model.keys.get(k);
@@ -297,6 +304,14 @@ export function checkWriteHistory(requests: readonly WriteRequest[], base: KvMod
   }
 
   if (lost.length > 0) errors.push(`${lost.length} acknowledged request(s) lost, the first: ${lost[0]}`);
+  const matched = matchDeletes(unclaimedDeletes.map((d) => d.candidates));
+  unclaimedDeletes.forEach((d, i) => {
+    const id = matched[i];
+    if (id === undefined) {
+      errors.push(`revision ${d.revision}: [${d.events.map(describeEvent).join(', ')}] is the effect of no unacknowledged delete left (${d.candidates.length} could do it, each needed for another revision)`);
+    } else applied.set(id, d.revision);
+  });
+
   if (recovered.revision !== model.revision) errors.push(`store revision ${recovered.revision}, last revision of the history ${model.revision}`);
   const got = recovered.kvs.map((kv) => describeKv(str(kv.key), { value: str(kv.value), create_revision: kv.create_revision, mod_revision: kv.mod_revision, version: kv.version }, 0));
   const want = model.entries().map(([k, kv]) => describeKv(k, kv, 0));
@@ -308,16 +323,19 @@ export function checkWriteHistory(requests: readonly WriteRequest[], base: KvMod
   return { errors, model, applied, kvAt, keys: () => [...timeline.keys()].sort((x, y) => Buffer.compare(b(x), b(y))) };
 }
 
-/** The request that made `revision`, or null after recording why none can be. */
+/**
+ * The request that made `revision`, or null after recording why none can be. A revision of deletes only that no
+ * acknowledged delete claims comes with every unacknowledged delete that would do exactly this to the model now
+ * (`candidates`, `request` being any of them: they have the same effect); which of them it was is left to the end.
+ */
 function identify(
   revision: number,
   events: Event[],
   model: KvModel,
   byId: Map<number, WriteRequest>,
   claimed: Map<number, WriteRequest>,
-  applied: Map<number, number>,
   errors: string[],
-): WriteRequest | null {
+): { request: WriteRequest; candidates?: number[] } | null {
   const ids = new Set<number>();
   for (const e of events) {
     if (e.type !== 0) continue;
@@ -335,28 +353,53 @@ function identify(
   if (ids.size === 1) {
     const id = [...ids][0]!;
     const request = byId.get(id);
-    if (request === undefined) errors.push(`revision ${revision}: request #${id} was never sent`);
-    return request ?? null;
+    if (request === undefined) {
+      errors.push(`revision ${revision}: request #${id} was never sent`);
+      return null;
+    }
+    return { request };
   }
-  // deletes only: the acknowledged delete that claims this revision, else an unacknowledged one that does exactly this
+  // deletes only: the acknowledged delete that claims this revision, else the unacknowledged ones that do exactly this
   const claim = claimed.get(revision);
-  if (claim !== undefined) return claim;
+  if (claim !== undefined) return { request: claim };
   const deleted = events.map((e) => str(e.kv.key)).sort().join('\n');
-  let best: WriteRequest | null = null;
-  let bestWidth = Infinity;
+  const candidates: WriteRequest[] = [];
   for (const r of byId.values()) {
-    if (r.ack !== undefined || r.op.op !== 'delete' || applied.has(r.id)) continue;
+    if (r.ack !== undefined || r.op.op !== 'delete') continue;
     const { key, rangeEnd } = r.op;
     const would = [...model.keys.keys()].filter((k) => inRange(k, key, rangeEnd)).sort();
-    // among deletes that would do the same now, the narrowest: it can explain the fewest later revisions
-    const width = rangeEnd === undefined ? 0 : Buffer.compare(b(rangeEnd), b(key)) + rangeEnd.length;
-    if (would.join('\n') === deleted && width < bestWidth) {
-      best = r;
-      bestWidth = width;
-    }
+    if (would.join('\n') === deleted) candidates.push(r);
   }
-  if (best === null) errors.push(`revision ${revision}: [${events.map(describeEvent).join(', ')}] is the effect of no unacknowledged delete left`);
-  return best;
+  if (candidates.length === 0) {
+    errors.push(`revision ${revision}: [${events.map(describeEvent).join(', ')}] is the effect of no unacknowledged delete`);
+    return null;
+  }
+  return { request: candidates[0]!, candidates: candidates.map((r) => r.id) };
+}
+
+/**
+ * Gives each revision made by an unacknowledged delete a distinct request among its candidates, if that can be done
+ * (a maximum bipartite matching by augmenting paths): picking greedily, e.g. the narrowest delete, can take the one
+ * request a later revision needs. Returns the request id per revision, undefined where none is left.
+ */
+export function matchDeletes(candidates: readonly (readonly number[])[]): (number | undefined)[] {
+  const owner = new Map<number, number>(); // request id -> the revision (index) it explains
+  const assign = (i: number, seen: Set<number>): boolean => {
+    for (const id of candidates[i]!) {
+      if (seen.has(id)) continue;
+      seen.add(id);
+      const other = owner.get(id);
+      if (other === undefined || assign(other, seen)) {
+        owner.set(id, i);
+        return true;
+      }
+    }
+    return false;
+  };
+  for (let i = 0; i < candidates.length; i++) assign(i, new Set());
+  const out: (number | undefined)[] = candidates.map(() => undefined);
+  for (const [id, i] of owner) out[i] = id;
+  return out;
 }
 
 // ---- reading what a member recovered ----------------------------------------------------------------------------
