@@ -15,6 +15,7 @@ import { WATCH_FILTER_WORKER_MIN_WATCHERS } from '../../src/config/limits.js';
 import { prefixRangeEnd, WatchFilterType, type Client, type RequestOp, type Watcher, type WatchOptions, type WatchResponse } from '../../src/client/index.js';
 import type { Event } from '../../src/proto/index.js';
 import { keyString, RangeIndex, WatchFilterPool, type KeyString } from '../../src/watch/index.js';
+import { ManualClock } from '../../src/clock/index.js';
 import { forEachMatch, type FilterWatcher } from '../../src/watch/filter-protocol.js';
 import { startInProcess, type InProcessMember } from '../helpers/member.js';
 import { Rng, seedFromEnv } from '../helpers/rng.js';
@@ -144,6 +145,45 @@ test('worker matching equals RangeIndex matching (and a scan) on random ranges, 
   }
   t.diagnostic(`${expected.size} batches, ${serial} watchers registered, ${live.size} at the end, ${matches} (watcher, batch) matches`);
   assert.ok(matches > 1000, 'the batches matched something');
+});
+
+test('a batch the filter worker held when it died is sent to its replacement and answered once, against the watchers now', { timeout: 60_000 }, async (t) => {
+  const clock = new ManualClock();
+  const pool = new WatchFilterPool(clock);
+  t.after(() => pool.close());
+  const answers: [number, Map<number, number[]> | null][] = [];
+  const watchers: FilterWatcher[] = [
+    { serial: 1, start: keyString(b('a')), end: undefined, noPut: false, noDelete: false, nextRev: 0 },
+    { serial: 2, start: keyString(b('b')), end: null, noPut: false, noDelete: false, nextRev: 0 },
+  ];
+  pool.attach({
+    syncedWatchers: () => watchers,
+    filtered: (seq, words) => {
+      if (words === null) return answers.push([seq, null]);
+      const m = new Map<number, number[]>();
+      forEachMatch(words, (serial, indices) => m.set(serial, indices === null ? [-1] : [...indices]));
+      answers.push([seq, m]);
+    },
+  });
+  for (const w of watchers) pool.added(w);
+  const ev = (key: string, rev: number): Event => ({ type: 0, kv: { key: b(key), value: Buffer.alloc(0), create_revision: rev, mod_revision: rev, version: 1, lease: 0n } });
+  assert.ok(pool.submit(1, [ev('a', 10), ev('c', 10)]));
+  await waitFor(() => answers.length === 1, 30_000, () => 'batch 1 answered');
+  // the worker is not young any more (a young death is matched on the main thread instead, after a delay)
+  await clock.advance(10_000);
+  pool.crashWorkerOnNextBatchForTest();
+  assert.ok(pool.submit(2, [ev('a', 11), ev('b', 12), ev('z', 12)]), 'batch 2 went to the worker, which dies holding it');
+  await waitFor(() => answers.length === 2, 30_000, () => `batch 2 answered after the restart (${JSON.stringify(pool.stats)})`);
+  assert.equal(pool.stats.restarts, 1);
+  assert.equal(pool.stats.resent, 1, 'batch 2 was sent again');
+  const [seq, got] = answers[1]!;
+  assert.equal(seq, 2);
+  assert.ok(got !== null, 'the replacement answered it (not the main thread)');
+  assert.deepEqual(sorted(got), [[1, [0]], [2, [1, 2]]]);
+  assert.ok(pool.submit(3, [ev('b', 13)]));
+  await waitFor(() => answers.length === 3, 30_000, () => 'batch 3 answered');
+  assert.deepEqual(sorted(answers[2]![1]!), [[2, [-1]]]);
+  assert.equal(pool.inflightBatches, 0);
 });
 
 // ---- member level: the watch checker over a random workload with the worker filter on -----------------------
@@ -382,7 +422,11 @@ async function randomWorkload(t: { diagnostic(s: string): void; after(fn: () => 
   assert.ok(stats.batchesFilteredByWorker > 50 && stats.batchesFilteredByWorker > stats.batchesFilteredHere, 'the worker filtered most batches');
   assert.ok(stats.congestions > 0, 'the slow connection congested');
   assert.ok(ps.restarts >= crashes, `the worker was replaced ${crashes} time(s)`);
-  if (crashes >= 2) assert.ok(ps.resent >= 1, 'a batch the dead worker held was sent again');
+  // Whether the batch the dying worker held is sent again, or matched here first because the restart took longer than
+  // the hub waits for an answer (WATCH_FILTER_RESULT_WAIT_MS, WATCH_FILTER_BATCHES_PENDING_MAX), depends on the
+  // machine's load: both are right, and the watchers' histories above are what this test checks. The resend itself
+  // is checked deterministically by the test before.
+  if (crashes >= 2) t.diagnostic(`batches sent again after the crashes: ${ps.resent}`);
 }
 
 test('worker filter, >= the threshold of watchers, random workload: every watcher gets exactly its history', { timeout: 240_000 }, async (t) => {
