@@ -4,6 +4,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
 import { tempDir } from './member.js';
 
@@ -15,7 +16,65 @@ export function etcdctlInstalled(): boolean {
   return spawnSync('etcdctl', ['version'], { stdio: 'ignore', env: { ...process.env, ETCDCTL_API: '3' } }).status === 0;
 }
 
+/** Whether `port` can be bound on loopback now. */
+function canBind(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = net.createServer();
+    s.once('error', () => resolve(false));
+    s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
+  });
+}
+
+/** The lowest port the kernel hands out for a bind to port 0 (Linux's ip_local_port_range). */
+function ephemeralLow(): number {
+  try {
+    const low = Number(fs.readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
+    return Number.isInteger(low) && low > 0 ? low : 32768;
+  } catch {
+    return 32768;
+  }
+}
+
+const PORTS_DIR = path.join(os.tmpdir(), 'etcd-ts-test-ports');
+/** A reservation older than this is taken to be left over from an earlier run. */
+const PORT_RESERVATION_MS = 20 * 60_000;
+const FREE_PORT_LOW = 10_000;
+
+/** Claims `port` for this process among the test processes of the machine (an O_EXCL file per port). */
+function reserve(port: number): boolean {
+  const file = path.join(PORTS_DIR, String(port));
+  try {
+    fs.writeFileSync(file, String(process.pid), { flag: 'wx' });
+    return true;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') return false;
+    try {
+      if (Date.now() - fs.statSync(file).mtimeMs < PORT_RESERVATION_MS) return false;
+      const now = new Date();
+      fs.utimesSync(file, now, now);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+}
+
+/**
+ * A loopback port for a process a test starts. Not one the kernel picked for a bind to port 0: members started with
+ * `:0` URLs (and every outgoing connection) take ports from the ephemeral range, and a port handed out here and bound
+ * a moment later could be taken meanwhile (a cluster test failed once with EADDRINUSE that way). So the port is drawn
+ * below the ephemeral range, where only explicit binds go, and reserved across the test processes running at once.
+ */
 export async function freePort(): Promise<number> {
+  const high = ephemeralLow() - 1;
+  if (high - FREE_PORT_LOW >= 1000) {
+    fs.mkdirSync(PORTS_DIR, { recursive: true });
+    for (let attempt = 0; attempt < 500; attempt++) {
+      const port = FREE_PORT_LOW + Math.floor(Math.random() * (high - FREE_PORT_LOW + 1));
+      if (reserve(port) && (await canBind(port))) return port;
+    }
+  }
+  // an unusual port range: the kernel's pick, as before
   return new Promise((resolve, reject) => {
     const s = net.createServer();
     s.once('error', reject);
