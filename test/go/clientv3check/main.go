@@ -34,6 +34,8 @@ import (
 	"go.etcd.io/etcd/etcdserver/api/v3rpc/rpctypes"
 	pb "go.etcd.io/etcd/etcdserver/etcdserverpb"
 	"go.etcd.io/etcd/mvcc/mvccpb"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/connectivity"
 	"google.golang.org/grpc/status"
 )
 
@@ -44,6 +46,9 @@ var (
 	out   = json.NewEncoder(os.Stdout)
 	// how long one call may take before its step records the context's error and the scenario moves on
 	callTimeout = 10 * time.Second
+	// steps (of the main goroutine) whose call timed out, in a row; at timeoutsToGiveUp the program stops
+	timeoutsInARow   = 0
+	timeoutsToGiveUp = 3
 )
 
 func emit(l line) {
@@ -160,7 +165,29 @@ func step(name, call string, fn func(ctx context.Context) (interface{}, error)) 
 		l["resp"] = res
 	}
 	emit(l)
+	if ctx.Err() == context.DeadlineExceeded {
+		timeoutsInARow++
+	} else {
+		timeoutsInARow = 0
+	}
+	if timeoutsInARow == timeoutsToGiveUp {
+		emit(line{"step": "fatal", "err": fmt.Sprintf("%d calls in a row timed out: the server does not answer", timeoutsToGiveUp)})
+		os.Exit(2)
+	}
 	return err == nil
+}
+
+// ready waits until a gRPC connection is up (HTTP/2 established) or ctx ends.
+func ready(ctx context.Context, conn *grpc.ClientConn) error {
+	for {
+		state := conn.GetState()
+		if state == connectivity.Ready {
+			return nil
+		}
+		if !conn.WaitForStateChange(ctx, state) {
+			return fmt.Errorf("connection not ready (%s): %v", state, ctx.Err())
+		}
+	}
 }
 
 // note prints a line that records an observation of the scenario itself (an order of events, a count).
@@ -199,13 +226,20 @@ func main() {
 		return clientv3.New(clientv3.Config{Endpoints: eps, DialTimeout: 5 * time.Second})
 	}
 	var c, c2 *clientv3.Client
-	ok := step("connect", "clientv3.New(DialTimeout: 5s) twice", func(ctx context.Context) (interface{}, error) {
+	// clientv3.New does not wait for the connection; waiting for it here makes a server that does not speak gRPC fail
+	// this one step at once instead of every later call after its timeout
+	ok := step("connect", "clientv3.New(DialTimeout: 5s) twice, then wait for both connections to be ready", func(ctx context.Context) (interface{}, error) {
 		var err error
 		if c, err = newClient(); err != nil {
 			return nil, err
 		}
 		if c2, err = newClient(); err != nil {
 			return nil, err
+		}
+		for _, client := range []*clientv3.Client{c, c2} {
+			if err := ready(ctx, client.ActiveConnection()); err != nil {
+				return nil, err
+			}
 		}
 		return line{"endpoints": c.Endpoints()}, nil
 	})
@@ -223,6 +257,9 @@ func main() {
 	lockScenario(c, c2)
 	electionScenario(c, c2)
 	stmScenario(c, c2)
+	// below the minimum TTL the server raises it; last, so that the lease expires after the scenario, whatever the
+	// machine's load
+	grant(c, "lease.grant-below-minimum", 1)
 	note("done", line{})
 }
 
@@ -554,8 +591,6 @@ func leaseScenario(c *clientv3.Client) {
 	revoke(c, "lease.revoke-again", l1)
 	put(c, "lease.put-revoked", `Put("l/a", "x", WithLease(L1))`, "l/a", "x", clientv3.WithLease(l1))
 	grant(c, "lease.grant-too-long", 9000000001)
-	// below the minimum TTL the server raises it; nothing uses this lease again, its expiry changes no revision
-	grant(c, "lease.grant-below-minimum", 1)
 }
 
 // ---- watch under concurrent writes ---------------------------------------------------------------------------------
@@ -688,7 +723,7 @@ func watchScenario(c, c2 *clientv3.Client) {
 	wl := grant(c, "watch.grant", 600)
 	revisionOf(c, "watch.seed0", "w/seed/0", "s0")
 	from := revisionOf(c, "watch.seed1", "w/seed/1", "s1")
-	revisionOf(c, "watch.seed2", "w/seed/2", "s2")
+	seeded := revisionOf(c, "watch.seed2", "w/seed/2", "s2")
 	// the watch starts in the past (at seed1), so it first catches up from history, then follows the writers
 	note("watch.start", line{"start_revision": from})
 	call := fmt.Sprintf(`Watch("w/", WithPrefix(), WithPrevKV(), WithRev(%d))`, from)
@@ -701,6 +736,9 @@ func watchScenario(c, c2 *clientv3.Client) {
 		close(done)
 	}()
 
+	// the writers start once the watch has caught up with the seeds, so that it then follows them live
+	caughtUp := waitUntil(func() bool { last, _, _ := col.state(); return last >= seeded })
+	note("watch.seeds-delivered", line{"reached": caughtUp})
 	var wg sync.WaitGroup
 	for g := 0; g < writers; g++ {
 		wg.Add(1)
