@@ -13,7 +13,7 @@
 //     the keys the concurrency recipes make from a lease ID, lock/<hex> and elect/<hex>, and in the calls that name
 //     one); a server that reuses an ID maps two leases to one name and shows up;
 //   - raft terms (above 0) become <term>: elections are the server's own business;
-//   - Status: version, db sizes and raft indexes; MemberList: the header revision (etcd 3.4 leaves it 0 there);
+//   - Status: version, db sizes and raft indexes;
 //   - the endpoint's address becomes <endpoint>;
 //   - a lease's remaining TTL becomes <remaining> when it lies in (0, granted]; sets the server returns in map order
 //     (TimeToLive's keys, Leases' IDs) are sorted;
@@ -339,7 +339,6 @@ function normaliseStep(l: JsonObject): void {
   if (step === 'maintenance.status') {
     for (const f of ['version', 'db_size', 'db_size_in_use', 'raft_index', 'raft_applied_index']) if (f in resp) resp[f] = `<${f}>`;
   }
-  if (step === 'cluster.member-list' && isObject(resp.header)) resp.header.revision = '<revision: etcd 3.4 leaves it 0>';
   if (str(l.call).startsWith('TimeToLive(')) {
     const ttl = num(resp.ttl);
     if (ttl > 0 && ttl <= num(resp.granted_ttl)) resp.ttl = '<remaining>';
