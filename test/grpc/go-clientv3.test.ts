@@ -101,6 +101,7 @@ test('clientv3 program: etcd-ts answers etcd\'s Go client as etcd does', { skip:
     const watch = loadWatch(run);
     const fromGo = await historyFromRun(run).catch(() => null);
     if (watch !== null) {
+      // read from the revision before the watch's start on: its state is where the watched events begin
       const history = new History();
       history.last = watch.spec.from - 2;
       await history.readTo(client, watch.end);
