@@ -58,12 +58,13 @@ export function goMissing(): string | null {
 let built: Promise<string> | undefined;
 
 /**
- * Builds the program once per test process into a temporary directory (Go's own build cache makes later builds
- * quick) and returns the binary's path.
+ * Builds the program once per test process into a temporary directory, removed when the process exits (Go's own
+ * build cache makes later builds quick), and returns the binary's path.
  */
 export function buildClientv3Check(): Promise<string> {
   built ??= new Promise<string>((resolve, reject) => {
     const dir = tempDir('clientv3check-');
+    process.once('exit', () => fs.rmSync(dir, { recursive: true, force: true }));
     const bin = path.join(dir, 'clientv3check');
     const env: Record<string, string> = { ...(process.env as Record<string, string>), GO111MODULE: 'off', GOPATH, GOFLAGS: '' };
     // Go needs a build cache; without a home directory, keep one in the temporary directory
