@@ -93,7 +93,8 @@ export interface RealEtcd {
   stop(): Promise<void>;
 }
 
-export async function startRealEtcd(): Promise<RealEtcd> {
+/** `flags` are added to etcd's command line (e.g. ['--max-request-bytes', '65536']). */
+export async function startRealEtcd(flags: string[] = []): Promise<RealEtcd> {
   const clientPort = await freePort();
   const peerPort = await freePort();
   const root = tempDir('etcd-oracle-');
@@ -111,6 +112,7 @@ export async function startRealEtcd(): Promise<RealEtcd> {
       '--initial-cluster', 'default=http://localhost:2380',
       '--logger', 'zap',
       '--log-outputs', 'stderr',
+      ...flags,
     ],
     { stdio: ['ignore', 'ignore', 'pipe'] },
   );

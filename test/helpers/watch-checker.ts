@@ -45,8 +45,11 @@ export class History {
   /** the last revision read */
   last = 1;
 
-  /** Reads every revision after `last` up to `to` back from the member (revisions must not be compacted yet). */
-  async readTo(client: Client, to: number, window = 24): Promise<void> {
+  /**
+   * Reads every revision after `last` up to `to` back from the member (revisions must not be compacted yet), or from
+   * anything that answers ranges as a member would (a recorded read-back).
+   */
+  async readTo(client: Pick<Client, 'range'>, to: number, window = 24): Promise<void> {
     while (this.last < to) {
       const revs: number[] = [];
       for (let r = this.last + 1; r <= to && revs.length < window; r++) revs.push(r);
