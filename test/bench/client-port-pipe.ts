@@ -4,7 +4,7 @@
 // after another, and reports requests/s and the server's CPU time per request (from /proc, so independent of the
 // client's own speed). The modes alternate A B C A B C in one run, as BENCHMARKS.md asks.
 //
-//   node dist/native-free-bench/client-port-pipe.js [--seconds 3] [--connections 8] [--rounds 2] [--ws]
+//   node dist/test/bench/client-port-pipe.js [--seconds 3] [--connections 8] [--rounds 2] [--ws]
 //
 // --ws sends WebSocket messages (echoed) instead of HTTP requests: the pipe's cost per message both ways.
 
@@ -12,11 +12,11 @@ import net from 'node:net';
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import uWS from 'uWebSockets.js';
-import { HttpServer, type HttpRoutes } from '../src/http/index.js';
-import { ClientPort } from '../src/frontend/index.js';
-import { DEFAULT_LIMITS } from '../src/config/index.js';
-import type { EtcdServer } from '../src/server/index.js';
-import { processCpu } from './procstat.js';
+import { HttpServer, type HttpRoutes } from '../../src/http/index.js';
+import { ClientPort } from '../../src/frontend/index.js';
+import { DEFAULT_LIMITS } from '../../src/config/index.js';
+import type { EtcdServer } from '../../src/server/index.js';
+import { processCpu } from '../../native-free-bench/procstat.js';
 
 type Mode = 'direct' | 'pipe-unix' | 'pipe-tcp';
 
