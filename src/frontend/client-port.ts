@@ -195,8 +195,8 @@ export class ClientPort {
     upstream.on('error', () => {});
     client.setNoDelay(true);
     upstream.write(Buffer.concat([proxyV2Header(client), head]));
-    // Each side's end is passed on (pipe ends the other's writable side); a side that closes for good (uWS after its
-    // idle timeout or `Connection: close`, the client going away) takes the other with it once what it wrote is flushed.
+    // Each side's end (FIN) is passed on to the other; the client going away takes the pipe with it at once, uWS closing
+    // (its idle timeout, `Connection: close`) takes the client once what uWS wrote is flushed to it.
     relay(client, upstream);
     relay(upstream, client);
     client.once('close', () => upstream.destroy());
