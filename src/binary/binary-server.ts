@@ -291,14 +291,18 @@ export class BinaryServer {
     const addresses: ListeningAddress[] = [];
     for (const url of this.options.urls) {
       const { host, port } = parseListenUrl(url);
-      const { server: srv, address } = await listenTcp(host, port, (socket) => this.accept(socket), this.options.limits.connectionsMax);
+      const { server: srv, address } = await listenTcp(host, port, (socket) => this.acceptSocket(socket), this.options.limits.connectionsMax);
       addresses.push(address);
       this.servers.push(srv);
     }
     return addresses;
   }
 
-  private accept(socket: net.Socket): void {
+  /**
+   * Serves a connection accepted elsewhere: the client port (src/frontend) hands over the binary protocol's
+   * connections this way, their first bytes read and put back. A socket of a closed server is destroyed.
+   */
+  acceptSocket(socket: net.Socket): void {
     if (this.closing) {
       socket.destroy(); // a connection that raced with close() would keep the listener from closing
       return;

@@ -56,7 +56,8 @@ async function main(): Promise<number> {
     'member-id': member.server.memberId.toString(16),
     'cluster-id': member.server.clusterId.toString(16),
     'binary-client-urls': member.binaryAddresses.map((a) => `http://${a.host}:${a.port}`),
-    'client-urls': member.httpAddresses.map((a) => `http://${a.host}:${a.port}`),
+    'client-urls': member.clientAddresses.map((a) => `http://${a.host}:${a.port}`),
+    ...(config.listenClientHttpUrls.length > 0 ? { 'client-http-urls': member.httpAddresses.map((a) => `http://${a.host}:${a.port}`) } : {}),
     revision: member.server.revision,
   });
   await new Promise<void>((resolve) => {

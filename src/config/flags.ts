@@ -4,6 +4,7 @@
 import os from 'node:os';
 import {
   byteStringToUtf8,
+  checkBindUrlsError,
   DurationError,
   ERR_RANGE,
   newUrlsError,
@@ -20,6 +21,8 @@ export interface Config {
   readonly name: string;
   readonly dataDir: string;
   readonly listenClientUrls: readonly string[];
+  /** --listen-client-http-urls (etcd 3.5): HTTP's own listeners; empty: HTTP shares the client URLs with gRPC */
+  readonly listenClientHttpUrls: readonly string[];
   readonly advertiseClientUrls: readonly string[];
   readonly listenClientBinaryUrls: readonly string[];
   readonly listenPeerUrls: readonly string[];
@@ -50,13 +53,16 @@ interface FlagSpec {
   help: string;
   /** the only values accepted (etcd's SelectiveStringValue) */
   choices?: readonly string[];
+  /** urls: the empty value is accepted, meaning none (etcd's NewUniqueURLsWithExceptions("", "")) */
+  emptyAllowed?: boolean;
 }
 
 /** Flags by etcd's names; defaults as etcd's, except the binary protocol which is ours. */
 export const FLAGS: Record<string, FlagSpec> = {
   name: { kind: 'string', default: 'default', help: 'Human-readable name for this member.' },
   'data-dir': { kind: 'string', default: '${name}.etcd', help: 'Path to the data directory.' },
-  'listen-client-urls': { kind: 'urls', default: 'http://127.0.0.1:2379', help: 'URLs to listen on for HTTP client traffic: the JSON API, WebSocket streams, health, metrics and the dashboard.' },
+  'listen-client-urls': { kind: 'urls', default: 'http://127.0.0.1:2379', help: 'URLs to listen on for client traffic: gRPC, the binary protocol, and HTTP (the JSON API, WebSocket streams, health, metrics and the dashboard) as long as --listen-client-http-urls is not specified.' },
+  'listen-client-http-urls': { kind: 'urls', default: '', emptyAllowed: true, help: 'List of URLs to listen on for http only client traffic. Enabling this flag removes http services from --listen-client-urls.' },
   'advertise-client-urls': { kind: 'urls', default: 'http://127.0.0.1:2379', help: "This member's client URLs to advertise to the public." },
   'listen-client-binary-urls': { kind: 'urls', default: 'http://127.0.0.1:2378', help: 'URLs to listen on for the binary client protocol (http:// plaintext).' },
   'listen-peer-urls': { kind: 'urls', default: 'http://localhost:2380', help: 'URLs to listen on for peer traffic.' },
@@ -151,7 +157,7 @@ function valueError(spec: FlagSpec, value: string): string | null {
     case 'bool':
       return parseGoBool(value) === null ? 'parse error' : null;
     case 'urls':
-      return urlsError(value);
+      return spec.emptyAllowed === true && value === '' ? null : urlsError(value);
     case 'string':
       return spec.choices !== undefined && !spec.choices.includes(value) ? 'invalid value' : null;
   }
@@ -254,6 +260,7 @@ export function parseFlags(argv: readonly string[], env: Readonly<Record<string,
     return Number(n);
   };
   const urls = (flag: string): string[] => {
+    if (FLAGS[flag]!.emptyAllowed === true && raw(flag) === '') return [];
     const problem = urlsError(raw(flag));
     if (problem !== null) throw new ConfigError(`invalid value "${raw(flag)}" for flag -${flag}: ${problem}`, 2);
     return raw(flag).split(',').map((u) => u.trim()).filter((u) => u.length > 0);
@@ -291,12 +298,17 @@ export function parseFlags(argv: readonly string[], env: Readonly<Record<string,
   const workerThreadsFlag = int('worker-threads');
   if (workerThreadsFlag < -1 || workerThreadsFlag > 256) throw new ConfigError('--worker-threads must be -1 (cores - 1), 0 or a count up to 256');
   const workerThreads = workerThreadsFlag === -1 ? Math.max(1, os.availableParallelism() - 1) : workerThreadsFlag;
+  const listenClientHttpUrls = urls('listen-client-http-urls');
+  // etcd's Config.Validate (checkBindURLs) on this flag; etcd-ts does not check its other listen URLs this way yet
+  const bindProblem = checkBindUrlsError(listenClientHttpUrls.map(utf8ToByteString));
+  if (bindProblem !== null) throw new ConfigError(byteStringToUtf8(bindProblem));
   const snapshotCount = int('snapshot-count');
   if (snapshotCount <= 0) throw new ConfigError('--snapshot-count must be > 0');
   const config: Config = Object.freeze({
     name,
     dataDir: str('data-dir'),
     listenClientUrls: urls('listen-client-urls'),
+    listenClientHttpUrls,
     advertiseClientUrls: urls('advertise-client-urls'),
     listenClientBinaryUrls: urls('listen-client-binary-urls'),
     listenPeerUrls: urls('listen-peer-urls'),

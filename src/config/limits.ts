@@ -250,6 +250,29 @@ export const READ_BATCH_REQUESTS_MAX = 64;
  */
 export const WORKER_POINT_READS_INLINE = true;
 
+// ---- The client port: gRPC, HTTP and the binary protocol on one listener -------------------------------------
+
+/**
+ * How long a new connection on a --listen-client-urls port may take to send the bytes that say which protocol it
+ * speaks (see CLIENT_PORT_SNIFF_BYTES_MAX); one that has not by then is closed. A deadline from accept, not an idle
+ * timer, so a client trickling one byte at a time cannot stretch it. As long as the HTTP side's own idle timeout
+ * (HTTP_IDLE_TIMEOUT_MS): a silent client is closed no sooner than uWS would have closed it. etcd's cmux waits without
+ * a deadline.
+ */
+export const CLIENT_PORT_SNIFF_TIMEOUT_MS = 10_000;
+/**
+ * Bytes the client port reads at most before it routes a connection: the length of HTTP/2's connection preface
+ * (`PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n`), the longest signature it compares. The binary protocol's magic is 2 bytes, and an
+ * HTTP/1 request's method must end (with a space) within these bytes, or the request is answered 400. What arrived in
+ * the same read beyond them is handed on with them, never buffered further.
+ */
+export const CLIENT_PORT_SNIFF_BYTES_MAX = 24;
+/**
+ * How long a connection the client port refuses (a malformed request answered 400, HTTP on a gRPC-only port) stays
+ * open after the answer, for the client to read it and close first; Go's server waits the same (rstAvoidanceDelay).
+ */
+export const CLIENT_PORT_CLOSE_GRACE_MS = 500;
+
 // ---- HTTP: health, metrics, dashboard ------------------------------------------------------------------------
 
 /**

@@ -38,5 +38,5 @@ export { GoJsonError, decodeNext, goUnmarshal, type DecodeResult, type JsonNode 
 export { CorruptInputError, base64Decode, base64Encode } from './base64.js';
 export { CsvError, readCsvRecord, writeCsvRecord } from './csv.js';
 export { TabWriter, formatTabbed, type TabWriterOptions } from './tabwriter.js';
-export { ETCD_URL_SCHEMES, newUrlsError } from './url.js';
+export { checkBindUrlsError, ETCD_URL_SCHEMES, newUrlsError } from './url.js';
 export { ScanError, Scanner } from './fmt-scan.js';

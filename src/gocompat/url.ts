@@ -2,6 +2,7 @@
 // URLs before sending them, and the parts of Go's net/url.Parse and net.SplitHostPort it depends on, with their error
 // texts.
 
+import { isIP } from 'node:net';
 import { quote } from './strconv.js';
 import { trimSpace } from './unicode.js';
 import type { ByteString } from './utf8.js';
@@ -151,6 +152,23 @@ export function newUrlsError(strs: readonly ByteString[], schemes: readonly stri
     if (!schemes.includes(u.scheme)) return `URL scheme must be ${schemeList(schemes)}: ${input}`;
     if (!splitHostPortOk(u.host)) return `URL address does not have the form "host:port": ${input}`;
     if (u.path !== '') return `URL must not contain a path: ${input}`;
+  }
+  return null;
+}
+
+/**
+ * etcd's embed.checkBindURLs (run by Config.Validate on the listen URLs): a URL to listen on names an IP address or
+ * `localhost`, not another host name. The error text, or null. Run after newUrlsError has accepted the URLs.
+ */
+export function checkBindUrlsError(strs: readonly ByteString[]): string | null {
+  for (const s of strs) {
+    const input = trimSpace(s);
+    const u = parseUrl(input);
+    if (u.scheme === 'unix' || u.scheme === 'unixs') continue;
+    const host = u.host.startsWith('[') ? u.host.slice(1, u.host.indexOf(']')) : u.host.slice(0, u.host.lastIndexOf(':'));
+    if (host === 'localhost') continue;
+    // Go's net.ParseIP: dotted IPv4 or IPv6 text, no zone
+    if (host.includes('%') || isIP(host) === 0) return `expected IP in URL for binding (${input})`;
   }
   return null;
 }

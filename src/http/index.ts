@@ -7,7 +7,7 @@ import { metricsRoutes } from './metrics-route.js';
 import { dashboardRoutes } from './dashboard-route.js';
 import type { HttpRoutes } from './server.js';
 
-export { HttpServer, type HttpContext, type HttpRoutes, type HttpServerOptions } from './server.js';
+export { HttpServer, type HttpContext, type HttpPrivateAddress, type HttpRoutes, type HttpServerOptions } from './server.js';
 
 /** Every route module of a member's client URLs. */
 export const httpRoutes: readonly HttpRoutes[] = [jsonGateway, healthRoutes, metricsRoutes, dashboardRoutes];

@@ -6,8 +6,9 @@ export async function listenTcp(
   port: number,
   onConnection: (socket: net.Socket) => void,
   maxConnections?: number,
+  serverOptions: net.ServerOpts = {},
 ): Promise<{ server: net.Server; address: { host: string; port: number } }> {
-  const server = net.createServer(onConnection);
+  const server = net.createServer(serverOptions, onConnection);
   if (maxConnections !== undefined) server.maxConnections = maxConnections;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseFlags } from '../../src/config/index.js';
-import { startMember, type Member } from '../../src/cli/member.js';
+import { startMember, type FrontEndOptions, type Member } from '../../src/cli/member.js';
 import { Client } from '../../src/client/index.js';
 import { ManualClock, systemClock, type Clock } from '../../src/clock/index.js';
 
@@ -36,6 +36,8 @@ export interface InProcessOptions {
    * advances it, and waits meanwhile for the member's proposals in flight (see waitOnMember).
    */
   clock?: Clock;
+  /** front ends beyond those every member has (the gRPC one on the client port) */
+  frontEnds?: FrontEndOptions;
 }
 
 /**
@@ -53,7 +55,7 @@ export async function startInProcess(flags: string[] = [], dataDir?: string, opt
   dataDir ??= path.join(owned!, 'data');
   const { config } = parseFlags(['--data-dir', dataDir, '--listen-client-binary-urls', 'http://127.0.0.1:0', '--listen-client-urls', 'http://127.0.0.1:0', ...flags], {});
   const clock = options.clock ?? systemClock;
-  const member = await startMember(config, {}, { clock });
+  const member = await startMember(config, {}, { clock }, options.frontEnds);
   const unwait = waitOnMember(clock, member);
   const addr = member.binaryAddresses[0]!;
   const endpoint = `127.0.0.1:${addr.port}`;

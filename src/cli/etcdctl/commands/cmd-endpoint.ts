@@ -24,8 +24,8 @@ import type { EndpointHealth, EndpointStatus } from '../printers/index.js';
 
 /**
  * endpointsFromCluster: --endpoints as given (untrimmed), or with --cluster every member's client URLs from MemberList,
- * asked of --endpoints without authentication. etcd-ts members advertise --advertise-client-urls there, so --cluster
- * reaches them only when those URLs are their binary protocol URLs.
+ * asked of --endpoints without authentication. etcd-ts members advertise --advertise-client-urls there, their client
+ * port, which serves the binary protocol too (src/frontend).
  */
 async function endpointsFromCluster(cmd: Command): Promise<ByteString[]> {
   if (!getBool(cmd, 'cluster')) return getStringSlice(cmd, 'endpoints');
