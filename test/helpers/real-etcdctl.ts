@@ -129,6 +129,8 @@ async function waitHealthy(servers: GrpcServer[], timeoutMs = 30_000): Promise<v
 export interface Deployment {
   kind: ServerKind;
   servers: GrpcServer[];
+  /** Date.now() when every member was healthy */
+  healthyAt: number;
   stop(): Promise<void>;
 }
 
@@ -162,7 +164,7 @@ export async function startDeployment(kind: ServerKind, size: number, flags: str
     await stop();
     throw err;
   }
-  return { kind, servers, stop };
+  return { kind, servers, healthyAt: Date.now(), stop };
 }
 
 // ---- normalisation --------------------------------------------------------------------------------------------------
@@ -214,12 +216,12 @@ function maskHashes(s: string): string {
   return s.replace(/"hash":\d+/g, '"hash":<hash>').replace(/^([^,\n]+), \d+$/gm, '$1, <hash>').replace(/^(\| [^|]+ \|) \d+ \|$/gm, '$1 <hash> |');
 }
 
-/** The elements of a JSON array of members ({"ID":...}) or per-endpoint results ({"Endpoint":...}), sorted. */
+/** The elements of a JSON array of members ({"ID":...}) or per-endpoint results ({"Endpoint"/"endpoint":...}), sorted. */
 function sortJsonArrays(s: string): string {
   const members = s.replace(/"members":\[((?:\{[^{}]*\},?)*)\]/g, (_m, list: string) => `"members":[${(list.match(/\{[^{}]*\}/g) ?? []).sort().join(',')}]`);
-  const m = /^\[(\{"Endpoint".*)\]\n?$/s.exec(members);
+  const m = /^\[(\{"[Ee]ndpoint".*)\]\n?$/s.exec(members);
   if (m === null) return members;
-  const items = m[1]!.split(/,(?=\{"Endpoint")/).sort();
+  const items = m[1]!.split(/,(?=\{"[Ee]ndpoint")/).sort();
   return `[${items.join(',')}]\n`;
 }
 
