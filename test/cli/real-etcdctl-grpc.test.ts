@@ -211,6 +211,7 @@ test('the real etcdctl against etcd and against etcd-ts', { timeout: 300_000 }, 
     await same(['watch', 'watch/b', 'watch/a'], { label: 'watch of an empty range' });
   });
 
+  // etcdctl 3.4's interactive mode knows `watch` and `progress` only: it has no `cancel`
   await t.test('watch -i: watch and progress', async () => {
     const r = pair.start(['watch', '-i']);
     // the watches of one etcdctl print from goroutines of their own: each key has one watch, and each write is awaited
@@ -288,7 +289,6 @@ test('the real etcdctl against etcd and against etcd-ts', { timeout: 300_000 }, 
     for (const w of ['simple', 'json', 'fields']) {
       for (const keys of [[], ['--keys']]) {
         const [a, b] = await pair.both(['lease', 'timetolive', '@L1@', ...keys, '-w', w], { vars });
-        assert.ok([298, 299].includes(remaining(a)), `etcd: remaining TTL ${remaining(a)} of a 300 s lease just granted`);
         assert.ok(Math.abs(remaining(a) - remaining(b)) <= 1, `remaining TTLs ${remaining(a)} and ${remaining(b)}`);
         pair.compare(a, b, `lease timetolive ${keys.join(' ')} -w ${w}`, { vars, norm: { mask: maskTtl } });
       }
