@@ -127,6 +127,11 @@ export interface Normalise {
    * ID), and the revision of member responses' headers (etcd 3.4 leaves it 0 there, etcd-ts fills it in)
    */
   ids?: boolean;
+  /**
+   * keep the warnings etcdctl's gRPC client logs before retrying or failing a call (they carry the gRPC status code):
+   * for comparisons where both sides run etcdctl; etcdctl-ts has no counterpart for them
+   */
+  retryLogs?: boolean;
 }
 
 function normaliseIds(s: string): string {
@@ -178,10 +183,12 @@ export function normalise(text: string, n: Normalise): string {
   if (n.collapseRepeats === true) s = s.replace(/^((?:.*\n)+?)\1+/gm, '$1');
   for (const ep of n.endpoints) s = s.split(ep).join('<endpoint>');
   // etcdctl's gRPC client logs retries through zap before some errors; etcdctl-ts does not
-  s = s
-    .split('\n')
-    .filter((line) => !line.includes('"msg":"retrying of unary invoker failed"'))
-    .join('\n');
+  if (n.retryLogs !== true) {
+    s = s
+      .split('\n')
+      .filter((line) => !line.includes('"msg":"retrying of unary invoker failed"'))
+      .join('\n');
+  }
   // capnslog's timestamps
   s = s.replace(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{6} /gm, '<time> ');
   // Go's stack trace after a panic's first lines
@@ -244,7 +251,7 @@ export function sideReplacements(vars: Record<string, [string, string]> | undefi
   return Object.entries(vars ?? {}).map(([name, values]) => [values[side], name]);
 }
 
-function sideOptions(args: (string | Buffer)[], opts: CompareOptions, endpoint: string, side: 0 | 1): [(string | Buffer)[], RunOptions] {
+export function sideOptions(args: (string | Buffer)[], opts: CompareOptions, endpoint: string, side: 0 | 1): [(string | Buffer)[], RunOptions] {
   const vars = opts.vars ?? {};
   const env: Record<string, string> = {};
   for (const [k, v] of Object.entries(opts.env ?? {})) env[k] = substituteText(v, endpoint, vars, side);
