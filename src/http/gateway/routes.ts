@@ -5,10 +5,8 @@
 // in 3.5), so /v3/maintenance/hashkv answers 404 there; we answer as 3.4 does.
 
 import { etcdError, type EtcdError } from '../../errors/index.js';
-import type { MethodName, StreamMethodName } from '../../proto/index.js';
+import { Schema as S, type MessageDesc, type MethodName, type StreamMethodName } from '../../proto/index.js';
 import { callMethod, METHODS, type EtcdServer } from '../../server/index.js';
-import * as S from './schema.js';
-import type { MessageDesc } from './schema.js';
 
 export interface UnaryRoute {
   readonly kind: 'unary';
