@@ -86,6 +86,8 @@ export interface Http2Options {
 export interface Http2Handler {
   /** A client opened a stream with these request headers (`endStream`: it sent no body). */
   stream(stream: Http2Stream, headers: HeaderField[], endStream: boolean): void;
+  /** The socket took what was waiting: backpressure may lift. */
+  drain?(): void;
 }
 
 /** A connection-level failure: the connection is ended with GOAWAY and this code. */
@@ -307,6 +309,7 @@ export class Http2Connection {
     socket.on('drain', () => this.onSocketDrain());
     socket.on('error', () => {});
     socket.on('close', () => this.onSocketClose());
+    socket.resume(); // a socket handed over by a multiplexer may arrive paused, with its first bytes unshifted
     this.sendPreface();
   }
 
@@ -319,14 +322,17 @@ export class Http2Connection {
     return this.closed;
   }
 
-  /** Ends the connection gracefully: GOAWAY, then the socket closes once what was queued is written. */
-  close(): void {
+  /**
+   * Ends the connection now: GOAWAY, every open stream abandoned (its owner hears onClose), and the socket closed
+   * once what was queued is written.
+   */
+  shutdown(): void {
     if (this.closed) return;
     this.goAway(ErrorCode.NoError, '');
-  }
-
-  destroy(): void {
-    this.socket.destroy();
+    for (const s of [...this.streams.values()]) this.abandon(s);
+    this.flush(); // no stream is left: this ends the socket
+    this.socket.once('finish', () => this.socket.destroy());
+    this.socket.setTimeout(GOAWAY_LINGER_MS, () => this.socket.destroy());
   }
 
   // ---- sending ---------------------------------------------------------------------------------------------
@@ -467,6 +473,7 @@ export class Http2Connection {
 
   private onSocketDrain(): void {
     this.updateReading();
+    this.handler.drain?.();
     for (const s of this.streams.values()) s.onDrain?.();
   }
 
