@@ -25,7 +25,7 @@ import {
   type Limits,
 } from '../config/index.js';
 import { EtcdError, etcdError, toEtcdError } from '../errors/index.js';
-import { decodeStreamRequest } from '../proto/index.js';
+import { decodeStreamRequest, type Event, type MessageDesc, type ResponseHeader } from '../proto/index.js';
 import {
   callMethod,
   EncodedResponse,
@@ -165,6 +165,28 @@ class MessageReader {
     this.stopped = true;
     this.onTooLarge(size);
   }
+}
+
+const encodedHeaders = new WeakMap<ResponseHeader, Buffer>();
+const encodedEvents = new WeakMap<readonly Event[], Buffer>();
+const NOTHING = Buffer.alloc(0);
+
+/**
+ * WatchResponse{header, watch_id, events} from the encodings of its fields, the header's and the events' cached by
+ * object identity (the hub hands every watcher of a batch the same objects): protobuf fields encoded apart and
+ * concatenated in field order are the message's encoding.
+ */
+function encodeWatchEvents(desc: MessageDesc, header: ResponseHeader, watchId: number, events: readonly Event[]): Buffer {
+  let h = encodedHeaders.get(header);
+  if (h === undefined) encodedHeaders.set(header, (h = encodeMessage({ header }, desc)));
+  let e = encodedEvents.get(events);
+  if (e === undefined) encodedEvents.set(events, (e = encodeMessage({ events }, desc)));
+  const id = watchId === 0 ? NOTHING : encodeMessage({ watch_id: watchId }, desc);
+  const buf = Buffer.allocUnsafe(HEADROOM + h.length + id.length + e.length);
+  h.copy(buf, HEADROOM);
+  id.copy(buf, HEADROOM + h.length);
+  e.copy(buf, HEADROOM + h.length + id.length);
+  return buf;
 }
 
 /** What every call needs from its connection. */
@@ -357,6 +379,8 @@ class StreamCall extends Call {
       end: (err) => this.end(err),
       pendingBytes: () => this.pendingBytes(),
     };
+    // the watch fan-out's fast path: a batch's header and events are encoded once for all its watchers
+    if (route.method === 'Watch') output.sendEvents = (header, watchId, events) => this.sendEncoded(encodeWatchEvents(route.response, header, watchId, events));
     try {
       this.handle = openMethodStream(ctx.server, route.method, output, { requireLeader });
     } catch (err) {
@@ -410,17 +434,23 @@ class StreamCall extends Call {
 
   private send(response: unknown): void {
     if (this.finished) return;
-    // judged on what already waits, not on this message: one response larger than the bound still reaches a reader
-    if (this.h2.queuedBytes > GRPC_STREAM_PENDING_BYTES_MAX) {
-      this.settleStream();
-      this.h2.reset(ErrorCode.Cancel);
-      return;
-    }
     let buf: Buffer;
     try {
       buf = encodeMessage(response as Record<string, unknown>, this.route.response, HEADROOM);
     } catch (err) {
       return this.fail(etcdError('ResponseEncodeFailed', (err as Error).message));
+    }
+    this.sendEncoded(buf);
+  }
+
+  /** Sends one encoded response (HEADROOM bytes free in front). */
+  private sendEncoded(buf: Buffer): void {
+    if (this.finished) return;
+    // judged on what already waits, not on this message: one response larger than the bound still reaches a reader
+    if (this.h2.queuedBytes > GRPC_STREAM_PENDING_BYTES_MAX) {
+      this.settleStream();
+      this.h2.reset(ErrorCode.Cancel);
+      return;
     }
     buf[9] = 0;
     buf.writeUInt32BE(buf.length - HEADROOM, 10);
