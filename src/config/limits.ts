@@ -343,6 +343,15 @@ export const GRPC_HEADER_BLOCK_BYTES_MAX = 64 * 1024;
 export const GRPC_MESSAGE_DEPTH_MAX = 2 * TXN_NESTING_DEPTH_MAX + 8;
 
 /**
+ * HTTP/2 frames of one connection written to its socket in one write when together at most this (one copy into one
+ * buffer, one syscall for a turn's responses); a larger turn goes out as a corked series of writes without the copy.
+ */
+export const GRPC_WRITE_COALESCE_BYTES_MAX = 256 * 1024;
+
+/** After a GOAWAY, how long a client has to read it and close before the member destroys the socket. */
+export const GRPC_GOAWAY_LINGER_MS = 5000;
+
+/**
  * Bytes a gRPC stream other than Watch (LeaseKeepAlive, Observe) may hold for a client that does not read it (its
  * HTTP/2 window is closed). Past it the stream is reset (RST_STREAM CANCEL). Watch streams stop taking live events
  * at WATCH_PENDING_BYTES_MAX first and are caught up from history once the client reads again.

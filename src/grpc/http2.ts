@@ -16,6 +16,7 @@
 //   windows, so this cannot deadlock).
 
 import type net from 'node:net';
+import { GRPC_GOAWAY_LINGER_MS, GRPC_WRITE_COALESCE_BYTES_MAX } from '../config/index.js';
 import { HpackDecoder, HpackError, type HeaderField } from './hpack.js';
 
 export const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
@@ -65,10 +66,6 @@ const WINDOW_MAX = 2 ** 31 - 1;
 const FRAME_SIZE_DEFAULT = 16_384;
 const FRAME_SIZE_LIMIT = 2 ** 24 - 1;
 const FRAME_HEADER_BYTES = 9;
-/** Output coalesced into one socket write up to this; larger batches go out as several writes in one cork. */
-const COALESCE_BYTES_MAX = 256 * 1024;
-/** After a GOAWAY for a protocol error, how long the client has to read it before the socket is destroyed. */
-const GOAWAY_LINGER_MS = 5000;
 
 export interface Http2Options {
   /** SETTINGS_MAX_CONCURRENT_STREAMS: streams one client may have open; more are refused (REFUSED_STREAM) */
@@ -332,7 +329,7 @@ export class Http2Connection {
     for (const s of [...this.streams.values()]) this.abandon(s);
     this.flush(); // no stream is left: this ends the socket
     this.socket.once('finish', () => this.socket.destroy());
-    this.socket.setTimeout(GOAWAY_LINGER_MS, () => this.socket.destroy());
+    this.socket.setTimeout(GRPC_GOAWAY_LINGER_MS, () => this.socket.destroy());
   }
 
   // ---- sending ---------------------------------------------------------------------------------------------
@@ -410,7 +407,7 @@ export class Http2Connection {
       this.out = [];
       this.outBytes = 0;
       if (frames.length === 1) this.socket.write(frames[0]!);
-      else if (bytes <= COALESCE_BYTES_MAX) this.socket.write(Buffer.concat(frames, bytes));
+      else if (bytes <= GRPC_WRITE_COALESCE_BYTES_MAX) this.socket.write(Buffer.concat(frames, bytes));
       else {
         this.socket.cork();
         for (const f of frames) this.socket.write(f);
@@ -455,7 +452,7 @@ export class Http2Connection {
       // a protocol error: nothing more is read or answered
       for (const s of [...this.streams.values()]) this.abandon(s);
       this.flush(); // ends the socket: no stream is left
-      this.socket.setTimeout(GOAWAY_LINGER_MS, () => this.socket.destroy());
+      this.socket.setTimeout(GRPC_GOAWAY_LINGER_MS, () => this.socket.destroy());
     } else this.scheduleFlush();
   }
 
