@@ -8,6 +8,7 @@
 //   etcd-loadgen -endpoints 127.0.0.1:24000 -workload put -clients 64 -conns 8 -duration 5s
 // Each line on its stdin makes it print {"calls": N, "cpuUs": T} (process CPU, microseconds); the difference of two
 // readings around a run, divided by the calls, is the CPU per call.
+// `--server codec` instead times the two protobuf codecs alone (protobufjs and src/grpc/codec.ts) on these messages.
 
 import net from 'node:net';
 import http2 from 'node:http2';
@@ -23,7 +24,7 @@ import { Schema as S } from '../src/proto/index.js';
 import { eachFlag, positiveInteger, unknownOption } from './args.js';
 
 const PROTO_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../src/grpc/protos');
-const usage = 'usage: grpc-transport --server grpc-js|node-http2|own --port N';
+const usage = 'usage: grpc-transport --server grpc-js|node-http2|own|codec --port N';
 
 let server = 'own';
 let port = 24000;
@@ -128,7 +129,37 @@ function own(): void {
   net.createServer((socket) => new Http2Connection(socket, handler, options)).listen(port, '127.0.0.1', () => console.log('ready'));
 }
 
-if (server === 'grpc-js') grpcJs();
+function codecs(): void {
+  const root = new protobuf.Root();
+  root.resolvePath = (_origin, target) => path.join(PROTO_DIR, path.basename(target));
+  root.loadSync('rpc.proto', { keepCase: true });
+  const T = (n: string): protobuf.Type => root.lookupType(`etcdserverpb.${n}`);
+  const Long = protobuf.util.Long as unknown as { fromString(s: string, unsigned: boolean): unknown };
+  const long = (s: string): unknown => Long.fromString(s, true);
+  const [PutRequest, PutResponse, RangeRequest, RangeResponse] = [T('PutRequest'), T('PutResponse'), T('RangeRequest'), T('RangeResponse')];
+  const headerLong = { cluster_id: long('14841639068965178418'), member_id: long('10276657743932975437'), revision: 100, raft_term: 2 };
+  const put = Buffer.from(PutRequest.encode({ key: Buffer.from('00001234'), value }).finish());
+  const range = Buffer.from(RangeRequest.encode({ key: Buffer.from('00000000'), serializable: true }).finish());
+  const kv = { key: Buffer.from('00000000'), value, create_revision: 5, mod_revision: 10, version: 3 };
+  const time = (name: string, fn: () => unknown, n = 300_000): void => {
+    for (let i = 0; i < 20_000; i++) fn();
+    const t0 = process.hrtime.bigint();
+    for (let i = 0; i < n; i++) fn();
+    console.log(`${name.padEnd(44)} ${(Number(process.hrtime.bigint() - t0) / n / 1000).toFixed(3)} µs`);
+  };
+  time('protobufjs: decode PutRequest', () => PutRequest.decode(put));
+  time('own:        decode PutRequest', () => decodeMessage(put, S.PutRequest));
+  time('protobufjs: encode PutResponse', () => PutResponse.encode({ header: headerLong }).finish());
+  time('own:        encode PutResponse', () => encodeMessage({ header: headerBig }, S.PutResponse, 14));
+  time('protobufjs: decode RangeRequest', () => RangeRequest.decode(range));
+  time('own:        decode RangeRequest', () => decodeMessage(range, S.RangeRequest));
+  time('protobufjs: encode RangeResponse (1 kv)', () => RangeResponse.encode({ header: headerLong, kvs: [kv], count: 1 }).finish());
+  time('own:        encode RangeResponse (1 kv)', () => encodeMessage({ header: headerBig, kvs: [kv], count: 1 }, S.RangeResponse, 14));
+  process.exit(0);
+}
+
+if (server === 'codec') codecs();
+else if (server === 'grpc-js') grpcJs();
 else if (server === 'node-http2') nodeHttp2();
 else if (server === 'own') own();
 else throw new Error(usage);
