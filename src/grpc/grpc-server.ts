@@ -45,6 +45,18 @@ export interface GrpcServerOptions {
   limits: Limits;
 }
 
+export interface GrpcServerStats {
+  connections: number;
+  /** HTTP/2 streams open (calls in progress, streams open) */
+  streams: number;
+  /** response bytes waiting for clients' HTTP/2 windows */
+  queuedBytes: number;
+  /** bytes handed to sockets (or about to be) and not yet written */
+  writeBufferedBytes: number;
+  /** complete requests held back by backpressure */
+  waitingRequests: number;
+}
+
 export interface ListeningAddress {
   host: string;
   port: number;
@@ -573,6 +585,10 @@ class GrpcConnection implements Http2Handler {
     this.updateFlow();
   }
 
+  get waitingRequests(): number {
+    return this.waiting.length - this.waitingHead;
+  }
+
   /** A unary response went out: the estimate jumps up to large ones and decays towards small ones. */
   noteResponse(bytes: number): void {
     const limits = this.ctx.limits;
@@ -647,6 +663,21 @@ export class GrpcServer {
       addresses.push(address);
     }
     return addresses;
+  }
+
+  /** What the front end holds right now, for metrics and tests. */
+  stats(): GrpcServerStats {
+    let streams = 0;
+    let queuedBytes = 0;
+    let writeBufferedBytes = 0;
+    let waitingRequests = 0;
+    for (const c of this.connections) {
+      streams += c.h2.streams.size;
+      queuedBytes += c.h2.queuedBytes;
+      writeBufferedBytes += c.h2.pendingBytes();
+      waitingRequests += c.waitingRequests;
+    }
+    return { connections: this.connections.size, streams, queuedBytes, writeBufferedBytes, waitingRequests };
   }
 
   /** Stops listening and ends every connection (GOAWAY; calls in progress are abandoned). */

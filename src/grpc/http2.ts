@@ -83,7 +83,7 @@ export interface Http2Options {
 export interface Http2Handler {
   /** A client opened a stream with these request headers (`endStream`: it sent no body). */
   stream(stream: Http2Stream, headers: HeaderField[], endStream: boolean): void;
-  /** The socket took what was waiting: backpressure may lift. */
+  /** The socket took what was waiting, or a window update let queued data go: backpressure may lift. */
   drain?(): void;
 }
 
@@ -729,6 +729,7 @@ export class Http2Connection {
         if (this.sendWindow <= 0) break;
         this.flushStream(s);
       }
+      this.handler.drain?.();
       return;
     }
     const stream = this.streams.get(streamId);
@@ -742,7 +743,10 @@ export class Http2Connection {
       return;
     }
     stream.sendWindow += increment;
-    if (stream.queuedBytes > 0) this.flushStream(stream);
+    if (stream.queuedBytes > 0) {
+      this.flushStream(stream);
+      this.handler.drain?.();
+    }
   }
 
   private flushStream(s: Http2Stream): void {
