@@ -87,6 +87,15 @@ test('message size: above the receive limit grpc-go ResourceExhausted, a proposa
   await unary(c.kv, 'Put', { key: b('k'), value: Buffer.alloc(900, 1) });
 });
 
+test('a message of nearly --max-request-bytes crosses many frames and windows both ways intact', async (t) => {
+  const [, c] = await setup(t);
+  const value = Buffer.alloc(1_400_000);
+  for (let i = 0; i < value.length; i++) value[i] = (i * 7919) & 0xff;
+  await unary(c.kv, 'Put', { key: b('large'), value });
+  const got = await unary<{ kvs: { value: Buffer }[] }>(c.kv, 'Range', { key: b('large') });
+  assert.ok(got.kvs[0]!.value.equals(value));
+});
+
 test('malformed calls get grpc-go answers and the member keeps serving', async (t) => {
   const [m, c] = await setup(t);
   const put = '/etcdserverpb.KV/Put';
@@ -95,6 +104,9 @@ test('malformed calls get grpc-go answers and the member keeps serving', async (
   assert.match(bad.message!, /^grpc: error unmarshalling request: /);
   const wrongType = await rawCall(m.endpoint, put, grpcFrame(Buffer.from([0x08, 0x01]))); // field 1 (bytes) as a varint
   assert.deepEqual([wrongType.status, wrongType.message], [grpc.status.INTERNAL, 'grpc: error unmarshalling request: proto: wrong wireType = 0 for field key']);
+  const huge = Buffer.from([0, 0xff, 0xff, 0xff, 0xff, 1, 2, 3]);
+  const hugePrefix = await rawCall(m.endpoint, put, huge);
+  assert.deepEqual([hugePrefix.status, hugePrefix.message], [grpc.status.RESOURCE_EXHAUSTED, `grpc: received message larger than max (4294967295 vs. ${1.5 * 1024 * 1024 + 512 * 1024})`]);
   const truncated = await rawCall(m.endpoint, put, grpcFrame(PUT_K_V).subarray(0, 8));
   assert.deepEqual([truncated.status, truncated.message], [grpc.status.UNKNOWN, 'unexpected EOF']);
   const missing = await rawCall(m.endpoint, put, Buffer.alloc(0));
