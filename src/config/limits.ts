@@ -295,6 +295,11 @@ export const DASHBOARD_FILES_MAX = 64;
  */
 export const GRPC_RECEIVE_SLACK_BYTES = 512 * 1024;
 
+/** Largest gRPC message the member reads: etcd's grpc.MaxRecvMsgSize (--max-request-bytes + 512 KiB). */
+export function grpcReceiveBytesMax(limits: Pick<Limits, 'requestBytesMax'>): number {
+  return limits.requestBytesMax + GRPC_RECEIVE_SLACK_BYTES;
+}
+
 /**
  * Largest JSON request body (or one JSON message on a stream) the gateway buffers. JSON carries bytes as base64 (4/3)
  * plus names and quoting, so twice the largest gRPC message etcd accepts leaves room for any request etcd would
@@ -325,6 +330,56 @@ export const HTTP_IDLE_TIMEOUT_MS = 10_000;
 export const WEBSOCKET_BUFFERED_BYTES_MAX = 16 * MiB;
 /** Seconds without any frame (uWS sends pings to keep live clients) before a WebSocket is closed. */
 export const WEBSOCKET_IDLE_TIMEOUT_S = 120;
+
+// ---- gRPC (HTTP/2) -------------------------------------------------------------------------------------------
+
+/**
+ * HTTP/2 stream window the member grants a gRPC client (SETTINGS_INITIAL_WINDOW_SIZE): one whole message of the
+ * largest size it reads, with its 5-byte gRPC prefix, so a unary request never waits for a window update. A stream
+ * gets more only as the member consumes what was sent.
+ */
+export function grpcStreamWindowBytes(limits: Pick<Limits, 'requestBytesMax'>): number {
+  return grpcReceiveBytesMax(limits) + 5;
+}
+
+/**
+ * HTTP/2 connection window: bytes one gRPC client may have sent that the member has not yet dispatched. Two of the
+ * largest messages; requests held back by backpressure keep their bytes here, so a client that sends faster than
+ * the member answers is stopped by its window, and what one connection buffers on the way in is bounded by this.
+ */
+export function grpcConnectionWindowBytes(limits: Pick<Limits, 'requestBytesMax'>): number {
+  return 2 * grpcStreamWindowBytes(limits);
+}
+
+/**
+ * Largest HTTP/2 header block (a HEADERS frame and its CONTINUATION frames) the member reads, also advertised as
+ * SETTINGS_MAX_HEADER_LIST_SIZE. gRPC metadata from etcd's clients is a few hundred bytes (an auth token at most);
+ * a larger block ends the connection (its HPACK state cannot be kept otherwise). grpc-go allows 16 MiB.
+ */
+export const GRPC_HEADER_BLOCK_BYTES_MAX = 64 * 1024;
+
+/**
+ * Nesting depth of protobuf messages the gRPC decoder follows (a txn nests two messages per level), checked before
+ * recursing so that a deeply nested message is an error, not a stack overflow. Above TXN_NESTING_DEPTH_MAX's needs,
+ * so the txn bound answers first with its own message.
+ */
+export const GRPC_MESSAGE_DEPTH_MAX = 2 * TXN_NESTING_DEPTH_MAX + 8;
+
+/**
+ * HTTP/2 frames of one connection written to its socket in one write when together at most this (one copy into one
+ * buffer, one syscall for a turn's responses); a larger turn goes out as a corked series of writes without the copy.
+ */
+export const GRPC_WRITE_COALESCE_BYTES_MAX = 256 * 1024;
+
+/** After a GOAWAY, how long a client has to read it and close before the member destroys the socket. */
+export const GRPC_GOAWAY_LINGER_MS = 5000;
+
+/**
+ * Bytes a gRPC stream other than Watch (LeaseKeepAlive, Observe) may hold for a client that does not read it (its
+ * HTTP/2 window is closed). Past it the stream is reset (RST_STREAM CANCEL). Watch streams stop taking live events
+ * at WATCH_PENDING_BYTES_MAX first and are caught up from history once the client reads again.
+ */
+export const GRPC_STREAM_PENDING_BYTES_MAX = 16 * MiB;
 
 // ---- Watch filtering in a worker thread (issue 5) -------------------------------------------------------------
 

@@ -198,6 +198,38 @@ export const Errors = Object.freeze({
     (rpc: string) => `method ${rpc} not implemented`,
     /^method \S+ not implemented$/,
   ),
+  /** the gRPC front end: a method of a service the server does not register */
+  UnknownService: template('grpc-go', C.Unimplemented, (service: string) => `unknown service ${service}`, /^unknown service \S*$/),
+  /** the gRPC front end: a method a registered service does not have */
+  UnknownServiceMethod: template(
+    'grpc-go',
+    C.Unimplemented,
+    (method: string, service: string) => `unknown method ${method} for service ${service}`,
+    /^unknown method \S* for service \S*$/,
+  ),
+  /** the gRPC front end: a :path with no `/` after its first character (grpc-go 1.33 answers ResourceExhausted) */
+  MalformedMethodName: template('grpc-go', C.ResourceExhausted, (quotedPath: string) => `malformed method name: ${quotedPath}`),
+  /** the gRPC front end: a compressed request (etcd's server registers no decompressor) */
+  DecompressorNotInstalled: template(
+    'grpc-go',
+    C.Unimplemented,
+    (quotedEncoding: string) => `grpc: Decompressor is not installed for grpc-encoding ${quotedEncoding}`,
+  ),
+  /** the gRPC front end: a message marked compressed on a stream without an encoding */
+  CompressedWithoutEncoding: grpcGo(C.Internal, 'grpc: compressed flag set with identity or empty encoding'),
+  /** the gRPC front end: a request that is not valid protobuf for its method */
+  UnmarshalRequestFailed: template(
+    'grpc-go',
+    C.Internal,
+    (detail: string) => `grpc: error unmarshalling request: ${detail}`,
+    /^grpc: error unmarshalling request: /,
+  ),
+  /** the gRPC front end: a unary call (or the request of a server stream) ended before its message began */
+  RequestMissing: grpcGo(C.Unknown, 'EOF'),
+  /** the gRPC front end: a unary call ended in the middle of its message */
+  RequestTruncated: grpcGo(C.Unknown, 'unexpected EOF'),
+  /** grpc-go's health service asked about a service other than the server's own ("") */
+  HealthUnknownService: grpcGo(C.NotFound, 'unknown service'),
   /** the client's connection broke under a request that is not retried */
   TransportClosing: grpcGo(C.Unavailable, 'transport is closing'),
   /** the client's own deadline passed (context.DeadlineExceeded as a status) */

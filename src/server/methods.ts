@@ -16,6 +16,8 @@ import {
   type StreamMethodName,
   type WatchRequest,
 } from '../proto/index.js';
+import type { ClockTimer } from '../clock/index.js';
+import { etcdError } from '../errors/index.js';
 import type { StreamHandle, StreamSinkLike } from './ports.js';
 import type { EncodedResponse } from './read-pool.js';
 import type { EtcdServer } from './server.js';
@@ -95,12 +97,39 @@ export interface StreamOutput extends StreamSinkLike {
   sendEvents?(header: ResponseHeader, watchId: number, events: readonly Event[]): void;
 }
 
+export interface StreamOptions {
+  /**
+   * etcd's require-leader stream (`hasleader: true` metadata): refused with `no leader` when the member has none, and
+   * ended with `no leader` once it has been without one for three election timeouts in a row.
+   */
+  requireLeader?: boolean;
+}
+
 /**
  * Opens one of etcd's streams (Watch, LeaseKeepAlive, Observe) on the member. Each client message is validated by
  * the front end with decodeStreamRequest before `handle`. Throws an EtcdError when the member refuses the stream
- * (stopped, or a learner).
+ * (stopped, a learner, or no leader for a require-leader stream).
  */
-export function openMethodStream(server: EtcdServer, method: StreamMethodName, out: StreamOutput): StreamHandle {
+export function openMethodStream(server: EtcdServer, method: StreamMethodName, out: StreamOutput, options: StreamOptions = {}): StreamHandle {
+  if (options.requireLeader !== true) return openStream(server, method, out);
+  // etcd refuses a require-leader stream at once when the member has no leader
+  if (server.leader === 0n) throw etcdError('NoLeader');
+  const inner = openStream(server, method, out);
+  const monitor = monitorLeader(server, () => {
+    inner.close();
+    out.end(etcdError('NoLeader'));
+  });
+  return {
+    handle: (r) => inner.handle(r),
+    close: () => {
+      server.clock.clear(monitor);
+      inner.close();
+    },
+    drained: () => inner.drained?.(),
+  };
+}
+
+function openStream(server: EtcdServer, method: StreamMethodName, out: StreamOutput): StreamHandle {
   switch (method) {
     case 'Watch': {
       const ws = server.openWatchStream(out); // a StreamOutput is a watch sink, fast path included
@@ -111,4 +140,19 @@ export function openMethodStream(server: EtcdServer, method: StreamMethodName, o
     case 'Observe':
       return server.openObserveStream(out);
   }
+}
+
+/** etcd's monitorLeader: a require-leader stream fails after three election timeouts in a row without a leader. */
+const NO_LEADER_CHECKS_MAX = 3;
+
+function monitorLeader(server: EtcdServer, lost: () => void): ClockTimer {
+  let misses = 0;
+  const timer = server.clock.setInterval(() => {
+    misses = server.leader === 0n ? misses + 1 : 0;
+    if (misses >= NO_LEADER_CHECKS_MAX) {
+      server.clock.clear(timer);
+      lost();
+    }
+  }, server.config.electionTimeoutMs);
+  return timer;
 }

@@ -10,7 +10,7 @@ import http from 'node:http';
 import WebSocket from 'ws';
 import { Packr } from 'msgpackr';
 import { ROUTES } from '../../src/http/gateway/routes.js';
-import * as S from '../../src/http/gateway/schema.js';
+import * as S from '../../src/proto/schema.js';
 import { startInProcess, type InProcessMember } from '../helpers/member.js';
 import { Rng, seedFromEnv } from '../helpers/rng.js';
 import { b64, request } from '../helpers/http-gateway.js';

@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { goUnmarshal, GoJsonError } from '../../src/gocompat/index.js';
 import { marshalJson, unmarshalMessage } from '../../src/http/gateway/jsonpb.js';
-import * as S from '../../src/http/gateway/schema.js';
+import * as S from '../../src/proto/schema.js';
 
 function decodeError(desc: S.MessageDesc, body: Buffer | string): string {
   try {

@@ -17,7 +17,7 @@ import { decodeNext, GoJsonError, jsonQuoteText, type JsonNode } from '../../goc
 import { marshalJson, protoSize, unmarshalMessage } from './jsonpb.js';
 import { ROUTES, type StreamRoute, type UnaryRoute } from './routes.js';
 import { openServerStream, type ServerStream } from './streams.js';
-import type { MessageDesc } from './schema.js';
+import type { MessageDesc } from '../../proto/index.js';
 
 /** grpc-gateway 1.9's code-to-status mapping, as linked into etcd 3.4 (FailedPrecondition is 412 there; 3.5 says 400). */
 export function gatewayHttpStatus(code: number): number {

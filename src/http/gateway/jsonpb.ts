@@ -19,7 +19,7 @@ import {
   quote,
   type JsonNode,
 } from '../../gocompat/index.js';
-import type { FieldDesc, MessageDesc } from './schema.js';
+import type { FieldDesc, MessageDesc } from '../../proto/index.js';
 
 const INT64_MIN = -(2n ** 63n);
 const INT64_MAX = 2n ** 63n - 1n;

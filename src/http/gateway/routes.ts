@@ -4,11 +4,8 @@
 // etcd 3.4 has no /v3/auth/status and no /v3/maintenance/downgrade, and binds HashKV to /v3/maintenance/hash (fixed
 // in 3.5), so /v3/maintenance/hashkv answers 404 there; we answer as 3.4 does.
 
-import { etcdError, type EtcdError } from '../../errors/index.js';
-import type { MethodName, StreamMethodName } from '../../proto/index.js';
-import { callMethod, METHODS, type EtcdServer } from '../../server/index.js';
-import * as S from './schema.js';
-import type { MessageDesc } from './schema.js';
+import { Schema as S, type MessageDesc, type MethodName, type StreamMethodName } from '../../proto/index.js';
+import { callMethod, FIXED_METHODS as F, METHODS, type EtcdServer, type FixedMethod } from '../../server/index.js';
 
 export interface UnaryRoute {
   readonly kind: 'unary';
@@ -42,25 +39,9 @@ function method(name: MethodName, request: MessageDesc, response: MessageDesc): 
   };
 }
 
-function fixed(request: MessageDesc, response: MessageDesc, call: (server: EtcdServer, req: Record<string, unknown>) => unknown): UnaryRoute {
+function fixed(request: MessageDesc, response: MessageDesc, call: FixedMethod): UnaryRoute {
   return { kind: 'unary', request, response, proposal: false, call: (server, body) => call(server, body) };
 }
-
-/** What grpc-go answers for a method the server does not implement. */
-export function unimplemented(rpc: string): EtcdError {
-  return etcdError('MethodNotImplemented', rpc);
-}
-
-// etcd's auth store with auth disabled and no users: these are its answers (checked against etcd 3.4.23). Adding a
-// user or role would succeed in etcd; etcd-ts has no auth store, so those two answer Unimplemented.
-const userNotFound = (): never => {
-  throw etcdError('UserNotFound');
-};
-const roleNotFound = (): never => {
-  throw etcdError('RoleNotFound');
-};
-
-const header = (server: EtcdServer): { header: unknown } => ({ header: server.header() });
 
 export const ROUTES: ReadonlyMap<string, Route> = new Map<string, Route>([
   ['/v3/kv/range', method('Range', S.RangeRequest, S.RangeResponse)],
@@ -87,48 +68,29 @@ export const ROUTES: ReadonlyMap<string, Route> = new Map<string, Route>([
   ['/v3/cluster/member/promote', method('MemberPromote', S.MemberIdRequest, S.MembersResponse)],
 
   ['/v3/maintenance/status', method('Status', S.Empty, S.StatusResponse)],
-  // etcd 3.4 leaves the header of Alarm and Defragment responses empty: they answer `{}`
-  ['/v3/maintenance/alarm', fixed(S.AlarmRequest, S.AlarmResponse, (_s, r) => {
-    // No alarm is ever raised here (the quota refuses writes directly), so GET and DEACTIVATE find none.
-    if (r['action'] === 1) throw unimplemented('Alarm');
-    return {};
-  })],
-  // LMDB reuses freed pages itself; there is nothing to rewrite
-  ['/v3/maintenance/defragment', fixed(S.Empty, S.HeaderOnly, () => ({}))],
-  ['/v3/maintenance/hash', fixed(S.HashKVRequest, S.HeaderOnly, () => {
-    throw unimplemented('Hash');
-  })],
-  ['/v3/maintenance/snapshot', fixed(S.Empty, S.HeaderOnly, () => {
-    throw unimplemented('Snapshot');
-  })],
+  ['/v3/maintenance/alarm', fixed(S.AlarmRequest, S.AlarmResponse, F.Alarm)],
+  ['/v3/maintenance/defragment', fixed(S.Empty, S.HeaderOnly, F.Defragment)],
+  // etcd 3.4 binds HashKV here
+  ['/v3/maintenance/hash', fixed(S.HashKVRequest, S.HeaderOnly, F.Hash)],
+  ['/v3/maintenance/snapshot', fixed(S.Empty, S.HeaderOnly, F.Snapshot)],
   ['/v3/maintenance/transfer-leadership', method('MoveLeader', S.MoveLeaderRequest, S.HeaderOnly)],
 
-  ['/v3/auth/enable', fixed(S.Empty, S.HeaderOnly, () => {
-    throw etcdError('RootUserNotExist');
-  })],
-  ['/v3/auth/disable', fixed(S.Empty, S.HeaderOnly, header)],
-  ['/v3/auth/authenticate', fixed(S.AuthenticateRequest, S.HeaderOnly, () => {
-    throw etcdError('AuthNotEnabled');
-  })],
-  ['/v3/auth/user/add', fixed(S.AuthUserAddRequest, S.HeaderOnly, (_s, r) => {
-    if (!r['name']) throw etcdError('UserEmpty');
-    throw unimplemented('UserAdd');
-  })],
-  ['/v3/auth/user/get', fixed(S.AuthNameRequest, S.HeaderOnly, userNotFound)],
-  ['/v3/auth/user/list', fixed(S.Empty, S.HeaderOnly, header)],
-  ['/v3/auth/user/delete', fixed(S.AuthNameRequest, S.HeaderOnly, userNotFound)],
-  ['/v3/auth/user/changepw', fixed(S.AuthUserChangePasswordRequest, S.HeaderOnly, userNotFound)],
-  ['/v3/auth/user/grant', fixed(S.AuthUserGrantRoleRequest, S.HeaderOnly, userNotFound)],
-  ['/v3/auth/user/revoke', fixed(S.AuthUserRevokeRoleRequest, S.HeaderOnly, userNotFound)],
-  ['/v3/auth/role/add', fixed(S.AuthNameRequest, S.HeaderOnly, (_s, r) => {
-    if (!r['name']) throw etcdError('RoleEmpty');
-    throw unimplemented('RoleAdd');
-  })],
-  ['/v3/auth/role/get', fixed(S.AuthRoleRequest, S.HeaderOnly, roleNotFound)],
-  ['/v3/auth/role/list', fixed(S.Empty, S.HeaderOnly, header)],
-  ['/v3/auth/role/delete', fixed(S.AuthRoleRequest, S.HeaderOnly, roleNotFound)],
-  ['/v3/auth/role/grant', fixed(S.AuthRoleGrantPermissionRequest, S.HeaderOnly, roleNotFound)],
-  ['/v3/auth/role/revoke', fixed(S.AuthRoleRevokePermissionRequest, S.HeaderOnly, roleNotFound)],
+  ['/v3/auth/enable', fixed(S.Empty, S.HeaderOnly, F.AuthEnable)],
+  ['/v3/auth/disable', fixed(S.Empty, S.HeaderOnly, F.AuthDisable)],
+  ['/v3/auth/authenticate', fixed(S.AuthenticateRequest, S.HeaderOnly, F.Authenticate)],
+  ['/v3/auth/user/add', fixed(S.AuthUserAddRequest, S.HeaderOnly, F.UserAdd)],
+  ['/v3/auth/user/get', fixed(S.AuthNameRequest, S.HeaderOnly, F.UserGet)],
+  ['/v3/auth/user/list', fixed(S.Empty, S.HeaderOnly, F.UserList)],
+  ['/v3/auth/user/delete', fixed(S.AuthNameRequest, S.HeaderOnly, F.UserDelete)],
+  ['/v3/auth/user/changepw', fixed(S.AuthUserChangePasswordRequest, S.HeaderOnly, F.UserChangePassword)],
+  ['/v3/auth/user/grant', fixed(S.AuthUserGrantRoleRequest, S.HeaderOnly, F.UserGrantRole)],
+  ['/v3/auth/user/revoke', fixed(S.AuthUserRevokeRoleRequest, S.HeaderOnly, F.UserRevokeRole)],
+  ['/v3/auth/role/add', fixed(S.AuthNameRequest, S.HeaderOnly, F.RoleAdd)],
+  ['/v3/auth/role/get', fixed(S.AuthRoleRequest, S.HeaderOnly, F.RoleGet)],
+  ['/v3/auth/role/list', fixed(S.Empty, S.HeaderOnly, F.RoleList)],
+  ['/v3/auth/role/delete', fixed(S.AuthRoleRequest, S.HeaderOnly, F.RoleDelete)],
+  ['/v3/auth/role/grant', fixed(S.AuthRoleGrantPermissionRequest, S.HeaderOnly, F.RoleGrantPermission)],
+  ['/v3/auth/role/revoke', fixed(S.AuthRoleRevokePermissionRequest, S.HeaderOnly, F.RoleRevokePermission)],
 
   ['/v3/lock/lock', method('Lock', S.LockRequest, S.LockResponse)],
   ['/v3/lock/unlock', method('Unlock', S.UnlockRequest, S.HeaderOnly)],

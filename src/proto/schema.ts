@@ -1,7 +1,8 @@
-// The protobuf messages the JSON gateway reads and writes, as data: field name (etcd's proto name), number, kind.
-// jsonpb needs the kinds (int64 as strings, bytes as base64, enums by name), the field order (output follows field
-// numbers) and the numbers (the protobuf size of a request decides etcd's size errors). Numbers and names are from
-// etcd 3.4's rpc.proto, kv.proto, auth.proto, v3lock.proto and v3election.proto.
+// The protobuf messages of etcd's client API, as data: field name (etcd's proto name), number, kind. The JSON gateway
+// needs the kinds (int64 as strings, bytes as base64, enums by name), the field order (output follows field numbers)
+// and the numbers (the protobuf size of a request decides etcd's size errors); the gRPC front end encodes and decodes
+// protobuf from the same table. Numbers and names are from etcd 3.4's rpc.proto, kv.proto, auth.proto, v3lock.proto
+// and v3election.proto (a copy in src/grpc/protos/; test/grpc/schema.test.ts checks this table against it).
 
 export interface EnumDesc {
   /** the Go type name jsonpb prints in errors, e.g. etcdserverpb.RangeRequest_SortOrder */

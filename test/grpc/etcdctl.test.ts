@@ -1,0 +1,150 @@
+// The real etcdctl 3.4 against etcd-ts's gRPC port and against a real etcd 3.4, side by side: stdout, stderr and the
+// exit code must agree once ids, durations and sizes are normalised (test/helpers/etcdctl.ts). Skipped when etcd and
+// etcdctl are not installed.
+
+import { test, type TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import { startRealEtcd, freePort, type RealEtcd } from '../helpers/etcd.js';
+import { assertSame, etcdctlAvailable, runEtcdctl, start, waitUntil, type CliResult, type Normalise, type RunOptions } from '../helpers/etcdctl.js';
+import { GrpcServer } from '../../src/grpc/index.js';
+import { startGrpcMember, type GrpcMember } from '../helpers/grpc.js';
+
+interface Sides {
+  real: RealEtcd;
+  ts: GrpcMember;
+  /** runs `etcdctl --endpoints <side> ...args` on both sides and asserts the results agree; returns both */
+  same(args: string[], norm?: Omit<Normalise, 'endpoints'>, opts?: RunOptions & { tsArgs?: string[] }): Promise<[CliResult, CliResult]>;
+}
+
+async function sides(t: TestContext): Promise<Sides | null> {
+  if (!etcdctlAvailable()) {
+    t.skip('etcd and etcdctl are not installed');
+    return null;
+  }
+  // etcd-ts advertises its gRPC URL as its client URL, as etcd does, so that member lists agree
+  const port = await freePort();
+  const [real, ts] = await Promise.all([startRealEtcd(), startGrpcMemberOn(port)]);
+  t.after(async () => {
+    await Promise.all([real.stop(), ts.close()]);
+  });
+  const endpoints: [string, string] = [real.endpoint, ts.endpoint];
+  return {
+    real,
+    ts,
+    async same(args, norm = {}, opts = {}) {
+      const [a, b] = await Promise.all([
+        runEtcdctl(['--endpoints', real.endpoint, ...args], opts),
+        runEtcdctl(['--endpoints', ts.endpoint, ...(opts.tsArgs ?? args)], opts),
+      ]);
+      assertSame(a, b, { ...norm, endpoints }, args.join(' '));
+      return [a, b];
+    },
+  };
+}
+
+async function startGrpcMemberOn(port: number): Promise<GrpcMember> {
+  const m = await startGrpcMember(['--advertise-client-urls', `http://127.0.0.1:${port}`]);
+  await m.grpc.close();
+  // listen again on the advertised port (the helper's listener was on an ephemeral one)
+  const server = new GrpcServer({ server: m.member.member.server, limits: m.member.member.server.config.limits });
+  await server.listen([`http://127.0.0.1:${port}`]);
+  return { ...m, grpc: server, endpoint: `127.0.0.1:${port}`, close: async () => { await server.close(); await m.member.close(); } };
+}
+
+const leaseIdOf = (r: CliResult): string => /lease ([0-9a-f]+) granted/.exec(r.stdout.toString())![1]!;
+
+test('etcdctl put, get, del, txn, compaction and their errors: the same output as against etcd', { timeout: 120_000 }, async (t) => {
+  const s = await sides(t);
+  if (s === null) return;
+  await s.same(['put', 'foo', 'bar']);
+  await s.same(['put', 'foo', 'baz', '--prev-kv']);
+  await s.same(['put', 'foo2', 'x']);
+  await s.same(['get', 'foo']);
+  // the comparison sees a difference (here: another key on etcd-ts's side)
+  await assert.rejects(s.same(['get', 'foo'], {}, { tsArgs: ['get', 'foo2'] }), /stdout of: get foo/);
+  await s.same(['get', 'foo', '--prefix', '--sort-by=KEY', '--order=DESCEND']);
+  await s.same(['get', 'foo', '-w', 'json'], { ids: true });
+  await s.same(['get', 'foo', '--prefix', '--keys-only', '--limit', '1']);
+  await s.same(['get', 'foo', '--rev', '2']);
+  await s.same(['get', 'nothing']);
+  await s.same(['get', 'foo', '--rev', '100']);
+  await s.same(['get', '']);
+  await s.same(['txn', '-w', 'simple'], {}, { stdin: 'value("foo") = "baz"\n\nput txn1 yes\nget foo\n\nput txn1 no\n\n' });
+  await s.same(['txn'], {}, { stdin: 'mod("foo") > "100"\n\nput t x\n\nget txn1\n\n' });
+  await s.same(['del', 'foo', '--prefix', '--prev-kv']);
+  await s.same(['del', 'nothing']);
+  await s.same(['compaction', '3']);
+  await s.same(['get', 'foo', '--rev', '2']);
+  await s.same(['compaction', '3']);
+});
+
+test('etcdctl member list, endpoint status and health, move-leader and auth: the same output as against etcd', { timeout: 120_000 }, async (t) => {
+  const s = await sides(t);
+  if (s === null) return;
+  await s.same(['member', 'list'], { ids: true });
+  await s.same(['member', 'list', '-w', 'table'], { ids: true, table: true });
+  await s.same(['endpoint', 'status'], { status: true, ids: true });
+  await s.same(['endpoint', 'status', '-w', 'json'], { status: true, ids: true });
+  await s.same(['endpoint', 'health'], { took: true });
+  await s.same(['endpoint', 'health', '--cluster'], { took: true });
+  await s.same(['move-leader', '123'], { ids: true });
+  await s.same(['member', 'remove', '123'], { ids: true });
+  await s.same(['user', 'list']);
+  await s.same(['role', 'list']);
+  await s.same(['user', 'get', 'nobody']);
+  await s.same(['auth', 'enable']);
+  await s.same(['alarm', 'list']);
+  await s.same(['defrag'], {});
+});
+
+test('etcdctl lease grant, timetolive, list, keep-alive --once and revoke: the same output as against etcd', { timeout: 120_000 }, async (t) => {
+  const s = await sides(t);
+  if (s === null) return;
+  const [a, b] = await s.same(['lease', 'grant', '100'], { ids: true });
+  const ids: [string, string] = [leaseIdOf(a), leaseIdOf(b)];
+  const norm = { replace: [] as [string, string][], ids: true };
+  const both = async (args: (id: string) => string[], n: Omit<Normalise, 'endpoints'> = norm): Promise<void> => {
+    const [ra, rb] = await Promise.all([
+      runEtcdctl(['--endpoints', s.real.endpoint, ...args(ids[0])]),
+      runEtcdctl(['--endpoints', s.ts.endpoint, ...args(ids[1])]),
+    ]);
+    assertSame(ra, rb, { ...n, endpoints: [s.real.endpoint, s.ts.endpoint], replace: [[ids[0], '<lease>']] }, args('<lease>').join(' '), {
+      ...n,
+      endpoints: [s.real.endpoint, s.ts.endpoint],
+      replace: [[ids[1], '<lease>']],
+    });
+  };
+  await both((id) => ['put', 'lk', 'lv', `--lease=${id}`]);
+  await both((id) => ['lease', 'timetolive', id, '--keys']);
+  await both(() => ['lease', 'list']);
+  await both((id) => ['lease', 'keep-alive', '--once', id]);
+  await both((id) => ['lease', 'revoke', id]);
+  await both((id) => ['lease', 'revoke', id]);
+  await both(() => ['get', 'lk']);
+});
+
+test('etcdctl watch, lock and elect: the same output as against etcd', { timeout: 120_000 }, async (t) => {
+  const s = await sides(t);
+  if (s === null) return;
+  const endpoints: [string, string] = [s.real.endpoint, s.ts.endpoint];
+  const watches = endpoints.map((ep) => start('etcdctl', ['--endpoints', ep, 'watch', 'w', '--prefix', '--prev-kv'], { timeoutMs: 30_000 }));
+  await new Promise((r) => setTimeout(r, 1000)); // etcdctl prints nothing when its watch is created
+  await s.same(['put', 'w1', 'a']);
+  await s.same(['put', 'w1', 'b']);
+  await s.same(['del', 'w1']);
+  await waitUntil(() => watches.every((w) => w.output().stdout.toString().split('\n').length >= 12), 10_000, 'the watch events');
+  for (const w of watches) w.signal('SIGINT');
+  const [wa, wb] = await Promise.all(watches.map((w) => w.result));
+  assertSame(wa!, wb!, { endpoints }, 'watch w --prefix --prev-kv');
+
+  await s.same(['lock', 'mylock', 'echo', 'ran under the lock']);
+  const elects = endpoints.map((ep) => start('etcdctl', ['--endpoints', ep, 'elect', 'myelection', 'p1'], { timeoutMs: 30_000 }));
+  await waitUntil(() => elects.every((e) => e.output().stdout.toString().includes('p1')), 10_000, 'the campaign to win');
+  const [la, lb] = await Promise.all(endpoints.map((ep) => runEtcdctl(['--endpoints', ep, 'elect', '-l', 'myelection'], { timeoutMs: 2000 })));
+  // listen mode prints the leader and keeps observing until killed
+  assert.equal(la!.stdout.toString().replace(/[0-9a-f]{16}/, '<id>'), lb!.stdout.toString().replace(/[0-9a-f]{16}/, '<id>'));
+  assert.match(lb!.stdout.toString(), /^myelection\/[0-9a-f]+\np1\n/);
+  for (const e of elects) e.signal('SIGINT');
+  const [ea, eb] = await Promise.all(elects.map((e) => e.result));
+  assertSame(ea!, eb!, { endpoints, ids: true }, 'elect myelection p1');
+});
