@@ -11,6 +11,7 @@ import { EtcdServer, type ServerEvents, type ServerOptions } from '../server/ind
 import { BinaryServer, type ListeningAddress } from '../binary/index.js';
 import { HttpServer, httpRoutes, type HttpPrivateAddress } from '../http/index.js';
 import { ClientPort, type GrpcFrontEnd } from '../frontend/index.js';
+import { GrpcServer } from '../grpc/index.js';
 
 export interface Member {
   readonly server: EtcdServer;
@@ -36,11 +37,13 @@ export interface FrontEndContext {
 
 export interface FrontEndOptions {
   /**
-   * Builds the gRPC front end for the client port (src/grpc). Without it, HTTP/2 connections to the client port are
-   * closed, with a warning.
+   * Builds the gRPC front end for the client port: src/grpc's GrpcServer unless given (a test's stand-in); null: none,
+   * and HTTP/2 connections to the client port are closed, with a warning.
    */
-  grpc?: (ctx: FrontEndContext) => GrpcFrontEnd;
+  grpc?: ((ctx: FrontEndContext) => GrpcFrontEnd) | null;
 }
+
+const defaultGrpc = (ctx: FrontEndContext): GrpcFrontEnd => new GrpcServer({ server: ctx.server, limits: ctx.limits });
 
 function urlOf(a: ListeningAddress): string {
   return `http://${a.host.includes(':') ? `[${a.host}]` : a.host}:${a.port}`;
@@ -68,7 +71,8 @@ export async function startMember(config: Config, events: ServerEvents = {}, opt
     });
     const httpListening = split ? await http.listen() : null;
     const upstream = split ? null : await http.listenPrivate();
-    grpc = frontEnds.grpc?.({ server, limits: config.limits, config }) ?? null;
+    const makeGrpc = frontEnds.grpc === undefined ? defaultGrpc : frontEnds.grpc;
+    grpc = makeGrpc?.({ server, limits: config.limits, config }) ?? null;
     const b = binary;
     const g = grpc;
     clientPort = new ClientPort({

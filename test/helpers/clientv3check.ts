@@ -256,7 +256,16 @@ export function compareHistories(a: History, b: History, from: number, to: numbe
     JSON.stringify(
       [...h.at(r).entries()]
         .sort(([x], [y]) => x.localeCompare(y))
-        .map(([, ev]) => ({ type: ev.type, kv: { ...ev.kv, key: Buffer.from(ev.kv.key).toString('latin1'), value: Buffer.from(ev.kv.value).toString('latin1'), lease: String(ev.kv.lease) } })),
+        // fields named one by one, in one order: the two histories' objects list them in different orders
+        .map(([, ev]) => ({
+          type: ev.type,
+          key: Buffer.from(ev.kv.key).toString('latin1'),
+          value: Buffer.from(ev.kv.value).toString('latin1'),
+          create_revision: ev.kv.create_revision,
+          mod_revision: ev.kv.mod_revision,
+          version: ev.kv.version,
+          lease: String(ev.kv.lease),
+        })),
     );
   for (let r = from; r <= to && problems.length < 10; r++) {
     const x = show(a, r);
