@@ -406,3 +406,9 @@ export const WATCH_FILTER_BATCHES_PENDING_MAX = 64;
 export const WATCH_FILTER_RESULT_WAIT_MS = 1000;
 /** Bytes of registration changes (estimated) carried by one request-ring message. */
 export const WATCH_FILTER_CHANGES_MESSAGE_BYTES_MAX = 256 * 1024;
+
+/**
+ * etcd's HealthInterval: a member is added only if this member has been connected to every voting member for this
+ * long (etcd's isConnectedFullySince; "etcdserver: unhealthy cluster" otherwise).
+ */
+export const MEMBERSHIP_HEALTH_INTERVAL_MS = 5000;

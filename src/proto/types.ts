@@ -180,8 +180,9 @@ export interface MemberPromoteResponse {
 export interface MoveLeaderRequest {
   targetID: bigint;
 }
+/** etcd 3.4 answers MoveLeader with an empty message: no header (v3rpc's maintenanceServer.MoveLeader). */
 export interface MoveLeaderResponse {
-  header: ResponseHeader;
+  header?: ResponseHeader;
 }
 
 // ---- Watch (a stream) -----------------------------------------------------------------------------------------

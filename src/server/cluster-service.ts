@@ -5,6 +5,7 @@
 
 import type { Clock } from '../clock/index.js';
 import type { Config } from '../config/index.js';
+import { MEMBERSHIP_HEALTH_INTERVAL_MS } from '../config/index.js';
 import { etcdError } from '../errors/index.js';
 import type {
   MemberAddRequest,
@@ -40,6 +41,8 @@ export interface ClusterPorts {
   header(): ResponseHeader;
   assertServing(): void;
   heardSince(id: bigint, since: number): boolean;
+  /** how long the peer connection to `id` has been up, in ms (0: not connected) */
+  peerConnectedFor(id: bigint): number;
   proposeConfChange(type: ConfChange['type'], nodeId: bigint, member?: Omit<MemberRecord, 'id'>): Promise<unknown>;
   transferLeader(to: bigint): void;
 }
@@ -62,11 +65,13 @@ export class ClusterService {
     const members = ports.members();
     const urls = [...req.peerURLs].sort();
     if (urls.length === 0 || !urls.every(isValidPeerUrl)) return Promise.reject(etcdError('MemberBadURLs'));
+    const confState = ports.confState();
+    // etcd's mayAddMember, before the validation of the change itself
+    if (!req.isLearner && !this.enoughStartedAfter(confState.voters.length + 1, null)) return Promise.reject(etcdError('MemberNotEnoughStarted'));
+    if (!this.connectedToAllVoters()) return Promise.reject(etcdError('Unhealthy'));
     const inUse = new Set(Object.values(members).flatMap((m) => m.peerURLs));
     if (urls.some((u) => inUse.has(u))) return Promise.reject(etcdError('PeerURLExist'));
-    const confState = ports.confState();
     if (req.isLearner && confState.learners.length >= LEARNERS_MAX) return Promise.reject(etcdError('TooManyLearners'));
-    if (!req.isLearner && !this.enoughStartedAfter(confState.voters.length + 1, null)) return Promise.reject(etcdError('MemberNotEnoughStarted'));
     // etcd's NewMember with the current time; the new member, started with --initial-cluster-state existing, looks
     // its ID up from the cluster by its peer URLs.
     const id = computeMemberId(urls, ports.config.initialClusterToken, Math.floor(ports.clock.wallNow() / 1000));
@@ -94,17 +99,24 @@ export class ClusterService {
     return this.ports.proposeConfChange(ConfChangeType.UpdateNode, req.ID, { ...m, peerURLs: urls }) as Promise<MemberUpdateResponse>;
   }
 
+  /**
+   * etcd's checks in etcd's order: on the leader, whether the member is in sync (isLearnerReady: any member Raft
+   * tracks, so an unstarted voter is "not in sync" too) and whether enough members are started; then, as etcd's apply
+   * validation does, whether it exists and is a learner.
+   */
   memberPromote(req: MemberPromoteRequest): Promise<MemberPromoteResponse> {
+    const r = this.ports.node.raft;
+    if (r.state === StateType.Leader) {
+      // the member has at least 90% of the leader's log
+      const pr = r.trk.progress.get(req.ID);
+      const leaderMatch = r.trk.progress.get(r.id)?.match ?? r.raftLog.lastIndex();
+      if (pr !== undefined && pr.match < leaderMatch * 0.9) return Promise.reject(etcdError('LearnerNotReady'));
+      // etcd's IsReadyToPromoteMember counts the member being promoted as started
+      if (!this.enoughStartedAfter(this.ports.confState().voters.length + 1, null, 1)) return Promise.reject(etcdError('MemberNotEnoughStarted'));
+    }
     const m = this.ports.members()[req.ID.toString()];
     if (m === undefined) return Promise.reject(etcdError('MemberNotFound'));
     if (!m.isLearner) return Promise.reject(etcdError('MemberNotLearner'));
-    const r = this.ports.node.raft;
-    if (r.state === StateType.Leader) {
-      // etcd's isLearnerReady: the learner has at least 90% of the leader's log
-      const pr = r.trk.progress.get(req.ID);
-      if (pr === undefined || pr.match < r.raftLog.committed * 0.9) return Promise.reject(etcdError('LearnerNotReady'));
-    }
-    if (!this.enoughStartedAfter(this.ports.confState().voters.length + 1, null)) return Promise.reject(etcdError('MemberNotEnoughStarted'));
     return this.ports.proposeConfChange(ConfChangeType.AddNode, req.ID, { ...m, isLearner: false }) as Promise<MemberPromoteResponse>;
   }
 
@@ -114,7 +126,7 @@ export class ClusterService {
     ports.assertServing();
     const r = ports.node.raft;
     if (r.state !== StateType.Leader) throw etcdError('NotLeader');
-    if (req.targetID === ports.memberId) return { header: ports.header() }; // already the leader: etcd answers OK
+    if (req.targetID === ports.memberId) return {}; // already the leader: etcd answers OK
     if (!r.trk.voters.has(req.targetID)) throw etcdError('BadLeaderTransferee');
     ports.transferLeader(req.targetID);
     const deadline = ports.clock.now() + ports.config.limits.requestTimeoutMs;
@@ -122,7 +134,13 @@ export class ClusterService {
       if (ports.clock.now() > deadline) throw etcdError('Timeout');
       await ports.clock.sleep(ports.config.heartbeatIntervalMs);
     }
-    return { header: ports.header() };
+    return {}; // etcd's empty MoveLeaderResponse, header included
+  }
+
+  /** etcd's isConnectedFullySince: connected to every other voting member for the last HealthInterval. */
+  private connectedToAllVoters(): boolean {
+    const { ports } = this;
+    return ports.confState().voters.every((id) => id === ports.memberId || ports.peerConnectedFor(id) >= MEMBERSHIP_HEALTH_INTERVAL_MS);
   }
 
   /**
@@ -130,12 +148,12 @@ export class ClusterService {
    * from within two election timeouts) must still form a quorum of the new voter count. Raft's own check-quorum flags are not used:
    * they are cleared every election timeout and would refuse changes at random right after each reset.
    */
-  private enoughStartedAfter(voters: number, removed: bigint | null): boolean {
+  private enoughStartedAfter(voters: number, removed: bigint | null, alsoStarted = 0): boolean {
     const { ports } = this;
     // Only the leader hears from every voter; a follower cannot tell, and lets the change through.
     if (ports.node.raft.state !== StateType.Leader) return true;
     const since = ports.clock.now() - 2 * ports.config.electionTimeoutMs;
-    let started = 0;
+    let started = alsoStarted;
     for (const id of ports.confState().voters) {
       if (id === removed) continue;
       if (id === ports.memberId || ports.heardSince(id, since)) started++;

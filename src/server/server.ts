@@ -175,6 +175,7 @@ export class EtcdServer {
       leader: () => this.softState.lead,
       header,
       heardSince: (id, since) => this.peers.heardSince(id, since),
+      peerConnectedFor: (id) => this.peers.transport?.connectedFor(id) ?? 0,
       proposeConfChange: (type, nodeId, member) => this.proposals.proposeConfChange(type, nodeId, member),
       transferLeader: (to) => this.driver.transferLeader(to),
     });

@@ -85,6 +85,8 @@ class Peer {
   private timer: NodeJS.Timeout | null = null;
   private closed = false;
   private connecting = false;
+  /** when the current connection was established (performance.now()), null while there is none */
+  connectedAt: number | null = null;
 
   constructor(
     readonly id: NodeId,
@@ -133,6 +135,7 @@ class Peer {
     socket.on('connect', () => {
       this.connecting = false;
       this.socket = socket;
+      this.connectedAt = performance.now();
       this.backoffMs = this.transport.limits.reconnectBackoffMinMs;
       socket.write(frame(PeerFrameKind.Hello, [this.transport.clusterId, this.transport.memberId, this.id]));
       this.flush();
@@ -141,7 +144,10 @@ class Peer {
     socket.on('error', () => {});
     socket.on('close', () => {
       this.connecting = false;
-      if (this.socket === socket) this.socket = null;
+      if (this.socket === socket) {
+        this.socket = null;
+        this.connectedAt = null;
+      }
       if (this.closed) return;
       this.transport.options.reportUnreachable(this.id);
       this.timer = setTimeout(() => {
@@ -158,6 +164,7 @@ class Peer {
     if (this.timer) clearTimeout(this.timer);
     this.socket?.destroy();
     this.socket = null;
+    this.connectedAt = null;
     this.queue = [];
     this.queuedBytes = 0;
   }
@@ -204,7 +211,17 @@ export class Transport {
       existing.urls = urls;
       return;
     }
-    this.peers.set(id, new Peer(id, urls, this));
+    const peer = new Peer(id, urls, this);
+    this.peers.set(id, peer);
+    // connected from the start, as etcd's streams are, whether or not Raft has anything to send yet: how long a peer
+    // has been connected is what etcd's membership checks ask (connectedFor)
+    peer.connect();
+  }
+
+  /** How long the connection to `id` has been up, in ms (0: not connected): etcd's transport ActiveSince. */
+  connectedFor(id: NodeId): number {
+    const at = this.peers.get(id)?.connectedAt ?? null;
+    return at === null ? 0 : performance.now() - at;
   }
 
   removePeer(id: NodeId): void {

@@ -192,7 +192,12 @@ test('etcdctl-ts member commands on a 3-member etcd-ts cluster', { timeout: 60_0
   // add a learner, start it, promote it once it has caught up
   const m4 = await cluster.addMember('m4');
   const peerUrl = `http://127.0.0.1:${m4.peerPort}`;
-  const added = await ctl(['member', 'add', 'm4', '--learner', `--peer-urls=${peerUrl}`]);
+  // as etcd, a member is added only after the one asked has been connected to every voter for 5 s (HealthInterval)
+  let added = await ctl(['member', 'add', 'm4', '--learner', `--peer-urls=${peerUrl}`]);
+  for (let i = 0; i < 120 && added.code !== 0 && added.stderr.toString().includes('etcdserver: unhealthy cluster'); i++) {
+    await new Promise((r) => setTimeout(r, 250));
+    added = await ctl(['member', 'add', 'm4', '--learner', `--peer-urls=${peerUrl}`]);
+  }
   assert.equal(added.code, 0, added.stderr.toString());
   const addedMatch = /^Member +([0-9a-f]+) added to cluster +([0-9a-f]+)\n\nETCD_NAME="m4"\nETCD_INITIAL_CLUSTER="([^"]*)"\nETCD_INITIAL_ADVERTISE_PEER_URLS="([^"]*)"\nETCD_INITIAL_CLUSTER_STATE="existing"\n$/.exec(out(added));
   assert.ok(addedMatch, out(added));

@@ -399,7 +399,18 @@ test('the real etcdctl against etcd and against etcd-ts', { timeout: 300_000 }, 
     for (const w of ['simple', 'json']) await same(['member', 'list', '-w', w], { norm: { ids: true, sortLines: true, sortJson: true } });
     await same(['member', 'promote', '@LEARNER@'], { ...ids, vars: learner, label: 'promote a learner not in sync' });
     await same(['member', 'update', '@LEARNER@', '--peer-urls=http://127.0.0.1:29998'], { ...ids, vars: learner });
-    await same(['member', 'update', '@LEARNER@', '--peer-urls=http://127.0.0.1:29998', '-w', 'json'], { ...ids, vars: learner });
+    {
+      // A deliberate difference: etcd 3.4's MemberUpdate rebuilds the member's raft attributes without IsLearner, so
+      // its answer (and from then on its member list) shows the learner as a voter while Raft still has it as a
+      // learner (etcd-io/etcd#21694, fixed in etcd 3.5 and 3.6). etcd-ts keeps it a learner; the rest must match.
+      const [a, b] = await pair.both(['member', 'update', '@LEARNER@', '--peer-urls=http://127.0.0.1:29998', '-w', 'json'], { vars: learner });
+      if (pair.deployments[1].kind !== 'etcd') {
+        assert.match(text(b.stdout), /"peerURLs":\["http:\/\/127\.0\.0\.1:29998"\],"isLearner":true\}/, 'etcd-ts: the updated learner is still a learner');
+        b.stdout = Buffer.from(text(b.stdout).replace(/,"isLearner":true\}/, '}'));
+      }
+      // members are listed by ID, and each side's IDs are its own
+      pair.compare(a, b, 'member update of a learner -w json', { norm: { ids: true, sortJson: true }, vars: learner });
+    }
     await same(['member', 'remove', '@LEARNER@'], { ...ids, vars: learner });
     await same(['member', 'remove', '@LEARNER@'], { ...ids, vars: learner, label: 'remove a member already removed' });
     await same(['member', 'list'], ids);
@@ -444,7 +455,8 @@ test('the real etcdctl against etcd and against etcd-ts', { timeout: 300_000 }, 
     for (const args of cases) {
       const [a, b] = await pair.both(args, { vars });
       assert.equal(a.code, 0, `etcd: ${args.join(' ')}: ${text(a.stderr)}`);
-      if (pair.deployments[1].kind === 'etcd') {
+      // defrag (nothing to rewrite: LMDB reuses freed pages) and alarms (none is raised) are answered as etcd answers them
+      if (pair.deployments[1].kind === 'etcd' || args[0] === 'defrag' || args[0] === 'alarm') {
         pair.compare(a, b, args.join(' '), { vars, norm: { hashes: true, table: args.includes('table') } });
       } else {
         // waiting for issue 15 (maintenance): until then etcd-ts answers these with gRPC's Unimplemented

@@ -12,6 +12,19 @@ import { EtcdError } from '../../src/errors/index.js';
 
 const b = (s: string): Buffer => Buffer.from(s);
 
+/** Calls `fn` until it is not refused with etcd's `unhealthy cluster` (a member added too soon after start-up). */
+async function untilHealthy<T>(fn: () => Promise<T>, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      return await fn();
+    } catch (err) {
+      if (!(err instanceof EtcdError) || err.message !== 'etcdserver: unhealthy cluster' || Date.now() > deadline) throw err;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+}
+
 test('member list, add learner, join, promote, move-leader and remove in a running cluster', { timeout: 120_000 }, async (t) => {
   const cluster = await TestCluster.start(3);
   t.after(() => cluster.stop());
@@ -31,7 +44,8 @@ test('member list, add learner, join, promote, move-leader and remove in a runni
 
   const joiner = await cluster.addMember('m4');
   const peerURL = `http://127.0.0.1:${joiner.peerPort}`;
-  const added = await fc.call('MemberAdd', { peerURLs: [peerURL], isLearner: true });
+  // etcd adds a member only once the member asked has been connected to every voter for 5 s (HealthInterval)
+  const added = await untilHealthy(() => fc.call('MemberAdd', { peerURLs: [peerURL], isLearner: true }));
   assert.equal(added.member.isLearner, true);
   assert.deepEqual(added.member.peerURLs, [peerURL]);
   assert.equal(added.members.length, 4);
