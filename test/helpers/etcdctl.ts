@@ -248,14 +248,7 @@ function substitute(x: string | Buffer, endpoint: string, vars: Record<string, [
 
 /** The output replacements of one side: its value of each variable by the variable's name. */
 export function sideReplacements(vars: Record<string, [string, string]> | undefined, side: 0 | 1): [string, string][] {
-  const out: [string, string][] = [];
-  for (const [name, values] of Object.entries(vars ?? {})) {
-    const v = values[side];
-    // etcdctl prints member and cluster IDs with %16x: a shorter ID comes padded with spaces, which go with it
-    if (/^[0-9a-f]{1,15}$/.test(v)) out.push([' '.repeat(16 - v.length) + v, name]);
-    out.push([v, name]);
-  }
-  return out;
+  return Object.entries(vars ?? {}).map(([name, values]) => [values[side], name]);
 }
 
 export function sideOptions(args: (string | Buffer)[], opts: CompareOptions, endpoint: string, side: 0 | 1): [(string | Buffer)[], RunOptions] {

@@ -129,7 +129,9 @@ test('Session: keeps its lease alive in the background; orphan() lets it expire;
   o.orphan();
   const gone = await advanceUntilSettled(clock, deletions('ss/b', 1, undefined, mc, () => clock.now()), 15_000);
   assert.ok(gone.at - orphanedAt >= 500, 'the orphaned lease lives on until its TTL');
-  assert.ok(gone.at - orphanedAt <= 2000 + 500 + 1500, `orphaned lease expired ${gone.at - orphanedAt} ms later`);
+  // kept alive, it would never expire (renewed every TTL/3); the bound is loose because the manual clock goes on
+  // advancing while the revocation is committed and its event delivered in real time (4.4 s once on a loaded machine)
+  assert.ok(gone.at - orphanedAt <= 10_000, `orphaned lease expired ${gone.at - orphanedAt} ms later`);
 });
 
 test('Session: a lease revoked behind its back ends the session (done resolves)', async () => {
