@@ -1,4 +1,4 @@
-// The gRPC transport measurement behind src/grpc's design (notes-grpc.md): the same two calls (KV/Put answering a
+// The gRPC transport measurement behind src/grpc's design (BENCHMARKS.md, "gRPC (issue 13)"): the same two calls (KV/Put answering a
 // header, KV/Range answering one 256-byte key-value) with no store behind them, served by
 //   grpc-js     @grpc/grpc-js's Server, messages through @grpc/proto-loader (protobufjs)
 //   node-http2  node:http2 with gRPC framing by hand, messages through protobufjs

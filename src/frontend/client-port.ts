@@ -79,7 +79,7 @@ function parseListenUrl(url: string): { host: string; port: number } {
 
 /**
  * Copies `from`'s bytes to `to` and its end to `to`'s end, reading no further while `to` is full: stream.pipe() without
- * its bookkeeping (measured in notes-mux.md).
+ * its bookkeeping (measured in BENCHMARKS.md, "The client port").
  */
 function relay(from: net.Socket, to: net.Socket): void {
   from.on('data', (chunk: Buffer) => {

@@ -2,7 +2,7 @@
 // client, flow control in both directions, SETTINGS, PING, RST_STREAM and GOAWAY. No server push, no priorities
 // (PRIORITY frames are read and ignored), no HTTP/1 upgrade: gRPC clients start with the preface.
 //
-// Why not node:http2: it costs 40-50 µs of CPU per unary call before any work is done (notes-grpc.md), which would
+// Why not node:http2: it costs 40-50 µs of CPU per unary call before any work is done (BENCHMARKS.md, "gRPC (issue 13)"), which would
 // cap the member below etcd's own put rate; this layer costs a few µs (same file).
 //
 // Memory is bounded on both sides:

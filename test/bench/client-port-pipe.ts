@@ -1,4 +1,4 @@
-// What the client port's pipe to uWS costs per HTTP/1 request (notes-mux.md). A server process serves one tiny route
+// What the client port's pipe to uWS costs per HTTP/1 request (BENCHMARKS.md, "The client port"). A server process serves one tiny route
 // on uWS, reached either directly, or through the client port (src/frontend) piping to uWS's private listener over a
 // unix socket or a loopback TCP port; this process drives it with keep-alive connections, each sending GET requests one
 // after another, and reports requests/s and the server's CPU time per request (from /proc, so independent of the
