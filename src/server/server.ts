@@ -323,6 +323,11 @@ export class EtcdServer {
     return this.proposals.pending;
   }
 
+  /** Whether apply transactions are queued and not yet committed (their events not yet published to watchers). */
+  get applyInFlight(): boolean {
+    return this.applier.busy;
+  }
+
   private sizeCache = { bytes: 0, at: -Infinity };
   /** Database file size, sampled at most every 100 ms (a stat per request would cost more than the put). */
   private backendBytes(): number {

@@ -41,11 +41,12 @@ export interface InProcessOptions {
 }
 
 /**
- * Makes a ManualClock wait, at each step, while the member has proposals in flight: their disk writes take real time,
- * and manual time racing on meanwhile would expire what they are renewing or time them out. Returns the undo.
+ * Makes a ManualClock wait, at each step, while the member has proposals in flight or apply transactions not yet
+ * committed: their disk writes take real time, and manual time racing on meanwhile would expire what they are renewing,
+ * time them out, or stamp a watch event that waits for the commit (a lease's revocation) late. Returns the undo.
  */
 export function waitOnMember(clock: Clock, member: Member): () => void {
-  return clock instanceof ManualClock ? clock.waitWhile(() => member.server.pendingProposals > 0) : () => {};
+  return clock instanceof ManualClock ? clock.waitWhile(() => member.server.pendingProposals > 0 || member.server.applyInFlight) : () => {};
 }
 
 /** Starts a member in this process on an ephemeral port. */
