@@ -15,6 +15,9 @@ import { Rng } from './rng.js';
 export const PREFIX = 'w/';
 /** Keys shared by all clients: overwritten, deleted and compared by txns. */
 const SHARED_KEYS = 16;
+/** The load's clients by default, and the requests each keeps in flight. */
+export const LOAD_CLIENTS = 4;
+export const LOAD_WINDOW = 16;
 
 const b = (s: string): Buffer => Buffer.from(s);
 const str = (v: Uint8Array): string => Buffer.from(v).toString();
@@ -92,8 +95,13 @@ export interface LoadOptions {
   window?: number;
   /** resolves when the member is gone: no new request is sent after it */
   died: Promise<unknown>;
-  /** the load gives up after this long with the member still alive */
+  /** the load gives up after this long with the member still alive (a stall: the member stopped answering) */
   maxMs: number;
+  /**
+   * the load also gives up once this many writes are acknowledged with the member still alive: a bound in progress,
+   * not in time, for what must have happened by then (e.g. a failpoint's Nth pass), however slow the machine is
+   */
+  maxAcks?: number;
   /** after each answer, with the number answered so far (e.g. to kill the member at a chosen moment) */
   onAck?(acked: number): void;
 }
@@ -101,11 +109,11 @@ export interface LoadOptions {
 export interface LoadResult {
   requests: WriteRequest[];
   acked: number;
-  /** the member died during the load (false: maxMs passed first) */
+  /** the member died during the load (false: maxMs passed or maxAcks were acknowledged first) */
   died: boolean;
 }
 
-/** Runs the load until the member dies (or maxMs); every request sent is in the result, answered or not. */
+/** Runs the load until the member dies (or maxMs, or maxAcks); every request sent is in the result, answered or not. */
 export async function runWriteLoad(opts: LoadOptions): Promise<LoadResult> {
   const rng = new Rng(opts.seed);
   const requests: WriteRequest[] = [];
@@ -117,21 +125,22 @@ export async function runWriteLoad(opts: LoadOptions): Promise<LoadResult> {
     stop = true;
   });
   const timer = setTimeout(() => (stop = true), opts.maxMs);
-  const clients = Array.from({ length: opts.clients ?? 4 }, () => new Client({ endpoints: [opts.endpoint] }));
+  const clients = Array.from({ length: opts.clients ?? LOAD_CLIENTS }, () => new Client({ endpoints: [opts.endpoint] }));
   try {
     await Promise.all(clients.map((c) => c.connect()));
     await Promise.all(
       clients.map(async (c, client) => {
         const inflight = new Set<Promise<void>>();
         for (let n = 0; !stop; ) {
-          while (inflight.size < (opts.window ?? 16) && !stop) {
+          while (inflight.size < (opts.window ?? LOAD_WINDOW) && !stop) {
             const req: WriteRequest = { id: requests.length + 1, op: nextOp(rng, requests.length + 1, client, n++) };
             requests.push(req);
             const p: Promise<void> = sendOp(c, req.op)
               .then(
                 (answer) => {
                   req.ack = answer;
-                  opts.onAck?.(++acked);
+                  if (++acked >= (opts.maxAcks ?? Infinity)) stop = true;
+                  opts.onAck?.(acked);
                 },
                 () => {}, // the member died with it in flight (or refused it): its outcome is unknown
               )
