@@ -4,7 +4,7 @@
 import { ConfigError, parseFlags, usage } from '../config/index.js';
 import { StorageError } from '../storage/index.js';
 import { SERVER_VERSION } from '../server/index.js';
-import { startMember } from './member.js';
+import { startMember, type Member } from './member.js';
 
 function log(level: string, msg: string, fields: Record<string, unknown> = {}): void {
   process.stderr.write(JSON.stringify({ level, ts: new Date().toISOString(), caller: 'etcd-ts', msg, ...fields }) + '\n');
@@ -34,14 +34,24 @@ async function main(): Promise<number> {
   for (const w of parsed.warnings) log('warn', w);
   const config = parsed.config;
   let member;
+  let starting: Promise<Member> | null = null;
+  let fatal = false;
   try {
-    member = await startMember(config, {
-      // a member that cannot go on (removed from the cluster, storage failure) exits, as etcd does
+    starting = startMember(config, {
+      // A member that cannot go on (removed from the cluster, storage failure) exits with 1, as etcd does, but only
+      // once it is closed: process.exit() joins libuv's thread pool, where lmdb-js's writer may be waiting inside a
+      // write transaction for this thread to run its callback; the exit then hung for good, or crashed (SIGSEGV).
       onFatal: (err) => {
+        if (fatal) return;
+        fatal = true;
         log('fatal', 'member stopped', { error: err.message });
-        process.exit(1);
+        void Promise.resolve()
+          .then(() => starting)
+          .then((m) => m?.close(), () => {})
+          .finally(() => process.exit(1));
       },
     });
+    member = await starting;
   } catch (err) {
     if (err instanceof StorageError) {
       log('fatal', 'failed to open data directory', { 'data-dir': config.dataDir, error: err.message });
@@ -69,7 +79,7 @@ async function main(): Promise<number> {
     process.once('SIGTERM', () => stop('SIGTERM'));
   });
   await member.close();
-  return 0;
+  return fatal ? 1 : 0;
 }
 
 main().then(

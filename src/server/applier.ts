@@ -224,7 +224,16 @@ export class Applier {
     const { env } = this.ports.storage;
     const committed = env.childTransaction(() => {
       if (this.broken !== null) throw this.broken;
-      result = body();
+      try {
+        result = body();
+      } catch (err) {
+        // This transaction aborts. The ones queued behind it run before its rejection arrives, and must not commit
+        // on top of it: they would record an applied index past the batch it lost (its entries never applied), and
+        // a hard state mirrored in memory that the abort took back from disk (a restart then refused: applied
+        // index past the commit index).
+        this.broken = err;
+        throw err;
+      }
       published = { state: { ...this.working }, applied: this.workingApplied, compactedPhysically: this.workingCompactedPhysically };
     });
     // lmdb-js settles the transactions' promises in commit order, so states are published in order

@@ -71,7 +71,7 @@ function connect(t: TestContext, endpoint: string): Client {
   return c;
 }
 
-const armed = (name: string, at: number): Record<string, string> => ({ ETCD_TS_FAILPOINTS: `${name}=crash@${at}` });
+const armed = (name: string, at: number, action: FailpointAction = 'crash'): Record<string, string> => ({ ETCD_TS_FAILPOINTS: `${name}=${action}@${at}` });
 
 /** The keys an op writes (the start of a range delete), for reading them back at its revision. */
 function keysOf(op: ModelOp): string[] {
@@ -118,19 +118,32 @@ async function verifyRecovered(t: TestContext, c: Client, load: LoadResult, base
   );
 }
 
+/** crash: the member SIGKILLs itself there; error: the step throws, as a failed disk write would */
+type FailpointAction = 'crash' | 'error';
+
 interface Kill {
-  /** the member is armed with this failpoint (crash at its `at`-th pass) */
-  failpoint?: { name: string; at: number };
+  /** the member is armed with this failpoint (crash, or throw, at its `at`-th pass) */
+  failpoint?: { name: string; at: number; action?: FailpointAction };
   /** or the test SIGKILLs it once this many writes are acknowledged */
   afterAcks?: number;
 }
 
 function describeKill(kill: Kill): string {
-  return kill.failpoint !== undefined ? `failpoint ${kill.failpoint.name} (crash@${kill.failpoint.at})` : `the kill after ${kill.afterAcks} acknowledged writes`;
+  return kill.failpoint !== undefined ? `failpoint ${kill.failpoint.name} (${kill.failpoint.action ?? 'crash'}@${kill.failpoint.at})` : `the kill after ${kill.afterAcks} acknowledged writes`;
 }
 
-/** How a member died: by its failpoint, never by the test's own kill; or by the test's kill. */
+/**
+ * How a member died: by its failpoint, never by the test's own kill; or by the test's kill. A failpoint that throws
+ * stops the member as any fatal error does: it logs "member stopped" and exits with code 1 (as etcd), neither hanging
+ * nor crashing on the way out.
+ */
 function assertDeath(kill: Kill, exit: { code: number | null; signal: NodeJS.Signals | null }, killedByTest: boolean, stderr: string, mainThread: boolean): void {
+  if (kill.failpoint?.action === 'error') {
+    assert.ok(!killedByTest);
+    assert.match(stderr, new RegExp(`failpoint ${kill.failpoint.name.replace('.', '\\.')}: throwing an error`));
+    assert.deepEqual(exit, { code: 1, signal: null }, `the member stopped by its fatal error exits with code 1: ${stderr.slice(-2000)}`);
+    return assert.match(stderr, /"level":"fatal".*"msg":"member stopped","error":"failpoint .*: injected error"/);
+  }
   assert.equal(exit.signal, 'SIGKILL', `the member died of a SIGKILL, not of something else (exit ${exit.code}): ${stderr.slice(-2000)}`);
   if (kill.failpoint === undefined) return assert.ok(killedByTest);
   assert.ok(!killedByTest, 'the failpoint killed the member, not the test');
@@ -142,7 +155,7 @@ function assertDeath(kill: Kill, exit: { code: number | null; signal: NodeJS.Sig
 async function oneMemberCase(t: TestContext, kill: Kill): Promise<void> {
   const seed = seedFromEnv();
   const dataDir = newDataDir(t);
-  const env = kill.failpoint === undefined ? {} : armed(kill.failpoint.name, kill.failpoint.at);
+  const env = kill.failpoint === undefined ? {} : armed(kill.failpoint.name, kill.failpoint.at, kill.failpoint.action);
   const m = await start(t, dataDir, [], env);
   let killedByTest = false;
   const load = await runWriteLoad({
@@ -160,7 +173,7 @@ async function oneMemberCase(t: TestContext, kill: Kill): Promise<void> {
   });
   if (!load.died) {
     await m.kill('SIGKILL');
-    assert.fail(`${describeKill(kill)} never fired: the member was still up after ${load.acked} acknowledged writes (load stopped at ${LOAD_MS} ms or ${kill.failpoint !== undefined ? firesBy(kill.failpoint.at) : '-'} writes)`);
+    assert.fail(`${describeKill(kill)} never fired, or the member did not exit: it was still up after ${load.acked} acknowledged writes (load stopped at ${LOAD_MS} ms or ${kill.failpoint !== undefined ? firesBy(kill.failpoint.at) : '-'} writes): ${m.stderr().slice(-1000)}`);
   }
   assertDeath(kill, await m.exited, killedByTest, m.stderr(), true);
   const restarted = await start(t, dataDir);
@@ -248,6 +261,14 @@ for (const name of ['apply.beforeCommit', 'apply.afterCommit']) {
     await oneMemberCase(t, { failpoint: { name, at: CRASH_AT } });
   });
 }
+
+// a write that fails inside the apply transaction (as a disk error would) while later transactions are queued: the
+// member stops and exits (process.exit() with an lmdb-js transaction waiting for this thread once hung or crashed it),
+// and its log, flushed before the apply, restores every acknowledged write on restart, including the batch whose
+// waiters were answered inside the failed transaction
+test(`one member, an error thrown at failpoint apply.beforeCommit (error@${CRASH_AT}) under load: the member exits with code 1; acknowledged writes survive, none twice, history = model`, { timeout: 60_000 }, async (t) => {
+  await oneMemberCase(t, { failpoint: { name: 'apply.beforeCommit', at: CRASH_AT, action: 'error' } });
+});
 
 test('one member, SIGKILL at a random moment under load: acknowledged writes survive, none twice, history = model', { timeout: 60_000 }, async (t) => {
   const afterAcks = 100 + new Rng(seedFromEnv()).int(3000);
