@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import grpc from '@grpc/grpc-js';
-import { etcdClients, grpcFrame, rawCall, rejectsWith, startGrpcMember, unary, type EtcdClients, type GrpcMember } from '../helpers/grpc.js';
+import { grpcFrame, grpcSetup, rawCall, rejectsWith, unary } from '../helpers/grpc.js';
 import { Rng, seedFromEnv } from '../helpers/rng.js';
 
 const b = (s: string): Buffer => Buffer.from(s);
@@ -61,18 +61,9 @@ function goAwayCode(received: Buffer): number | null {
   return null;
 }
 
-async function setup(t: { after(fn: () => unknown): void }, flags: string[] = []): Promise<[GrpcMember, EtcdClients]> {
-  const m = await startGrpcMember(flags);
-  const c = etcdClients(m.endpoint);
-  t.after(async () => {
-    c.close();
-    await m.close();
-  });
-  return [m, c];
-}
 
 test('message size: above the receive limit grpc-go ResourceExhausted, a proposal above --max-request-bytes etcd InvalidArgument', async (t) => {
-  const [, c] = await setup(t, ['--max-request-bytes', '1000']);
+  const [, c] = await grpcSetup(t, ['--max-request-bytes', '1000']);
   // PutRequest{key "k", value of 600,000 bytes}: 3 + 1 + 3 + 600,000 bytes; the limit is 1000 + 512 KiB
   await rejectsWith(
     unary(c.kv, 'Put', { key: b('k'), value: Buffer.alloc(600_000, 1) }),
@@ -88,7 +79,7 @@ test('message size: above the receive limit grpc-go ResourceExhausted, a proposa
 });
 
 test('a message of nearly --max-request-bytes crosses many frames and windows both ways intact', async (t) => {
-  const [, c] = await setup(t);
+  const [, c] = await grpcSetup(t);
   const value = Buffer.alloc(1_400_000);
   for (let i = 0; i < value.length; i++) value[i] = (i * 7919) & 0xff;
   await unary(c.kv, 'Put', { key: b('large'), value });
@@ -97,7 +88,7 @@ test('a message of nearly --max-request-bytes crosses many frames and windows bo
 });
 
 test('malformed calls get grpc-go answers and the member keeps serving', async (t) => {
-  const [m, c] = await setup(t);
+  const [m, c] = await grpcSetup(t);
   const put = '/etcdserverpb.KV/Put';
   const bad = await rawCall(m.endpoint, put, grpcFrame(Buffer.from([0xff, 0xff, 0xff])));
   assert.equal(bad.status, grpc.status.INTERNAL);
@@ -129,7 +120,7 @@ test('malformed calls get grpc-go answers and the member keeps serving', async (
 });
 
 test('grpc-timeout is honoured: a Lock still waiting at its deadline gets DeadlineExceeded and withdraws', async (t) => {
-  const [m, c] = await setup(t);
+  const [m, c] = await grpcSetup(t);
   const lease = await unary<{ ID: string }>(c.lease, 'LeaseGrant', { TTL: 30 });
   const held = await unary<{ key: Buffer }>(c.lock, 'Lock', { name: b('L'), lease: lease.ID });
   const lease2 = await unary<{ ID: string }>(c.lease, 'LeaseGrant', { TTL: 30 });
@@ -155,7 +146,7 @@ test('grpc-timeout is honoured: a Lock still waiting at its deadline gets Deadli
 });
 
 test('HTTP/2 level garbage ends only its own connection (GOAWAY); the member keeps serving', { timeout: 60_000 }, async (t) => {
-  const [m, c] = await setup(t);
+  const [m, c] = await grpcSetup(t);
   const http1 = await exchange(m.endpoint, Buffer.from('GET / HTTP/1.1\r\nHost: x\r\n\r\n'));
   assert.ok(http1.closedByServer, 'a bad preface closes the connection');
   assert.equal(goAwayCode(http1.received), 1);

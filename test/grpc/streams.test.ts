@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import grpc from '@grpc/grpc-js';
-import { etcdClients, startGrpcMember, unary, type EtcdClients, type GrpcMember } from '../helpers/grpc.js';
+import { grpcSetup, unary, type EtcdClients } from '../helpers/grpc.js';
 
 const b = (s: string): Buffer => Buffer.from(s);
 
@@ -71,15 +71,6 @@ class Responses<T> {
   }
 }
 
-async function setup(t: { after(fn: () => unknown): void }, flags: string[] = []): Promise<[GrpcMember, EtcdClients]> {
-  const m = await startGrpcMember(flags);
-  const c = etcdClients(m.endpoint);
-  t.after(async () => {
-    c.close();
-    await m.close();
-  });
-  return [m, c];
-}
 
 function openWatch(c: EtcdClients, metadata = new grpc.Metadata()): [grpc.ClientDuplexStream<unknown, WatchResponse>, Responses<WatchResponse>] {
   const call = (c.watch['Watch'] as (m: grpc.Metadata) => grpc.ClientDuplexStream<unknown, WatchResponse>).call(c.watch, metadata);
@@ -87,7 +78,7 @@ function openWatch(c: EtcdClients, metadata = new grpc.Metadata()): [grpc.Client
 }
 
 test('Watch: create, events with prev_kv, filters, chosen IDs, progress and cancel on one stream', async (t) => {
-  const [, c] = await setup(t);
+  const [, c] = await grpcSetup(t);
   const hasLeader = new grpc.Metadata();
   hasLeader.set('hasleader', 'true');
   const [call, responses] = openWatch(c, hasLeader);
@@ -132,7 +123,7 @@ test('Watch: create, events with prev_kv, filters, chosen IDs, progress and canc
 });
 
 test('Watch: a start revision below the compaction is cancelled with compact_revision; history is replayed', async (t) => {
-  const [, c] = await setup(t);
+  const [, c] = await grpcSetup(t);
   for (let i = 0; i < 5; i++) await unary(c.kv, 'Put', { key: b('h'), value: b(String(i)) });
   const [call, responses] = openWatch(c);
   t.after(() => call.cancel());
@@ -151,7 +142,7 @@ test('Watch: a start revision below the compaction is cancelled with compact_rev
 });
 
 test('Watch: a revision larger than the fragment size comes in fragments when asked', async (t) => {
-  const [, c] = await setup(t, ['--max-request-bytes', '200000']);
+  const [, c] = await grpcSetup(t, ['--max-request-bytes', '200000']);
   // --max-request-bytes + 512 KiB per response: ten 100 KB values deleted in one revision, their prev_kv included
   const value = Buffer.alloc(100_000, 0x61);
   for (let i = 0; i < 10; i++) await unary(c.kv, 'Put', { key: b(`f/${i}`), value });
@@ -170,7 +161,7 @@ test('Watch: a revision larger than the fragment size comes in fragments when as
 });
 
 test('LeaseKeepAlive: each renewal answered; the stream ends OK once the client half-closes', async (t) => {
-  const [, c] = await setup(t);
+  const [, c] = await grpcSetup(t);
   const lease = await unary<{ ID: string }>(c.lease, 'LeaseGrant', { TTL: 20 });
   const call = (c.lease['LeaseKeepAlive'] as () => grpc.ClientDuplexStream<unknown, { ID: string; TTL: string }>).call(c.lease);
   const responses = new Responses(call);
@@ -189,7 +180,7 @@ test('LeaseKeepAlive: each renewal answered; the stream ends OK once the client 
 });
 
 test('Election.Observe: the leader now and at each proclamation, as a server stream', async (t) => {
-  const [, c] = await setup(t);
+  const [, c] = await grpcSetup(t);
   const lease = await unary<{ ID: string }>(c.lease, 'LeaseGrant', { TTL: 20 });
   const won = await unary<{ leader: unknown }>(c.election, 'Campaign', { name: b('obs'), lease: lease.ID, value: b('one') });
   const call = (c.election['Observe'] as (r: unknown) => grpc.ClientReadableStream<{ kv: KeyValue }>).call(c.election, { name: b('obs') });

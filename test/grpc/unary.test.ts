@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import grpc from '@grpc/grpc-js';
-import { etcdClients, rejectsWith, startGrpcMember, unary, etcdProtos, type EtcdClients, type GrpcMember } from '../helpers/grpc.js';
+import { etcdProtos, grpcSetup, rejectsWith, unary } from '../helpers/grpc.js';
 
 const S = grpc.status;
 const b = (s: string): Buffer => Buffer.from(s);
@@ -25,18 +25,9 @@ interface KeyValue {
   lease?: string;
 }
 
-async function setup(t: { after(fn: () => unknown): void }, flags: string[] = []): Promise<[GrpcMember, EtcdClients]> {
-  const m = await startGrpcMember(flags);
-  const c = etcdClients(m.endpoint);
-  t.after(async () => {
-    c.close();
-    await m.close();
-  });
-  return [m, c];
-}
 
 test('KV: put, range, delete, txn and compaction, with etcd headers', async (t) => {
-  const [m, c] = await setup(t);
+  const [m, c] = await grpcSetup(t);
   const server = m.member.member.server;
   const put = await unary<{ header: Header; prev_kv?: KeyValue }>(c.kv, 'Put', { key: b('k1'), value: b('v1') });
   assert.equal(put.header.cluster_id, server.clusterId.toString());
@@ -83,7 +74,7 @@ test('KV: put, range, delete, txn and compaction, with etcd headers', async (t) 
 });
 
 test('KV: validation errors carry etcd codes and messages', async (t) => {
-  const [, c] = await setup(t, ['--max-txn-ops', '2']);
+  const [, c] = await grpcSetup(t, ['--max-txn-ops', '2']);
   await rejectsWith(unary(c.kv, 'Put', { key: Buffer.alloc(0), value: b('v') }), S.INVALID_ARGUMENT, 'etcdserver: key is not provided');
   await rejectsWith(unary(c.kv, 'Range', {}), S.INVALID_ARGUMENT, 'etcdserver: key is not provided');
   await rejectsWith(unary(c.kv, 'Put', { key: b('a'), value: b('v'), ignore_value: true }), S.INVALID_ARGUMENT, 'etcdserver: value is provided');
@@ -97,7 +88,7 @@ test('KV: validation errors carry etcd codes and messages', async (t) => {
 });
 
 test('Lease: grant, time-to-live with keys, list, revoke; a missing lease is NotFound', async (t) => {
-  const [, c] = await setup(t);
+  const [, c] = await grpcSetup(t);
   const grant = await unary<{ ID: string; TTL: string }>(c.lease, 'LeaseGrant', { TTL: 60 });
   assert.equal(grant.TTL, '60');
   const id = grant.ID;
@@ -122,7 +113,7 @@ test('Lease: grant, time-to-live with keys, list, revoke; a missing lease is Not
 });
 
 test('Cluster and Maintenance: member list, status, alarms, defragment, move-leader; what etcd-ts lacks is Unimplemented', async (t) => {
-  const [m, c] = await setup(t);
+  const [m, c] = await grpcSetup(t);
   const server = m.member.member.server;
   const members = await unary<{ members: { ID: string; name: string; peerURLs: string[]; clientURLs: string[] }[] }>(c.cluster, 'MemberList', {});
   assert.equal(members.members.length, 1);
@@ -148,7 +139,7 @@ test('Cluster and Maintenance: member list, status, alarms, defragment, move-lea
 });
 
 test('Auth answers as etcd 3.4 with auth disabled and no users (etcdctl auth/user/role)', async (t) => {
-  const [m, c] = await setup(t);
+  const [m, c] = await grpcSetup(t);
   const list = await unary<{ header: Header; users?: string[] }>(c.auth, 'UserList', {});
   assert.equal(list.header.member_id, m.member.member.server.memberId.toString());
   assert.deepEqual(list.users ?? [], []);
@@ -162,7 +153,7 @@ test('Auth answers as etcd 3.4 with auth disabled and no users (etcdctl auth/use
 });
 
 test('Lock and Election: lock, unlock, campaign, leader, proclaim, resign', async (t) => {
-  const [, c] = await setup(t);
+  const [, c] = await grpcSetup(t);
   const lease = await unary<{ ID: string }>(c.lease, 'LeaseGrant', { TTL: 30 });
   const lock = await unary<{ key: Buffer }>(c.lock, 'Lock', { name: b('mylock'), lease: lease.ID });
   assert.ok(lock.key.toString().startsWith('mylock/'), lock.key.toString());
@@ -181,7 +172,7 @@ test('Lock and Election: lock, unlock, campaign, leader, proclaim, resign', asyn
 });
 
 test('unknown services and methods are Unimplemented with grpc-go text; the health service answers SERVING', async (t) => {
-  const [m] = await setup(t);
+  const [m] = await grpcSetup(t);
   const pkg = etcdProtos();
   const kvDef = ((pkg['etcdserverpb'] as grpc.GrpcObject)['KV'] as grpc.ServiceClientConstructor).service;
   const path = (p: string): grpc.MethodDefinition<unknown, unknown> => ({ ...kvDef['Range']!, path: p }) as grpc.MethodDefinition<unknown, unknown>;

@@ -184,3 +184,14 @@ export function rawCall(endpoint: string, path: string, body: Buffer, headers: h
     req.end(body);
   });
 }
+
+/** A member with its gRPC front end and grpc-js clients of every service, both closed when the test ends. */
+export async function grpcSetup(t: { after(fn: () => unknown): void }, flags: string[] = []): Promise<[GrpcMember, EtcdClients]> {
+  const m = await startGrpcMember(flags);
+  const c = etcdClients(m.endpoint);
+  t.after(async () => {
+    c.close();
+    await m.close();
+  });
+  return [m, c];
+}
