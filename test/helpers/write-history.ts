@@ -95,8 +95,13 @@ export interface LoadOptions {
   window?: number;
   /** resolves when the member is gone: no new request is sent after it */
   died: Promise<unknown>;
-  /** the load gives up after this long with the member still alive (a stall: the member stopped answering) */
-  maxMs: number;
+  /**
+   * the load gives up once no write has been acknowledged for this long with the member still alive: it stopped
+   * answering (a guard on progress, not on how long the load takes: a loaded machine is slow, not stalled)
+   */
+  stallMs: number;
+  /** and, if given, after this long in all (for what the load's progress does not pace, e.g. a compaction's steps) */
+  maxMs?: number;
   /**
    * the load also gives up once this many writes are acknowledged with the member still alive: a bound in progress,
    * not in time, for what must have happened by then (e.g. a failpoint's Nth pass), however slow the machine is
@@ -109,11 +114,11 @@ export interface LoadOptions {
 export interface LoadResult {
   requests: WriteRequest[];
   acked: number;
-  /** the member died during the load (false: maxMs passed or maxAcks were acknowledged first) */
+  /** the member died during the load (false: it stalled, maxMs passed or maxAcks were acknowledged first) */
   died: boolean;
 }
 
-/** Runs the load until the member dies (or maxMs, or maxAcks); every request sent is in the result, answered or not. */
+/** Runs the load until the member dies (or stalls, or maxMs, or maxAcks); every request sent is in the result, answered or not. */
 export async function runWriteLoad(opts: LoadOptions): Promise<LoadResult> {
   const rng = new Rng(opts.seed);
   const requests: WriteRequest[] = [];
@@ -124,8 +129,14 @@ export async function runWriteLoad(opts: LoadOptions): Promise<LoadResult> {
     died = true;
     stop = true;
   });
-  const timer = setTimeout(() => (stop = true), opts.maxMs);
   const clients = Array.from({ length: opts.clients ?? LOAD_CLIENTS }, () => new Client({ endpoints: [opts.endpoint] }));
+  // giving up on a member that is alive: the requests in flight may never be answered, their outcome stays unknown
+  const giveUp = (): void => {
+    stop = true;
+    for (const c of clients) c.destroy();
+  };
+  const stalled = setTimeout(giveUp, opts.stallMs);
+  const timer = opts.maxMs === undefined ? null : setTimeout(giveUp, opts.maxMs);
   try {
     await Promise.all(clients.map((c) => c.connect()));
     await Promise.all(
@@ -139,6 +150,7 @@ export async function runWriteLoad(opts: LoadOptions): Promise<LoadResult> {
               .then(
                 (answer) => {
                   req.ack = answer;
+                  stalled.refresh();
                   if (++acked >= (opts.maxAcks ?? Infinity)) stop = true;
                   opts.onAck?.(acked);
                 },
@@ -153,7 +165,8 @@ export async function runWriteLoad(opts: LoadOptions): Promise<LoadResult> {
       }),
     );
   } finally {
-    clearTimeout(timer);
+    clearTimeout(stalled);
+    if (timer !== null) clearTimeout(timer);
     for (const c of clients) c.destroy();
   }
   // the exit may be reported a moment after the connections broke
