@@ -6,23 +6,13 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { assertSame, sideReplacements, withPair, type CliResult, type Pair, type RunningPair } from '../helpers/etcdctl.js';
+import { assertSame, sideReplacements, varintText, withPair, type CliResult, type Pair, type RunningPair } from '../helpers/etcdctl.js';
 
 function text(b: Buffer): string {
   return b.toString('latin1');
 }
 
 type Vars = Record<string, [string, string]>;
-
-function varint(v: bigint): string {
-  const bytes: number[] = [];
-  while (v >= 0x80n) {
-    bytes.push(Number(v & 0x7fn) | 0x80);
-    v >>= 7n;
-  }
-  bytes.push(Number(v));
-  return Buffer.from(bytes).toString('latin1');
-}
 
 /** Placeholders for a key <name>/<lease hex> on each side and its lease. */
 function keyVars(name: string, keys: [string, string]): Vars {
@@ -32,7 +22,7 @@ function keyVars(name: string, keys: [string, string]): Vars {
     [`@${name}.b64@`]: [Buffer.from(keys[0], 'latin1').toString('base64'), Buffer.from(keys[1], 'latin1').toString('base64')],
     [`@${name}.lease@`]: [lease[0].toString(), lease[1].toString()],
     [`@${name}.hex@`]: [lease[0].toString(16).padStart(16, '0'), lease[1].toString(16).padStart(16, '0')],
-    [`@${name}.varint@`]: [varint(lease[0]), varint(lease[1])],
+    [`@${name}.varint@`]: [varintText(lease[0]), varintText(lease[1])],
   };
 }
 

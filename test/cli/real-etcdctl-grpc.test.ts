@@ -11,7 +11,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { realEtcdctlPair, type RealCompareOptions, type Vars } from '../helpers/real-etcdctl.js';
-import { run, type CliResult, type RunningPair } from '../helpers/etcdctl.js';
+import { run, varintText, type CliResult, type RunningPair } from '../helpers/etcdctl.js';
 
 const FORMATS = ['simple', 'json', 'fields', 'protobuf', 'table'];
 /** --max-request-bytes of both servers: a 20 kB value is refused by etcd, a 600 kB request by gRPC's receive limit */
@@ -37,16 +37,6 @@ function count(haystack: string, needle: string | RegExp): number {
   return typeof needle === 'string' ? haystack.split(needle).length - 1 : (haystack.match(needle) ?? []).length;
 }
 
-function varint(v: bigint): string {
-  const bytes: number[] = [];
-  while (v >= 0x80n) {
-    bytes.push(Number(v & 0x7fn) | 0x80);
-    v >>= 7n;
-  }
-  bytes.push(Number(v));
-  return Buffer.from(bytes).toString('latin1');
-}
-
 /**
  * Placeholders for a lease on each side: @L@ (%016x, as printed and taken), @L.d@ (decimal), @L.x@ (%x), @L.v@ (varint).
  * A side that printed no lease ID gets a value that occurs nowhere, so that the comparison, not this, reports it.
@@ -55,7 +45,7 @@ function leaseVars(name: string, hex: [string, string]): Vars {
   const forms = (h: string): [string, string, string, string] => {
     if (!/^[0-9a-f]{1,16}$/.test(h)) return ['<none>', '<none>', '<none>', '<none>'];
     const id = BigInt(`0x${h}`);
-    return [id.toString(16).padStart(16, '0'), id.toString(), id.toString(16), varint(id)];
+    return [id.toString(16).padStart(16, '0'), id.toString(), id.toString(16), varintText(id)];
   };
   const [a, b] = [forms(hex[0]), forms(hex[1])];
   return {

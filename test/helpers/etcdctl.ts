@@ -437,3 +437,14 @@ export async function withPair(t: import('node:test').TestContext, body: (pair: 
   const pair = await pairFor(t);
   if (pair !== null) await body(pair);
 }
+
+/** `v` as a protobuf varint, in latin1 text: how a lease ID appears in `-w protobuf` output. */
+export function varintText(v: bigint): string {
+  const bytes: number[] = [];
+  while (v >= 0x80n) {
+    bytes.push(Number(v & 0x7fn) | 0x80);
+    v >>= 7n;
+  }
+  bytes.push(Number(v));
+  return Buffer.from(bytes).toString('latin1');
+}
