@@ -320,6 +320,96 @@ export interface ResignResponse {
   header: ResponseHeader;
 }
 
+// ---- auth (etcdserverpb.Auth; authpb) ---------------------------------------------------------------------------
+
+/** authpb.Permission.Type */
+export const PermissionType = { READ: 0, WRITE: 1, READWRITE: 2 } as const;
+export interface Permission {
+  permType: number;
+  key: Bytes;
+  /** empty: the key alone; "\0": every key from `key` on; else [key, range_end) */
+  range_end: Bytes;
+}
+export interface AuthEnableRequest {}
+export interface AuthDisableRequest {}
+export interface AuthStatusRequest {}
+export interface AuthHeaderResponse {
+  header: ResponseHeader;
+}
+/** etcd 3.5's AuthStatus */
+export interface AuthStatusResponse {
+  header: ResponseHeader;
+  enabled: boolean;
+  authRevision: number;
+}
+export interface AuthenticateRequest {
+  name: string;
+  password: string;
+}
+export interface AuthenticateResponse {
+  header: ResponseHeader;
+  token: string;
+}
+export interface AuthUserAddRequest {
+  name: string;
+  password: string;
+  options?: { no_password: boolean };
+}
+export interface AuthUserGetRequest {
+  name: string;
+}
+export interface AuthUserGetResponse {
+  header: ResponseHeader;
+  roles: string[];
+}
+export interface AuthUserDeleteRequest {
+  name: string;
+}
+export interface AuthUserChangePasswordRequest {
+  name: string;
+  password: string;
+}
+export interface AuthUserGrantRoleRequest {
+  user: string;
+  role: string;
+}
+export interface AuthUserRevokeRoleRequest {
+  name: string;
+  role: string;
+}
+export interface AuthRoleAddRequest {
+  name: string;
+}
+export interface AuthRoleGetRequest {
+  role: string;
+}
+export interface AuthRoleGetResponse {
+  header: ResponseHeader;
+  perm: Permission[];
+}
+export interface AuthUserListRequest {}
+export interface AuthUserListResponse {
+  header: ResponseHeader;
+  users: string[];
+}
+export interface AuthRoleListRequest {}
+export interface AuthRoleListResponse {
+  header: ResponseHeader;
+  roles: string[];
+}
+export interface AuthRoleDeleteRequest {
+  role: string;
+}
+export interface AuthRoleGrantPermissionRequest {
+  name: string;
+  perm: Permission;
+}
+export interface AuthRoleRevokePermissionRequest {
+  role: string;
+  key: Bytes;
+  range_end: Bytes;
+}
+
 /** Methods the binary protocol serves, by etcd's RPC name. */
 export interface Methods {
   Range: [RangeRequest, RangeResponse];
@@ -344,6 +434,23 @@ export interface Methods {
   Proclaim: [ProclaimRequest, ProclaimResponse];
   Leader: [LeaderRequest, LeaderResponse];
   Resign: [ResignRequest, ResignResponse];
+  AuthEnable: [AuthEnableRequest, AuthHeaderResponse];
+  AuthDisable: [AuthDisableRequest, AuthHeaderResponse];
+  AuthStatus: [AuthStatusRequest, AuthStatusResponse];
+  Authenticate: [AuthenticateRequest, AuthenticateResponse];
+  UserAdd: [AuthUserAddRequest, AuthHeaderResponse];
+  UserGet: [AuthUserGetRequest, AuthUserGetResponse];
+  UserList: [AuthUserListRequest, AuthUserListResponse];
+  UserDelete: [AuthUserDeleteRequest, AuthHeaderResponse];
+  UserChangePassword: [AuthUserChangePasswordRequest, AuthHeaderResponse];
+  UserGrantRole: [AuthUserGrantRoleRequest, AuthHeaderResponse];
+  UserRevokeRole: [AuthUserRevokeRoleRequest, AuthHeaderResponse];
+  RoleAdd: [AuthRoleAddRequest, AuthHeaderResponse];
+  RoleGet: [AuthRoleGetRequest, AuthRoleGetResponse];
+  RoleList: [AuthRoleListRequest, AuthRoleListResponse];
+  RoleDelete: [AuthRoleDeleteRequest, AuthHeaderResponse];
+  RoleGrantPermission: [AuthRoleGrantPermissionRequest, AuthHeaderResponse];
+  RoleRevokePermission: [AuthRoleRevokePermissionRequest, AuthHeaderResponse];
 }
 export type MethodName = keyof Methods;
 export type RequestOf<M extends MethodName> = Methods[M][0];
@@ -353,6 +460,9 @@ export const METHOD_NAMES: readonly MethodName[] = [
   'MemberList', 'MemberAdd', 'MemberRemove', 'MemberUpdate', 'MemberPromote', 'MoveLeader',
   'LeaseGrant', 'LeaseRevoke', 'LeaseTimeToLive', 'LeaseLeases',
   'Lock', 'Unlock', 'Campaign', 'Proclaim', 'Leader', 'Resign',
+  'AuthEnable', 'AuthDisable', 'AuthStatus', 'Authenticate',
+  'UserAdd', 'UserGet', 'UserList', 'UserDelete', 'UserChangePassword', 'UserGrantRole', 'UserRevokeRole',
+  'RoleAdd', 'RoleGet', 'RoleList', 'RoleDelete', 'RoleGrantPermission', 'RoleRevokePermission',
 ];
 
 /**

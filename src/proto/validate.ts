@@ -92,6 +92,14 @@ function stringList(o: Obj, field: string): string[] {
   });
 }
 
+function str(o: Obj, field: string): string {
+  const v = o[field];
+  if (v === undefined || v === null) return '';
+  if (typeof v === 'string') return v;
+  if (v instanceof Uint8Array) return Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('utf8');
+  throw etcdError('InvalidRequest', `field "${field}" must be a string`);
+}
+
 function bool(o: Obj, field: string): boolean {
   const v = o[field];
   if (v === undefined || v === null) return false;
@@ -408,6 +416,52 @@ export function decodeRequest<M extends MethodName>(method: M, body: unknown, ma
       return { name: bytes(asObject(body, 'LeaderRequest'), 'name') } as RequestOf<M>;
     case 'Resign':
       return { leader: leaderKey(asObject(body, 'ResignRequest')) } as RequestOf<M>;
+    case 'AuthEnable':
+    case 'AuthDisable':
+    case 'AuthStatus':
+    case 'UserList':
+    case 'RoleList':
+      asObject(body, `${method}Request`);
+      return {} as RequestOf<M>;
+    case 'Authenticate': {
+      const o = asObject(body, 'AuthenticateRequest');
+      return { name: str(o, 'name'), password: str(o, 'password') } as RequestOf<M>;
+    }
+    case 'UserAdd': {
+      const o = asObject(body, 'AuthUserAddRequest');
+      const options = asObject(o['options'], 'UserAddOptions');
+      return { name: str(o, 'name'), password: str(o, 'password'), options: { no_password: bool(options, 'no_password') } } as RequestOf<M>;
+    }
+    case 'UserGet':
+    case 'UserDelete':
+      return { name: str(asObject(body, `Auth${method}Request`), 'name') } as RequestOf<M>;
+    case 'UserChangePassword': {
+      const o = asObject(body, 'AuthUserChangePasswordRequest');
+      return { name: str(o, 'name'), password: str(o, 'password') } as RequestOf<M>;
+    }
+    case 'UserGrantRole': {
+      const o = asObject(body, 'AuthUserGrantRoleRequest');
+      return { user: str(o, 'user'), role: str(o, 'role') } as RequestOf<M>;
+    }
+    case 'UserRevokeRole': {
+      const o = asObject(body, 'AuthUserRevokeRoleRequest');
+      return { name: str(o, 'name'), role: str(o, 'role') } as RequestOf<M>;
+    }
+    case 'RoleAdd':
+      return { name: str(asObject(body, 'AuthRoleAddRequest'), 'name') } as RequestOf<M>;
+    case 'RoleGet':
+    case 'RoleDelete':
+      return { role: str(asObject(body, `Auth${method}Request`), 'role') } as RequestOf<M>;
+    case 'RoleGrantPermission': {
+      const o = asObject(body, 'AuthRoleGrantPermissionRequest');
+      const p = asObject(o['perm'], 'Permission');
+      const perm = { permType: enumField(p, 'permType', PERM_TYPE_NAMES), key: bytes(p, 'key'), range_end: bytes(p, 'range_end') };
+      return { name: str(o, 'name'), perm } as RequestOf<M>;
+    }
+    case 'RoleRevokePermission': {
+      const o = asObject(body, 'AuthRoleRevokePermissionRequest');
+      return { role: str(o, 'role'), key: bytes(o, 'key'), range_end: bytes(o, 'range_end') } as RequestOf<M>;
+    }
     default:
       throw etcdError('UnknownMethod', `"${String(method)}"`);
   }
@@ -435,6 +489,7 @@ export function decodeStreamRequest<M extends StreamMethodName>(method: M, body:
 }
 
 const FILTER_NAMES = { NOPUT: 0, NODELETE: 1 };
+const PERM_TYPE_NAMES = { READ: 0, WRITE: 1, READWRITE: 2 };
 
 export function decodeWatchRequest(v: unknown): WatchRequest {
   const o = asObject(v, 'WatchRequest');

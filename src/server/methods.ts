@@ -18,6 +18,7 @@ import {
 } from '../proto/index.js';
 import type { ClockTimer } from '../clock/index.js';
 import { etcdError } from '../errors/index.js';
+import { FIXED_METHODS, type FixedMethodName } from './fixed-methods.js';
 import type { StreamHandle, StreamSinkLike } from './ports.js';
 import type { EncodedResponse } from './read-pool.js';
 import type { EtcdServer } from './server.js';
@@ -70,7 +71,30 @@ export const METHODS: MethodTable = Object.freeze({
   Proclaim: unary<'Proclaim'>((s, r) => s.concurrency.proclaim(r)),
   Leader: unary<'Leader'>((s, r) => s.concurrency.leader(r)),
   Resign: unary<'Resign'>((s, r) => s.concurrency.resign(r)),
+  // etcd's Auth service: etcd 3.4's answers with auth disabled and no users (fixed-methods.ts) until the auth store
+  // lands (issue 14)
+  AuthEnable: unary<'AuthEnable'>((s, r) => fixed(s, 'AuthEnable', r)),
+  AuthDisable: unary<'AuthDisable'>((s, r) => fixed(s, 'AuthDisable', r)),
+  AuthStatus: unary<'AuthStatus'>((s) => ({ header: s.header(), enabled: false, authRevision: 0 })),
+  Authenticate: unary<'Authenticate'>((s, r) => fixed(s, 'Authenticate', r)),
+  UserAdd: unary<'UserAdd'>((s, r) => fixed(s, 'UserAdd', r)),
+  UserGet: unary<'UserGet'>((s, r) => fixed(s, 'UserGet', r)),
+  UserList: unary<'UserList'>((s) => ({ header: s.header(), users: [] })),
+  UserDelete: unary<'UserDelete'>((s, r) => fixed(s, 'UserDelete', r)),
+  UserChangePassword: unary<'UserChangePassword'>((s, r) => fixed(s, 'UserChangePassword', r)),
+  UserGrantRole: unary<'UserGrantRole'>((s, r) => fixed(s, 'UserGrantRole', r)),
+  UserRevokeRole: unary<'UserRevokeRole'>((s, r) => fixed(s, 'UserRevokeRole', r)),
+  RoleAdd: unary<'RoleAdd'>((s, r) => fixed(s, 'RoleAdd', r)),
+  RoleGet: unary<'RoleGet'>((s, r) => fixed(s, 'RoleGet', r)),
+  RoleList: unary<'RoleList'>((s) => ({ header: s.header(), roles: [] })),
+  RoleDelete: unary<'RoleDelete'>((s, r) => fixed(s, 'RoleDelete', r)),
+  RoleGrantPermission: unary<'RoleGrantPermission'>((s, r) => fixed(s, 'RoleGrantPermission', r)),
+  RoleRevokePermission: unary<'RoleRevokePermission'>((s, r) => fixed(s, 'RoleRevokePermission', r)),
 });
+
+function fixed<M extends MethodName & FixedMethodName>(server: EtcdServer, method: M, request: RequestOf<M>): ResponseOf<M> {
+  return FIXED_METHODS[method](server, request as unknown as Record<string, unknown>) as ResponseOf<M>;
+}
 
 const methodNames = new Set<string>(METHOD_NAMES);
 const streamMethodNames = new Set<string>(STREAM_METHOD_NAMES);
