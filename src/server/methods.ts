@@ -23,7 +23,20 @@ import type { StreamHandle, StreamSinkLike } from './ports.js';
 import type { EncodedResponse } from './read-pool.js';
 import type { EtcdServer } from './server.js';
 
+/**
+ * Who sends a request, as its front end saw it: the auth token it carried (gRPC metadata `token`, the gateway's
+ * `Authorization` header, the binary protocol's connection token, a WebSocket's token at connect) and the Subject CN
+ * of the verified client certificate of its TLS connection (--client-cert-auth). Authorisation (etcd's auth) decides
+ * from these; a token beats the CN, as in etcd.
+ */
+export interface RequestAuth {
+  token?: string;
+  commonName?: string;
+}
+
 export interface CallContext {
+  /** the caller's credentials (absent: an anonymous caller) */
+  auth?: RequestAuth;
   /** aborted when the caller goes away before the answer: a waiting Lock or Campaign then withdraws its key */
   signal?: AbortSignal;
   /**
@@ -122,6 +135,8 @@ export interface StreamOutput extends StreamSinkLike {
 }
 
 export interface StreamOptions {
+  /** the caller's credentials, as CallContext.auth */
+  auth?: RequestAuth;
   /**
    * etcd's require-leader stream (`hasleader: true` metadata): refused with `no leader` when the member has none, and
    * ended with `no leader` once it has been without one for three election timeouts in a row.
