@@ -43,6 +43,33 @@ export interface Config {
   /** --worker-threads: threads serving range reads (0 = all on the main thread); > 0 also moves compaction to a thread */
   readonly workerThreads: number;
   readonly limits: Limits;
+  // ---- TLS (src/tls) ----
+  /** --cert-file, --key-file, --trusted-ca-file, --client-cert-auth, --client-crl-file, --client-cert-allowed-hostname, --auto-tls */
+  readonly clientTls: TlsFlags;
+  /** the --peer-* set and --peer-auto-tls */
+  readonly peerTls: TlsFlags;
+  /** --cipher-suites: Go names, both sides; empty: Go's defaults */
+  readonly cipherSuites: readonly string[];
+  /** --tls-min-version / --tls-max-version (etcd 3.4.25+): 'TLS1.2' | 'TLS1.3'; max '' lets the library decide */
+  readonly tlsMinVersion: string;
+  readonly tlsMaxVersion: string;
+}
+
+/** One side's TLS flags (etcd's transport.TLSInfo as the flags fill it, plus its auto-TLS switch). */
+export interface TlsFlags {
+  readonly certFile: string;
+  readonly keyFile: string;
+  readonly trustedCaFile: string;
+  readonly clientCertAuth: boolean;
+  readonly crlFile: string;
+  /** --peer-cert-allowed-cn (peer side only) */
+  readonly allowedCn: string;
+  /** --client-cert-allowed-hostname / --peer-cert-allowed-hostname */
+  readonly allowedHostname: string;
+  /** --experimental-peer-skip-client-san-verification (peer side only) */
+  readonly skipClientSanVerify: boolean;
+  /** --auto-tls / --peer-auto-tls */
+  readonly autoTls: boolean;
 }
 
 /** Value types as etcd declares its flags: `uint`/`int` parse as Go's strconv with base 0 (0x.., 0o.., 0b.., 0..). */
@@ -57,6 +84,69 @@ interface FlagSpec {
   emptyAllowed?: boolean;
 }
 
+/** TLS: etcd 3.4's flags and help texts (--tls-min-version/--tls-max-version from 3.4.25). */
+const TLS_FLAGS: Record<string, FlagSpec> = {
+  'cert-file': { kind: 'string', default: '', help: 'Path to the client server TLS cert file.' },
+  'key-file': { kind: 'string', default: '', help: 'Path to the client server TLS key file.' },
+  'client-cert-auth': { kind: 'bool', default: 'false', help: 'Enable client cert authentication.' },
+  'client-crl-file': { kind: 'string', default: '', help: 'Path to the client certificate revocation list file.' },
+  'client-cert-allowed-hostname': { kind: 'string', default: '', help: 'Allowed TLS hostname for client cert authentication.' },
+  'trusted-ca-file': { kind: 'string', default: '', help: 'Path to the client server TLS trusted CA cert file.' },
+  'auto-tls': { kind: 'bool', default: 'false', help: 'Client TLS using generated certificates' },
+  'peer-cert-file': { kind: 'string', default: '', help: 'Path to the peer server TLS cert file.' },
+  'peer-key-file': { kind: 'string', default: '', help: 'Path to the peer server TLS key file.' },
+  'peer-client-cert-auth': { kind: 'bool', default: 'false', help: 'Enable peer client cert authentication.' },
+  'peer-trusted-ca-file': { kind: 'string', default: '', help: 'Path to the peer server TLS trusted CA file.' },
+  'peer-auto-tls': { kind: 'bool', default: 'false', help: 'Peer TLS using generated certificates' },
+  'peer-crl-file': { kind: 'string', default: '', help: 'Path to the peer certificate revocation list file.' },
+  'peer-cert-allowed-cn': { kind: 'string', default: '', help: 'Allowed CN for inter peer authentication.' },
+  'peer-cert-allowed-hostname': { kind: 'string', default: '', help: 'Allowed TLS hostname for inter peer authentication.' },
+  'cipher-suites': { kind: 'string', default: '', help: 'Comma-separated list of supported TLS cipher suites between client/server and peers (empty will be auto-populated by Go).' },
+  'tls-min-version': { kind: 'string', default: 'TLS1.2', help: 'Minimum TLS version supported by etcd. Possible values: TLS1.2, TLS1.3.' },
+  'tls-max-version': { kind: 'string', default: '', help: 'Maximum TLS version supported by etcd. Possible values: TLS1.2, TLS1.3 (empty defers to Go).' },
+  'experimental-peer-skip-client-san-verification': { kind: 'bool', default: 'false', help: 'Skip verification of SAN field in client certificate for peer connections.' },
+};
+
+/** etcd's tlsutil.GetTLSVersion: the versions the flags accept ('' = the library's choice). */
+const TLS_VERSIONS = ['', 'TLS1.2', 'TLS1.3'];
+
+/**
+ * The TLS part of etcd's Config.Validate (3.4.25): known versions, min <= max, no --cipher-suites with TLS 1.3 only
+ * (Go cannot configure TLS 1.3's suites). Everything about the files is checked when the member starts (src/tls).
+ */
+function tlsSettings(flag: (name: string) => string, bool: (name: string) => boolean): Pick<Config, 'clientTls' | 'peerTls' | 'cipherSuites' | 'tlsMinVersion' | 'tlsMaxVersion'> {
+  const min = flag('tls-min-version');
+  const max = flag('tls-max-version');
+  for (const v of [min, max]) if (!TLS_VERSIONS.includes(v)) throw new ConfigError(`unexpected TLS version "${v}" (must be one of: TLS1.2, TLS1.3)`);
+  if (max !== '' && min === 'TLS1.3' && max === 'TLS1.2') throw new ConfigError(`min version (${min}) is greater than max version (${max})`);
+  // flags.NewStringsValue: split on commas
+  const cipherSuites = flag('cipher-suites') === '' ? [] : flag('cipher-suites').split(',');
+  if (min === 'TLS1.3' && cipherSuites.length > 0) throw new ConfigError('cipher suites cannot be configured when only TLS1.3 is enabled');
+  const clientTls: TlsFlags = Object.freeze({
+    certFile: flag('cert-file'),
+    keyFile: flag('key-file'),
+    trustedCaFile: flag('trusted-ca-file'),
+    clientCertAuth: bool('client-cert-auth'),
+    crlFile: flag('client-crl-file'),
+    allowedCn: '',
+    allowedHostname: flag('client-cert-allowed-hostname'),
+    skipClientSanVerify: false,
+    autoTls: bool('auto-tls'),
+  });
+  const peerTls: TlsFlags = Object.freeze({
+    certFile: flag('peer-cert-file'),
+    keyFile: flag('peer-key-file'),
+    trustedCaFile: flag('peer-trusted-ca-file'),
+    clientCertAuth: bool('peer-client-cert-auth'),
+    crlFile: flag('peer-crl-file'),
+    allowedCn: flag('peer-cert-allowed-cn'),
+    allowedHostname: flag('peer-cert-allowed-hostname'),
+    skipClientSanVerify: bool('experimental-peer-skip-client-san-verification'),
+    autoTls: bool('peer-auto-tls'),
+  });
+  return { clientTls, peerTls, cipherSuites: Object.freeze(cipherSuites), tlsMinVersion: min, tlsMaxVersion: max };
+}
+
 /** Flags by etcd's names; defaults as etcd's, except the binary protocol which is ours. */
 export const FLAGS: Record<string, FlagSpec> = {
   name: { kind: 'string', default: 'default', help: 'Human-readable name for this member.' },
@@ -64,7 +154,7 @@ export const FLAGS: Record<string, FlagSpec> = {
   'listen-client-urls': { kind: 'urls', default: 'http://127.0.0.1:2379', help: 'URLs to listen on for client traffic: gRPC, the binary protocol, and HTTP (the JSON API, WebSocket streams, health, metrics and the dashboard) as long as --listen-client-http-urls is not specified.' },
   'listen-client-http-urls': { kind: 'urls', default: '', emptyAllowed: true, help: 'List of URLs to listen on for http only client traffic. Enabling this flag removes http services from --listen-client-urls.' },
   'advertise-client-urls': { kind: 'urls', default: 'http://127.0.0.1:2379', help: "This member's client URLs to advertise to the public." },
-  'listen-client-binary-urls': { kind: 'urls', default: 'http://127.0.0.1:2378', help: 'URLs to listen on for the binary client protocol (http:// plaintext).' },
+  'listen-client-binary-urls': { kind: 'urls', default: 'http://127.0.0.1:2378', help: 'URLs to listen on for the binary client protocol (https:// serves TLS with the client certificate flags).' },
   'listen-peer-urls': { kind: 'urls', default: 'http://localhost:2380', help: 'URLs to listen on for peer traffic.' },
   'initial-advertise-peer-urls': { kind: 'urls', default: 'http://localhost:2380', help: "This member's peer URLs to advertise to the rest of the cluster." },
   'initial-cluster': { kind: 'string', default: '${name}=http://localhost:2380', help: 'Initial cluster configuration for bootstrapping.' },
@@ -85,6 +175,7 @@ export const FLAGS: Record<string, FlagSpec> = {
   'worker-threads': { kind: 'int', default: '-1', help: 'Worker threads for range scans and read-only txns, plus one for compaction and one matching watch events once there are many watchers (-1 = cores - 1, at least 1; 0 = everything on the main thread).' },
   'lease-checkpoint-interval': { kind: 'string', default: '5s', help: 'How often the leader checkpoints remaining lease TTLs through Raft, so leader changes and restarts keep them (0s = never).' },
   'log-level': { kind: 'string', default: 'info', help: "Configures log level. Only supports debug, info, warn, error, panic, or fatal." },
+  ...TLS_FLAGS,
 };
 
 /**
@@ -326,6 +417,7 @@ export function parseFlags(argv: readonly string[], env: Readonly<Record<string,
     leaseCheckpointIntervalMs,
     workerThreads,
     limits,
+    ...tlsSettings(raw, (flag) => parseGoBool(raw(flag)) === true),
   });
   return { config, warnings, help: false, version: false };
 }

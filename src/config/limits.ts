@@ -273,6 +273,22 @@ export const CLIENT_PORT_SNIFF_BYTES_MAX = 24;
  */
 export const CLIENT_PORT_CLOSE_GRACE_MS = 500;
 
+// ---- TLS (src/tls) --------------------------------------------------------------------------------------------
+
+/**
+ * How long a TLS connection may take from accept to the end of its handshake and of the checks after it (CRL, peer
+ * SANs); one that has not finished by then is closed and logged as rejected. Go's tls listener in etcd has no such
+ * deadline; without one, a client that opens connections and never finishes the handshake would hold them for ever.
+ * As long as CLIENT_PORT_SNIFF_TIMEOUT_MS, the bound a plaintext connection gets for its first bytes.
+ */
+export const TLS_HANDSHAKE_TIMEOUT_MS = 10_000;
+/**
+ * Certificate rotation: the certificate, key and CRL files are stat()ed at most this often, on a handshake, and
+ * reloaded when they changed (etcd reads them on every handshake). A handshake thus sees a rotated certificate at
+ * most this long after the files changed, for the price of three stat calls a second on a busy listener.
+ */
+export const TLS_FILES_CHECK_INTERVAL_MS = 1000;
+
 // ---- HTTP: health, metrics, dashboard ------------------------------------------------------------------------
 
 /**

@@ -1,0 +1,123 @@
+// One side's TLS settings (etcd's transport.TLSInfo) as the member uses them, and how the member's two sides are
+// made from the flags at start-up, as etcd's embed package does: auto TLS generates a certificate when none is given
+// (and then replaces the side's whole TLSInfo, so the CA, client-cert-auth and CRL flags no longer apply to it, as in
+// etcd 3.4), --cipher-suites and the TLS versions apply to both sides.
+
+import path from 'node:path';
+import type tls from 'node:tls';
+import type { Config, TlsFlags } from '../config/index.js';
+import { CipherSuiteError, selectCipherSuites } from './cipher-suites.js';
+import { tlsLog } from './log.js';
+import { selfCert } from './self-cert.js';
+
+export interface TlsInfo {
+  readonly certFile: string;
+  readonly keyFile: string;
+  readonly trustedCaFile: string;
+  readonly clientCertAuth: boolean;
+  readonly crlFile: string;
+  readonly allowedCn: string;
+  readonly allowedHostname: string;
+  readonly skipClientSanVerify: boolean;
+  /** the certificate is auto TLS's own: a dialer skips verifying the server, as etcd's selfCert client does */
+  readonly selfCert: boolean;
+  /** Go names, for the start-up log */
+  readonly cipherSuites: readonly string[];
+  /** Node's `ciphers` string */
+  readonly ciphers: string;
+  readonly minVersion: tls.SecureVersion;
+  readonly maxVersion: tls.SecureVersion;
+}
+
+/** TLSInfo.Empty(): neither certificate nor key given. */
+export function isEmpty(info: Pick<TlsInfo, 'certFile' | 'keyFile'>): boolean {
+  return info.certFile === '' && info.keyFile === '';
+}
+
+/** TLSInfo.String(), as etcd logs it at start-up. */
+export function describeTlsInfo(info: TlsInfo): string {
+  return `cert = ${info.certFile}, key = ${info.keyFile}, trusted-ca = ${info.trustedCaFile}, client-cert-auth = ${info.clientCertAuth}, crl-file = ${info.crlFile}`;
+}
+
+/** The TLS settings of a member: the client side serves the client URLs, the peer side the peer URLs and dialer. */
+export interface MemberTlsInfo {
+  readonly client: TlsInfo;
+  readonly peer: TlsInfo;
+}
+
+/** A start-up failure, with etcd's message. */
+export class TlsConfigError extends Error {}
+
+function versionOf(flag: string, fallback: tls.SecureVersion): tls.SecureVersion {
+  return flag === 'TLS1.3' ? 'TLSv1.3' : flag === 'TLS1.2' ? 'TLSv1.2' : fallback;
+}
+
+function infoFrom(flags: TlsFlags, config: Config): TlsInfo {
+  let selection;
+  try {
+    selection = selectCipherSuites(config.cipherSuites);
+  } catch (err) {
+    if (err instanceof CipherSuiteError) throw new TlsConfigError(err.message);
+    throw err;
+  }
+  return Object.freeze({
+    certFile: flags.certFile,
+    keyFile: flags.keyFile,
+    trustedCaFile: flags.trustedCaFile,
+    clientCertAuth: flags.clientCertAuth,
+    crlFile: flags.crlFile,
+    allowedCn: flags.allowedCn,
+    allowedHostname: flags.allowedHostname,
+    skipClientSanVerify: flags.skipClientSanVerify,
+    selfCert: false,
+    cipherSuites: config.cipherSuites,
+    ciphers: selection.ciphers,
+    minVersion: versionOf(config.tlsMinVersion, 'TLSv1.2'),
+    maxVersion: versionOf(config.tlsMaxVersion, 'TLSv1.3'),
+  });
+}
+
+function hostsOf(urls: readonly string[]): string[] {
+  return urls.map((u) => new URL(u).host);
+}
+
+/** ClientSelfCert / PeerSelfCert: the side's settings once auto TLS has had its say. */
+function withSelfCert(info: TlsInfo, flags: TlsFlags, side: 'client' | 'peer', dir: string, hosts: string[]): TlsInfo {
+  if (!flags.autoTls) return info;
+  if (!isEmpty(info)) {
+    tlsLog('warn', `ignoring ${side} auto TLS since certs given`);
+    return info;
+  }
+  let files;
+  try {
+    files = selfCert(dir, hosts);
+  } catch (err) {
+    throw new TlsConfigError(`failed to get ${side} self-signed certs: ${(err as Error).message}`);
+  }
+  // transport.SelfCert returns a fresh TLSInfo: only the files (and the cipher suites etcd applies again) remain
+  return Object.freeze({
+    ...info,
+    ...files,
+    trustedCaFile: '',
+    clientCertAuth: false,
+    crlFile: '',
+    allowedCn: '',
+    allowedHostname: '',
+    skipClientSanVerify: false,
+    selfCert: true,
+  });
+}
+
+/**
+ * Both sides' settings from the configuration, auto TLS certificates made where asked for. Throws TlsConfigError with
+ * etcd's message for an unknown cipher suite.
+ */
+export function memberTlsInfo(config: Config): MemberTlsInfo {
+  const peer = withSelfCert(infoFrom(config.peerTls, config), config.peerTls, 'peer', path.join(config.dataDir, 'fixtures', 'peer'), hostsOf(config.listenPeerUrls));
+  if (!isEmpty(peer)) tlsLog('info', 'starting with peer TLS', { 'tls-info': describeTlsInfo(peer), 'cipher-suites': peer.cipherSuites });
+  // etcd names the client and HTTP URLs; the binary protocol's URLs are etcd-ts's and share the client certificate
+  const clientHosts = hostsOf([...config.listenClientUrls, ...config.listenClientHttpUrls, ...config.listenClientBinaryUrls]);
+  const client = withSelfCert(infoFrom(config.clientTls, config), config.clientTls, 'client', path.join(config.dataDir, 'fixtures', 'client'), clientHosts);
+  if (!isEmpty(client)) tlsLog('info', 'starting with client TLS', { 'tls-info': describeTlsInfo(client), 'cipher-suites': client.cipherSuites });
+  return Object.freeze({ client, peer });
+}
