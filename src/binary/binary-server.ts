@@ -18,29 +18,23 @@ import {
   unpackr,
   type StreamMethodName,
 } from '../proto/index.js';
-import { callMethod, EncodedResponse, isMethodName, isStreamMethodName, openMethodStream, type EtcdServer, type StreamHandle, type StreamOutput } from '../server/index.js';
+import { callMethod, EncodedResponse, isMethodName, isStreamMethodName, openMethodStream, type EtcdServer, type RequestAuth, type StreamHandle, type StreamOutput } from '../server/index.js';
 import { listenTcp } from '../transport/index.js';
+import { clientCommonName, listenersOf, type TlsServer } from '../tls/index.js';
 import { encodeWatchEventsFrame } from './watch-encoding.js';
 
 export interface BinaryServerOptions {
   server: EtcdServer;
   limits: Limits;
-  /** http://host:port URLs (https is reserved for TLS, not served yet) */
+  /** http://host:port and https://host:port URLs (http and https on one host:port share its listener) */
   urls: readonly string[];
+  /** TLS for the https:// URLs (src/tls), required when there is one */
+  tls?: TlsServer | null;
 }
 
 export interface ListeningAddress {
   host: string;
   port: number;
-}
-
-function parseListenUrl(url: string): { host: string; port: number } {
-  const u = new URL(url);
-  if (u.protocol === 'https:') throw new Error(`--listen-client-binary-urls ${url}: TLS (https://) is not supported yet`);
-  if (u.protocol !== 'http:') throw new Error(`--listen-client-binary-urls ${url}: scheme must be http`);
-  // URL drops a scheme's default port: http://host:80 has port ''
-  const port = u.port === '' ? 80 : Number(u.port);
-  return { host: u.hostname.replace(/^\[|\]$/g, ''), port };
 }
 
 function errorBody(err: EtcdError): { code: number; message: string } {
@@ -84,11 +78,16 @@ class Connection {
   /** the signal of `closed`, made on first use (one function per connection, not one per request) */
   private readonly untilClosed = (): AbortSignal => (this.closed ??= new AbortController()).signal;
 
+  /** the connection's credentials: the verified client CN of its TLS handshake (src/tls), if any */
+  private readonly auth: RequestAuth | undefined;
+
   constructor(
     private readonly socket: net.Socket,
     private readonly server: EtcdServer,
     private readonly limits: Limits,
+    commonName?: string,
   ) {
+    this.auth = commonName === undefined ? undefined : { commonName };
     this.responseBytesEstimate = limits.connectionWriteBufferBytesMax / limits.connectionRequestsInflightInitial;
     this.decoder = new FrameDecoder(
       limits.requestBytesMax,
@@ -166,7 +165,7 @@ class Connection {
       },
       pendingBytes: () => this.socket.writableLength + this.outBytes,
     };
-    const handler = Object.assign(openMethodStream(this.server, method, output), { method });
+    const handler = Object.assign(openMethodStream(this.server, method, output, { auth: this.auth }), { method });
     this.streams.set(streamId, handler);
     return handler;
   }
@@ -188,7 +187,7 @@ class Connection {
       }
       if (!isMethodName(method)) throw etcdError('UnknownMethod', JSON.stringify(method));
       // Lock and Campaign take the connection's signal: a waiter whose client went away withdraws its key
-      result = callMethod(this.server, method, request, { rawRequest: body, signal: method === 'Lock' || method === 'Campaign' ? this.untilClosed() : undefined });
+      result = callMethod(this.server, method, request, { rawRequest: body, signal: method === 'Lock' || method === 'Campaign' ? this.untilClosed() : undefined, auth: this.auth });
     } catch (err) {
       this.sendError(requestId, toEtcdError(err));
       this.updateFlow();
@@ -289,13 +288,26 @@ export class BinaryServer {
 
   async listen(): Promise<ListeningAddress[]> {
     const addresses: ListeningAddress[] = [];
-    for (const url of this.options.urls) {
-      const { host, port } = parseListenUrl(url);
-      const { server: srv, address } = await listenTcp(host, port, (socket) => this.acceptSocket(socket), this.options.limits.connectionsMax);
+    for (const l of listenersOf(this.options.urls, '--listen-client-binary-urls')) {
+      const tls = this.options.tls ?? null;
+      if (l.secure && tls === null) throw new Error(`--listen-client-binary-urls https://${l.host}:${l.port}: no TLS configuration`);
+      const onConnection = l.secure ? (raw: net.Socket): void => this.acceptTls(tls!, raw, l.insecure) : (socket: net.Socket): void => this.acceptSocket(socket);
+      const { server: srv, address } = await listenTcp(l.host, l.port, onConnection, this.options.limits.connectionsMax);
       addresses.push(address);
       this.servers.push(srv);
     }
     return addresses;
+  }
+
+  /** TLS first (src/tls); the connection is tracked from accept, so close() ends handshakes in progress too. */
+  private acceptTls(tls: TlsServer, raw: net.Socket, plaintextToo: boolean): void {
+    if (this.closing) {
+      raw.destroy();
+      return;
+    }
+    this.sockets.add(raw);
+    raw.once('close', () => this.sockets.delete(raw));
+    tls.accept(raw, (secure) => this.acceptSocket(secure), plaintextToo ? (plain) => this.acceptSocket(plain) : null);
   }
 
   /**
@@ -309,7 +321,7 @@ export class BinaryServer {
     }
     this.sockets.add(socket);
     socket.on('close', () => this.sockets.delete(socket));
-    new Connection(socket, this.options.server, this.options.limits);
+    new Connection(socket, this.options.server, this.options.limits, clientCommonName(socket));
   }
 
   private closing = false;

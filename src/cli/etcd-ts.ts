@@ -4,7 +4,8 @@
 import { ConfigError, parseFlags, usage } from '../config/index.js';
 import { StorageError } from '../storage/index.js';
 import { SERVER_VERSION } from '../server/index.js';
-import { startMember, type Member } from './member.js';
+import { tlsChannel, type TlsLogMessage } from '../tls/index.js';
+import { boundUrls, startMember, type Member } from './member.js';
 
 function log(level: string, msg: string, fields: Record<string, unknown> = {}): void {
   process.stderr.write(JSON.stringify({ level, ts: new Date().toISOString(), caller: 'etcd-ts', msg, ...fields }) + '\n');
@@ -32,6 +33,11 @@ async function main(): Promise<number> {
     return 0;
   }
   for (const w of parsed.warnings) log('warn', w);
+  // the TLS layer's lines (`rejected connection`, start-up warnings, auto TLS) as etcd's zap logger writes them
+  tlsChannel.subscribe((message) => {
+    const m = message as TlsLogMessage;
+    log(m.level, m.msg, { ...m.fields });
+  });
   const config = parsed.config;
   let member;
   let starting: Promise<Member> | null = null;
@@ -65,9 +71,9 @@ async function main(): Promise<number> {
     'data-dir': member.storage.dataDir,
     'member-id': member.server.memberId.toString(16),
     'cluster-id': member.server.clusterId.toString(16),
-    'binary-client-urls': member.binaryAddresses.map((a) => `http://${a.host}:${a.port}`),
-    'client-urls': member.clientAddresses.map((a) => `http://${a.host}:${a.port}`),
-    ...(config.listenClientHttpUrls.length > 0 ? { 'client-http-urls': member.httpAddresses.map((a) => `http://${a.host}:${a.port}`) } : {}),
+    'binary-client-urls': boundUrls(config.listenClientBinaryUrls, member.binaryAddresses),
+    'client-urls': boundUrls(config.listenClientUrls, member.clientAddresses),
+    ...(config.listenClientHttpUrls.length > 0 ? { 'client-http-urls': boundUrls(config.listenClientHttpUrls, member.httpAddresses) } : {}),
     revision: member.server.revision,
   });
   await new Promise<void>((resolve) => {

@@ -164,6 +164,13 @@ export interface TransportLimits {
   reconnectBackoffMaxMs: number;
 }
 
+/**
+ * How long a plain TCP connect to a peer may take before it is given up and retried with backoff (a TLS dial has
+ * TLS_HANDSHAKE_TIMEOUT_MS for the whole). Before TLS, a connect without a deadline relied on the kernel's own
+ * (minutes against a black-holed address); etcd's peer dialer uses a 1 s dial timeout plus its request timeout.
+ */
+export const PEER_CONNECT_TIMEOUT_MS = 5000;
+
 export const DEFAULT_TRANSPORT_LIMITS: TransportLimits = Object.freeze({
   peerQueueMessagesMax: 4096,
   peerQueueBytesMax: 64 * 1024 * 1024,

@@ -9,6 +9,14 @@
 // Nothing else is parsed here: a request with a valid method and garbage after it gets whatever uWS answers.
 // With --listen-client-http-urls the HTTP side has its own listeners; this port then serves gRPC (and the binary
 // protocol) only, and answers anything else as etcd 3.5's gRPC-only port does (GRPC_SERVER_SETTINGS_FRAME, then close).
+// The same class serves those HTTP listeners when they are https:// (`httpOnly`): TLS is terminated here and the
+// decrypted HTTP piped to uWS as above; anything but HTTP/1 is closed.
+//
+// TLS (https:// URLs, src/tls): the connection is handshaken first (ALPN: http/1.1 when the client offers it, else h2,
+// which grpc-go requires), then the decrypted stream is sniffed as above. http:// and https:// URLs on one host:port
+// share one listener, as in etcd: a connection starting with a TLS record gets TLS, any other is served in plaintext.
+// The verified client CN (--client-cert-auth) travels with the connection to gRPC and the binary front end, and to
+// uWS as the PROXY header's source address, registered with src/tls (uWS shows no TLVs).
 //
 // Bounds: a connection that has not told its protocol within CLIENT_PORT_SNIFF_TIMEOUT_MS of accept is closed; at most
 // one read's bytes are held while sniffing; at most limits.connectionsMax connections per listener. A pipe buffers
@@ -24,8 +32,9 @@ import net from 'node:net';
 import diagnostics from 'node:diagnostics_channel';
 import { CLIENT_PORT_CLOSE_GRACE_MS, CLIENT_PORT_SNIFF_TIMEOUT_MS } from '../config/limits.js';
 import { listenTcp } from '../transport/index.js';
+import { clientCommonName, isProxiedIdentityAddress, listenersOf, registerProxiedIdentity, type TlsServer } from '../tls/index.js';
 import { GRPC_SERVER_SETTINGS_FRAME, HTTP_BAD_REQUEST, sniffProtocol, type ClientProtocol } from './sniff.js';
-import { proxyV2Header } from './proxy-protocol.js';
+import { ipv6Bytes, proxyV2Header, proxyV2HeaderWithSource } from './proxy-protocol.js';
 
 /** Takes over a connection whose first bytes were read and put back: it reads them again as its first data. */
 export type ConnectionHandler = (socket: net.Socket) => void;
@@ -40,13 +49,18 @@ export interface GrpcFrontEnd {
 }
 
 export interface ClientPortOptions {
-  /** http://host:port URLs (https is reserved for TLS, not served yet) */
+  /** http://host:port and https://host:port URLs */
   readonly urls: readonly string[];
+  /** TLS for the https:// URLs (required when there is one) */
+  readonly tls?: TlsServer | null;
   /** HTTP/2 connections; null: there is no gRPC front end, and they are closed with a warning */
   readonly grpc: ConnectionHandler | null;
-  readonly binary: ConnectionHandler;
+  /** binary protocol connections; null (an HTTP-only listener): closed */
+  readonly binary: ConnectionHandler | null;
   /** where HTTP connections go; null: HTTP is served on its own listeners (--listen-client-http-urls) */
   readonly http: HttpUpstream | null;
+  /** an HTTP-only listener (--listen-client-http-urls with https://): HTTP/2 and binary connections are closed */
+  readonly httpOnly?: boolean;
   /** per listener */
   readonly connectionsMax: number;
   /** CLIENT_PORT_SNIFF_TIMEOUT_MS unless a test shortens it */
@@ -67,14 +81,6 @@ export const clientPortChannel = diagnostics.channel('etcd-ts:client-port');
 
 function publish(message: ClientPortMessage): void {
   if (clientPortChannel.hasSubscribers) clientPortChannel.publish(message);
-}
-
-function parseListenUrl(url: string): { host: string; port: number } {
-  const u = new URL(url);
-  if (u.protocol === 'https:') throw new Error(`--listen-client-urls ${url}: TLS (https://) is not supported yet`);
-  if (u.protocol !== 'http:') throw new Error(`--listen-client-urls ${url}: scheme must be http`);
-  const port = u.port === '' ? 80 : Number(u.port);
-  return { host: u.hostname.replace(/^\[|\]$/g, ''), port };
 }
 
 /**
@@ -107,15 +113,35 @@ export class ClientPort {
     this.sniffTimeoutMs = options.sniffTimeoutMs ?? CLIENT_PORT_SNIFF_TIMEOUT_MS;
   }
 
+  /** One address per listener: URLs naming the same host:port share it. */
   async listen(): Promise<ClientPortAddress[]> {
     const addresses: ClientPortAddress[] = [];
-    for (const url of this.options.urls) {
-      const { host, port } = parseListenUrl(url);
-      const { server, address } = await listenTcp(host, port, (socket) => this.accept(socket), this.options.connectionsMax, { allowHalfOpen: true });
+    for (const l of listenersOf(this.options.urls)) {
+      const tls = this.options.tls ?? null;
+      if (l.secure && tls === null) throw new Error(`client URL https://${l.host}:${l.port}: no TLS configuration`);
+      const onConnection = l.secure
+        ? (raw: net.Socket): void => this.acceptTls(tls!, raw, l.insecure)
+        : (raw: net.Socket): void => this.accept(raw);
+      const { server, address } = await listenTcp(l.host, l.port, onConnection, this.options.connectionsMax, { allowHalfOpen: true });
       this.servers.push(server);
       addresses.push(address);
     }
     return addresses;
+  }
+
+  /** A connection to an https:// listener: TLS first, then the usual sniffing on the decrypted stream. */
+  private acceptTls(tls: TlsServer, raw: net.Socket, plaintextToo: boolean): void {
+    if (this.closing) {
+      raw.destroy();
+      return;
+    }
+    this.track(raw);
+    tls.accept(
+      raw,
+      (secure) => this.accept(secure),
+      plaintextToo ? (plain) => this.accept(plain) : null,
+      (secure) => this.track(secure),
+    );
   }
 
   /** Connections open on the client port, pipes to uWS included (for tests and metrics). */
@@ -137,7 +163,7 @@ export class ClientPort {
       socket.destroy();
       return;
     }
-    this.track(socket);
+    if (!this.sockets.has(socket)) this.track(socket);
     socket.on('error', () => {});
     let head: Buffer = Buffer.alloc(0);
     const timer = setTimeout(() => {
@@ -177,6 +203,11 @@ export class ClientPort {
       else this.answerAndClose(socket, HTTP_BAD_REQUEST, protocol, 'not an HTTP/1 request, HTTP/2 preface or binary frame');
       return;
     }
+    if (this.options.httpOnly === true || (protocol === 'binary' && this.options.binary === null)) {
+      publish({ event: 'refused', protocol, reason: 'this URL serves HTTP only' });
+      socket.destroy();
+      return;
+    }
     const handler = protocol === 'binary' ? this.options.binary : this.options.grpc;
     if (handler === null) {
       this.refuseGrpc(socket);
@@ -194,13 +225,29 @@ export class ClientPort {
     this.track(upstream);
     upstream.on('error', () => {});
     client.setNoDelay(true);
-    upstream.write(Buffer.concat([proxyV2Header(client), head]));
+    upstream.write(Buffer.concat([this.proxyHeader(client), head]));
     // Each side's end (FIN) is passed on to the other; the client going away takes the pipe with it at once, uWS closing
     // (its idle timeout, `Connection: close`) takes the client once what uWS wrote is flushed to it.
     relay(client, upstream);
     relay(upstream, client);
     client.once('close', () => upstream.destroy());
     upstream.once('close', () => client.destroySoon());
+  }
+
+  /**
+   * The client's address for uWS; for a TLS connection with a verified CN, an address registered with that identity
+   * (released with the connection). A real client inside the registered block is announced as unknown.
+   */
+  private proxyHeader(client: net.Socket): Buffer {
+    const commonName = clientCommonName(client);
+    if (commonName !== undefined) {
+      const { address, release } = registerProxiedIdentity({ commonName, remoteAddress: client.remoteAddress ?? '', remotePort: client.remotePort ?? 0 });
+      client.once('close', release);
+      return proxyV2HeaderWithSource(address, client);
+    }
+    const bytes = client.remoteAddress === undefined ? null : ipv6Bytes(client.remoteAddress);
+    if (bytes !== null && isProxiedIdentityAddress(bytes)) return proxyV2Header({});
+    return proxyV2Header(client);
   }
 
   /** --listen-client-http-urls is set: this port serves gRPC only, and answers the rest as etcd 3.5's does. */

@@ -81,6 +81,21 @@ export function proxyV2Header(c: ProxiedConnection): Buffer {
   return header;
 }
 
+/**
+ * A PROXY header whose source is the given 16-byte IPv6 address (an identity registered with src/tls for a TLS
+ * connection with a verified client certificate) and whose destination is the connection's own, as IPv6.
+ */
+export function proxyV2HeaderWithSource(source: Uint8Array, c: ProxiedConnection): Buffer {
+  const dst = c.localAddress === undefined ? null : net.isIPv4(c.localAddress) ? ipv6Bytes(`::ffff:${c.localAddress}`) : ipv6Bytes(c.localAddress);
+  const header = Buffer.alloc(16 + 36);
+  writeStart(header, PROXY, TCP_OVER_IPV6, 36);
+  Buffer.from(source).copy(header, 16);
+  (dst ?? Buffer.alloc(16)).copy(header, 32);
+  header.writeUInt16BE(c.remotePort ?? 0, 48);
+  header.writeUInt16BE(c.localPort ?? 0, 50);
+  return header;
+}
+
 function writeStart(header: Buffer, command: number, family: number, addressBytes: number): void {
   SIGNATURE.copy(header, 0);
   header[12] = command;

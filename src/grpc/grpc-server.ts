@@ -31,10 +31,12 @@ import {
   EncodedResponse,
   openMethodStream,
   type EtcdServer,
+  type RequestAuth,
   type StreamHandle,
   type StreamOutput,
 } from '../server/index.js';
 import { listenTcp } from '../transport/index.js';
+import { clientCommonName } from '../tls/index.js';
 import { decodeMessage, encodeMessage, ProtobufError } from './codec.js';
 import { encodeHeaderBlock, type HeaderField } from './hpack.js';
 import { ErrorCode, Http2Connection, type Http2Handler, type Http2Options, type Http2Stream } from './http2.js';
@@ -206,6 +208,8 @@ interface CallContext {
   readonly server: EtcdServer;
   readonly limits: Limits;
   readonly connection: GrpcConnection;
+  /** the connection's verified client CN (TLS with --client-cert-auth, src/tls), as RequestAuth */
+  readonly auth: RequestAuth | undefined;
 }
 
 /** One gRPC call on one HTTP/2 stream. */
@@ -323,7 +327,7 @@ class UnaryCall extends Call {
         if (route.proposal && message.length > limits.requestBytesMax) throw etcdError('RequestTooLarge');
         const method = route.method!;
         const signal = method === 'Lock' || method === 'Campaign' ? (this.abort = new AbortController()).signal : undefined;
-        result = callMethod(server, method, request, { signal });
+        result = callMethod(server, method, request, { signal, auth: this.ctx.auth });
       }
     } catch (err) {
       return this.fail(toEtcdError(err));
@@ -394,7 +398,7 @@ class StreamCall extends Call {
     // the watch fan-out's fast path: a batch's header and events are encoded once for all its watchers
     if (route.method === 'Watch') output.sendEvents = (header, watchId, events) => this.sendEncoded(encodeWatchEvents(route.response, header, watchId, events));
     try {
-      this.handle = openMethodStream(ctx.server, route.method, output, { requireLeader });
+      this.handle = openMethodStream(ctx.server, route.method, output, { requireLeader, auth: ctx.auth });
     } catch (err) {
       this.fail(toEtcdError(err));
       return;
@@ -515,7 +519,8 @@ class GrpcConnection implements Http2Handler {
   private readonly ctx: CallContext;
 
   constructor(socket: net.Socket, server: EtcdServer, limits: Limits, options: Http2Options) {
-    this.ctx = { server, limits, connection: this };
+    const commonName = clientCommonName(socket);
+    this.ctx = { server, limits, connection: this, auth: commonName === undefined ? undefined : { commonName } };
     this.responseBytesEstimate = limits.connectionWriteBufferBytesMax / limits.connectionRequestsInflightInitial;
     this.h2 = new Http2Connection(socket, this, options);
   }

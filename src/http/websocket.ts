@@ -17,12 +17,13 @@ import {
 } from '../config/index.js';
 import { EtcdError, etcdError, toEtcdError } from '../errors/index.js';
 import { decodeStreamRequest, unpackr } from '../proto/index.js';
-import type { EtcdServer } from '../server/index.js';
+import type { EtcdServer, RequestAuth } from '../server/index.js';
 import { decodeNext } from '../gocompat/index.js';
 import { decodeError, decodeMessage, gatewayHttpStatus, streamErrorBody } from './gateway/http.js';
 import { marshalJson, marshalNative } from './gateway/jsonpb.js';
 import { ROUTES, type StreamRoute } from './gateway/routes.js';
 import { openServerStream, type ServerStream } from './gateway/streams.js';
+import { connectionAuth } from './client-identity.js';
 
 export interface WebSocketOptions {
   /** bytes buffered towards one client before it is closed as too slow */
@@ -40,6 +41,8 @@ interface Connection {
   readonly route: StreamRoute;
   readonly msgpack: boolean;
   readonly requireLeader: boolean;
+  /** the connection's verified TLS client CN, read at the upgrade */
+  readonly auth: RequestAuth | undefined;
   stream: ServerStream | null;
   closed: boolean;
   /** Observe takes one request; later ones are ignored */
@@ -71,7 +74,7 @@ export function registerWebSockets(app: uWS.TemplatedApp, server: EtcdServer, li
           const protocols = req.getHeader('sec-websocket-protocol').split(',').map((s) => s.trim());
           const msgpack = protocols.includes('msgpack');
           res.upgrade<Connection>(
-            { route, msgpack, requireLeader: req.getHeader('grpc-metadata-hasleader') === 'true', stream: null, closed: false, requests: 0 },
+            { route, msgpack, requireLeader: req.getHeader('grpc-metadata-hasleader') === 'true', auth: connectionAuth(res), stream: null, closed: false, requests: 0 },
             req.getHeader('sec-websocket-key'),
             msgpack ? 'msgpack' : '',
             req.getHeader('sec-websocket-extensions'),
@@ -90,7 +93,7 @@ export function registerWebSockets(app: uWS.TemplatedApp, server: EtcdServer, li
             pendingBytes: (): number => (c.closed ? 0 : ws.getBufferedAmount()),
           };
           try {
-            c.stream = openServerStream(server, c.route.method, out, c.requireLeader);
+            c.stream = openServerStream(server, c.route.method, out, c.requireLeader, c.auth);
           } catch (err) {
             sendError(ws, c, toEtcdError(err), CLOSE_STREAM_ERROR);
           }

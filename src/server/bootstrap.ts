@@ -6,7 +6,7 @@
 import type { Config } from '../config/index.js';
 import { bootstrapEntries, encodeConfChange } from '../raft/index.js';
 import { LmdbRaftStorage, readIdentity, readRemovedMembers, writeIdentity, type MemberIdentity, type Storage } from '../storage/index.js';
-import { clusterFromRemotePeers, type RemoteCluster } from '../transport/index.js';
+import { clusterFromRemotePeers, type PeerTlsHooks, type RemoteCluster } from '../transport/index.js';
 import { computeClusterId, computeMemberId, parseInitialCluster, type InitialMember } from './identity.js';
 import { encodeConfContext } from './membership.js';
 import { REMOVED_MESSAGE } from './peers.js';
@@ -18,7 +18,7 @@ export interface Bootstrapped {
 }
 
 /** Finds or establishes the member's identity; a new member of a new cluster also gets its bootstrap log. */
-export async function bootstrap(config: Config, storage: Storage): Promise<Bootstrapped> {
+export async function bootstrap(config: Config, storage: Storage, peerTls: PeerTlsHooks | null = null): Promise<Bootstrapped> {
   let identity = readIdentity(storage.meta);
   let remote: RemoteCluster | null = null;
   if (identity === undefined) {
@@ -36,13 +36,13 @@ export async function bootstrap(config: Config, storage: Storage): Promise<Boots
     let clusterId = computeClusterId(ids);
     const peerUrls = initial.filter((m) => m.name !== config.name).flatMap((m) => m.peerUrls);
     if (config.initialClusterState === 'existing') {
-      remote = await clusterFromRemotePeers(peerUrls, Math.max(1000, config.electionTimeoutMs));
+      remote = await clusterFromRemotePeers(peerUrls, Math.max(1000, config.electionTimeoutMs), peerTls);
       if (remote === null) throw new Error('cannot fetch cluster info from peer urls: could not retrieve cluster information from the given URLs');
       memberId = validateAgainstCluster(initial, config.name, remote);
       clusterId = remote.clusterId;
     } else if (peerUrls.length > 0) {
       // etcd's isMemberBootstrapped: a started member that lost its data must not bootstrap a second time
-      const bootstrapped = await clusterFromRemotePeers(peerUrls, 1000);
+      const bootstrapped = await clusterFromRemotePeers(peerUrls, 1000, peerTls);
       const known = bootstrapped?.members.find((m) => m.id === memberId.toString());
       if (known !== undefined && known.clientURLs.length > 0) throw new Error(`member ${memberId.toString(16)} has already been bootstrapped`);
     }

@@ -7,7 +7,7 @@ import type { Clock } from '../clock/index.js';
 import type { Config } from '../config/index.js';
 import { MessageType, type Message, type NodeId } from '../raft/index.js';
 import { readIdentity, readRemovedMembers, writeIdentity, writeRemovedMembersSync, type Members, type Storage } from '../storage/index.js';
-import { Transport, type PeerMemberInfo, type RemoteCluster } from '../transport/index.js';
+import { Transport, type PeerMemberInfo, type PeerTlsHooks, type RemoteCluster } from '../transport/index.js';
 import type { MembershipEffects } from './applier.js';
 import { computeMemberId, parseInitialCluster } from './identity.js';
 import { sortedMembers } from './membership.js';
@@ -16,6 +16,8 @@ import { PeerRoundTrips, type ServerStats } from './stats.js';
 export interface PeerPorts {
   readonly memberId: bigint;
   readonly config: Config;
+  /** TLS for https:// peer URLs */
+  readonly peerTls: PeerTlsHooks | null;
   readonly clock: Clock;
   readonly storage: Storage;
   readonly stats: ServerStats;
@@ -67,6 +69,7 @@ export class Peers implements MembershipEffects {
       memberId,
       clusterId: this.cluster,
       listenUrls: config.listenPeerUrls,
+      tls: this.ports.peerTls,
       deliver: (m: Message) => {
         this.lastHeard.set(m.from, this.ports.clock.now());
         if (m.type === MessageType.HeartbeatResp) this.roundTrips.answered(m.from);

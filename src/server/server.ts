@@ -22,7 +22,7 @@ import { readEvents, type MvccEvent } from '../mvcc/index.js';
 import type { ResponseHeader, StatusResponse } from '../proto/index.js';
 import { NONE, StateType, type SoftState } from '../raft/index.js';
 import { databaseSize, lmdbPersist, LmdbRaftStorage, readPersistedState, type Storage } from '../storage/index.js';
-import type { Transport } from '../transport/index.js';
+import type { PeerTlsHooks, Transport } from '../transport/index.js';
 import { WatchFilterPool, WatchHub, type WatchSink, type WatchStream } from '../watch/index.js';
 import { Applier, type AppliedBatch } from './applier.js';
 import { bootstrap } from './bootstrap.js';
@@ -52,6 +52,8 @@ export interface ServerEvents {
 export interface ServerOptions {
   /** timers and deadlines (default: the system clock); tests pass a ManualClock */
   clock?: Clock;
+  /** TLS for https:// peer URLs (src/tls's MemberTls.peer), listener, dialer and the bootstrap's member query */
+  peerTls?: PeerTlsHooks | null;
 }
 
 export class EtcdServer {
@@ -96,6 +98,7 @@ export class EtcdServer {
     this.peers = new Peers(
       {
         memberId, config, clock, storage, stats: this.stats,
+        peerTls: options.peerTls ?? null,
         members: () => this.applier.members,
         step: (m) => this.driver.step(m),
         reportUnreachable: (id) => this.driver.reportUnreachable(id),
@@ -240,7 +243,7 @@ export class EtcdServer {
 
   /** Opens a member on its storage: identity, bootstrap of a new cluster, peer transport, then Raft. */
   static async start(config: Config, storage: Storage, events: ServerEvents = {}, options: ServerOptions = {}): Promise<EtcdServer> {
-    const { identity, remote } = await bootstrap(config, storage);
+    const { identity, remote } = await bootstrap(config, storage, options.peerTls ?? null);
     const server = new EtcdServer(config, storage, identity, events, options);
     await server.peers.start(remote);
     server.driver.start();

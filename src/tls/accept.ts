@@ -110,6 +110,7 @@ export class TlsServer {
    */
   accept(raw: net.Socket, secure: (socket: tls.TLSSocket) => void, plaintext: ((raw: net.Socket) => void) | null = null, onWrapped?: (socket: tls.TLSSocket) => void): void {
     raw.on('error', () => {});
+    const remote = remoteAddr(raw); // gone from the socket once it is destroyed
     let settled = false;
     let wrapped: tls.TLSSocket | null = null;
     const timer = setTimeout(() => reject(new Error('i/o timeout'), null), this.handshakeTimeoutMs);
@@ -117,7 +118,7 @@ export class TlsServer {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
-      this.logRejected(raw, wrapped, typeof err === 'string' ? err : handshakeErrorText(err), chain);
+      this.logRejected(remote, wrapped, typeof err === 'string' ? err : handshakeErrorText(err), chain);
       wrapped?.destroy();
       raw.destroy();
     };
@@ -218,9 +219,9 @@ export class TlsServer {
     return null;
   }
 
-  private logRejected(raw: net.Socket, socket: tls.TLSSocket | null, error: string, chain: X509Certificate[] | null): void {
+  private logRejected(remote: string, socket: tls.TLSSocket | null, error: string, chain: X509Certificate[] | null): void {
     const servername = (socket as { servername?: unknown } | null)?.servername;
-    const fields: Record<string, unknown> = { 'remote-addr': remoteAddr(raw), 'server-name': typeof servername === 'string' ? servername : '' };
+    const fields: Record<string, unknown> = { 'remote-addr': remote, 'server-name': typeof servername === 'string' ? servername : '' };
     const leaf = chain?.[0];
     if (leaf !== undefined) {
       const { ipAddresses, dnsNames } = sansOf(leaf);

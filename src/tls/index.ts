@@ -16,3 +16,4 @@ export { revokedSerials } from './crl.js';
 export { certificateSerial } from './der.js';
 export { selfCert, selfSignedCertificate } from './self-cert.js';
 export { checkCertSan, commonNameOf, sansOf, verifyHostname } from './verify.js';
+export { listenersOf, type UrlListener } from './listen-urls.js';

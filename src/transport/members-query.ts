@@ -3,8 +3,9 @@
 // and refuses to start if its --initial-cluster disagrees; a member started as `new` refuses to start when the
 // cluster already knows it as a started member (its data directory was lost or it points at the wrong cluster).
 
-import net from 'node:net';
+import type net from 'node:net';
 import { FrameDecoder } from '../proto/index.js';
+import { dialPeer, type PeerTlsHooks } from './dial.js';
 import { peerUnpackr, PeerFrameKind, type PeerMemberInfo } from './codec.js';
 import { frame } from './transport.js';
 
@@ -15,20 +16,19 @@ export interface RemoteCluster {
 
 const REPLY_BYTES_MAX = 4 << 20;
 
-function queryOne(url: string, timeoutMs: number): Promise<RemoteCluster> {
-  const u = new URL(url);
+function queryOne(url: string, timeoutMs: number, tls: PeerTlsHooks | null): Promise<RemoteCluster> {
   return new Promise((resolve, reject) => {
-    const socket = net.connect({ host: u.hostname.replace(/^\[|\]$/g, ''), port: Number(u.port), noDelay: true });
-    const timer = setTimeout(() => {
-      socket.destroy();
-      reject(new Error(`${url}: timed out`));
-    }, timeoutMs);
+    let socket: net.Socket | null = null;
+    let finished = false;
     const done = (err: Error | null, value?: RemoteCluster): void => {
+      if (finished) return;
+      finished = true;
       clearTimeout(timer);
-      socket.destroy();
+      socket?.destroy();
       if (err) reject(err);
       else resolve(value!);
     };
+    const timer = setTimeout(() => done(new Error(`${url}: timed out`)), timeoutMs);
     const decoder = new FrameDecoder(
       REPLY_BYTES_MAX,
       {
@@ -45,24 +45,34 @@ function queryOne(url: string, timeoutMs: number): Promise<RemoteCluster> {
       },
       (k) => k === PeerFrameKind.MembersReply || k === PeerFrameKind.Refuse,
     );
-    socket.on('connect', () => socket.write(frame(PeerFrameKind.MembersQuery, [0])));
-    socket.on('data', (chunk: Buffer) => {
-      try {
-        decoder.push(chunk);
-      } catch (err) {
-        done(err as Error);
-      }
-    });
-    socket.on('error', (err) => done(new Error(`${url}: ${err.message}`)));
-    socket.on('close', () => done(new Error(`${url}: closed without answering`)));
+    const ask = (s: net.Socket): void => {
+      s.on('data', (chunk: Buffer) => {
+        try {
+          decoder.push(chunk);
+        } catch (err) {
+          done(err as Error);
+        }
+      });
+      s.on('error', (err) => done(new Error(`${url}: ${err.message}`)));
+      s.on('close', () => done(new Error(`${url}: closed without answering`)));
+      s.write(frame(PeerFrameKind.MembersQuery, [0]));
+    };
+    dialPeer(url, tls).then(
+      (s) => {
+        socket = s;
+        if (finished) s.destroy();
+        else ask(s);
+      },
+      (err: Error) => done(new Error(`${url}: ${err.message}`)),
+    );
   });
 }
 
 /** The first answer from any of the URLs, or null when none answers (etcd: "could not retrieve cluster information"). */
-export async function clusterFromRemotePeers(urls: readonly string[], timeoutMs: number): Promise<RemoteCluster | null> {
+export async function clusterFromRemotePeers(urls: readonly string[], timeoutMs: number, tls: PeerTlsHooks | null = null): Promise<RemoteCluster | null> {
   for (const url of urls) {
     try {
-      const c = await queryOne(url, timeoutMs);
+      const c = await queryOne(url, timeoutMs, tls);
       if (c.clusterId !== 0n) return c;
     } catch {
       // try the next URL

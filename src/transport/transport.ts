@@ -2,6 +2,8 @@
 // bounded send queues (a full queue drops the message and tells Raft the peer is unreachable, as etcd's rafthttp
 // does), reconnection with exponential backoff, snapshots streamed in chunks on a connection of their own, and fault
 // hooks (drop, delay, partition, per direction) for tests. Traffic that names another cluster is refused.
+// https:// peer URLs are TLS, listener and dialer, snapshot connections included, through the hooks src/tls provides
+// (TransportOptions.tls); http:// ones stay plain TCP.
 
 import net from 'node:net';
 import { FrameDecoder, FRAME_HEADER_BYTES } from '../proto/index.js';
@@ -11,6 +13,7 @@ import { DEFAULT_TRANSPORT_LIMITS, type TransportLimits } from '../config/limits
 
 export { DEFAULT_TRANSPORT_LIMITS, type TransportLimits };
 import { listenTcp } from './listen.js';
+import { dialPeer, peerAddress, type PeerTlsHooks } from './dial.js';
 import { decodeMessage, encodeMessage, isPeerFrameKind, peerPackr, peerUnpackr, PeerFrameKind, type PeerMemberInfo } from './codec.js';
 
 const RESERVE_START_SPACE = 2048;
@@ -34,6 +37,8 @@ export interface TransportOptions {
   clusterMembers?(): PeerMemberInfo[];
   /** diagnostics (refused connections, errors) */
   warn?(message: string): void;
+  /** TLS for https:// peer URLs (src/tls); without it such URLs cannot be listened on or dialled */
+  tls?: PeerTlsHooks | null;
 }
 
 /** Test hooks: what to drop or delay, per direction and peer. */
@@ -71,11 +76,6 @@ export function frame(kind: number, body: unknown): Buffer {
   return buf;
 }
 
-function parseUrl(url: string): { host: string; port: number } {
-  const u = new URL(url);
-  if (u.protocol === 'https:') throw new Error(`peer URL ${url}: TLS is not supported yet`);
-  return { host: u.hostname.replace(/^\[|\]$/g, ''), port: Number(u.port) };
-}
 
 class Peer {
   private socket: net.Socket | null = null;
@@ -127,36 +127,58 @@ class Peer {
 
   connect(): void {
     if (this.closed || this.socket !== null || this.connecting || this.timer !== null) return;
-    this.connecting = true;
     const url = this.urls[0];
     if (url === undefined) return;
-    const { host, port } = parseUrl(url);
-    const socket = net.connect({ host, port, noDelay: true });
-    socket.on('connect', () => {
-      this.connecting = false;
-      this.socket = socket;
-      this.connectedAt = performance.now();
-      this.backoffMs = this.transport.limits.reconnectBackoffMinMs;
-      socket.write(frame(PeerFrameKind.Hello, [this.transport.clusterId, this.transport.memberId, this.id]));
-      this.flush();
-    });
+    this.connecting = true;
+    dialPeer(url, this.transport.options.tls ?? null).then(
+      (socket) => {
+        this.connecting = false;
+        if (this.closed) socket.destroy();
+        else this.attach(socket);
+      },
+      (err: Error) => {
+        this.connecting = false;
+        this.noteDialError(err);
+        if (!this.closed) this.retryLater();
+      },
+    );
+  }
+
+  /** The last dial error reported: a TLS refusal is worth a warning, once until it changes; a refused connect is not. */
+  private lastDialError = '';
+  private noteDialError(err: Error): void {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ECONNREFUSED' || code === 'ECONNRESET' || err.message === this.lastDialError) return;
+    this.lastDialError = err.message;
+    this.transport.options.warn?.(`dialing peer ${this.id.toString(16)} failed: ${err.message}`);
+  }
+
+  private attach(socket: net.Socket): void {
+    this.socket = socket;
+    this.lastDialError = '';
+    this.connectedAt = performance.now();
+    this.backoffMs = this.transport.limits.reconnectBackoffMinMs;
     socket.on('data', (chunk: Buffer) => this.transport.onOutboundReply(this, chunk));
     socket.on('error', () => {});
     socket.on('close', () => {
-      this.connecting = false;
       if (this.socket === socket) {
         this.socket = null;
         this.connectedAt = null;
       }
-      if (this.closed) return;
-      this.transport.options.reportUnreachable(this.id);
-      this.timer = setTimeout(() => {
-        this.timer = null;
-        if (this.queue.length > 0 || this.transport.hasPeer(this.id)) this.connect();
-      }, this.backoffMs);
-      this.timer.unref();
-      this.backoffMs = Math.min(this.backoffMs * 2, this.transport.limits.reconnectBackoffMaxMs);
+      if (!this.closed) this.retryLater();
     });
+    socket.write(frame(PeerFrameKind.Hello, [this.transport.clusterId, this.transport.memberId, this.id]));
+    this.flush();
+  }
+
+  private retryLater(): void {
+    this.transport.options.reportUnreachable(this.id);
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      if (this.queue.length > 0 || this.transport.hasPeer(this.id)) this.connect();
+    }, this.backoffMs);
+    this.timer.unref();
+    this.backoffMs = Math.min(this.backoffMs * 2, this.transport.limits.reconnectBackoffMaxMs);
   }
 
   close(): void {
@@ -192,12 +214,22 @@ export class Transport {
   async listen(): Promise<{ host: string; port: number }[]> {
     const out: { host: string; port: number }[] = [];
     for (const url of this.options.listenUrls) {
-      const { host, port } = parseUrl(url);
-      const { server: srv, address } = await listenTcp(host, port, (socket) => this.accept(socket));
+      const { host, port, secure } = peerAddress(url);
+      const tls = this.options.tls ?? null;
+      if (secure && tls === null) throw new Error(`peer URL ${url}: no TLS configuration`);
+      const onConnection = secure ? (raw: net.Socket): void => this.acceptTls(tls!, raw) : (socket: net.Socket): void => this.accept(socket);
+      const { server: srv, address } = await listenTcp(host, port, onConnection);
       out.push(address);
       this.servers.push(srv);
     }
     return out;
+  }
+
+  /** TLS first; the connection counts as inbound from accept, so close() ends handshakes in progress too. */
+  private acceptTls(tls: PeerTlsHooks, raw: net.Socket): void {
+    this.inbound.add(raw);
+    raw.once('close', () => this.inbound.delete(raw));
+    tls.accept(raw, (secure) => this.accept(secure));
   }
 
   hasPeer(id: NodeId): boolean {
@@ -263,18 +295,16 @@ export class Transport {
     const url = peer.urls[0];
     let ok = false;
     if (url !== undefined) {
-      const { host, port } = parseUrl(url);
-      const socket = net.connect({ host, port, noDelay: true });
+      let socket: net.Socket | null = null;
       try {
-        await new Promise<void>((resolve, reject) => {
-          socket.once('connect', resolve);
-          socket.once('error', reject);
-        });
+        socket = await dialPeer(url, this.options.tls ?? null);
+        const s = socket;
+        s.on('error', () => {});
         const write = (buf: Buffer): Promise<void> =>
           new Promise((resolve, reject) => {
-            if (socket.destroyed) return reject(new Error('closed'));
-            if (socket.write(buf)) resolve();
-            else socket.once('drain', resolve);
+            if (s.destroyed) return reject(new Error('closed'));
+            if (s.write(buf)) resolve();
+            else s.once('drain', resolve);
           });
         await write(frame(PeerFrameKind.Hello, [this.clusterId, this.memberId, peer.id]));
         const chunk = this.limits.snapshotChunkBytes;
@@ -285,12 +315,12 @@ export class Transport {
           if (last) break;
         }
         await write(frame(PeerFrameKind.Raft, [this.clusterId, encodeMessage(m), snapshotId]));
-        await new Promise<void>((resolve) => socket.end(resolve));
+        await new Promise<void>((resolve) => s.end(resolve));
         ok = true;
       } catch (err) {
         this.options.warn?.(`sending snapshot to ${peer.id.toString(16)} failed: ${(err as Error).message}`);
       } finally {
-        socket.destroy();
+        socket?.destroy();
       }
     }
     this.options.reportSnapshot(peer.id, !ok);

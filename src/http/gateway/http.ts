@@ -17,6 +17,7 @@ import { decodeNext, GoJsonError, jsonQuoteText, type JsonNode } from '../../goc
 import { marshalJson, protoSize, unmarshalMessage } from './jsonpb.js';
 import { ROUTES, type StreamRoute, type UnaryRoute } from './routes.js';
 import { openServerStream, type ServerStream } from './streams.js';
+import { connectionAuth } from '../client-identity.js';
 import type { MessageDesc } from '../../proto/index.js';
 
 /** grpc-gateway 1.9's code-to-status mapping, as linked into etcd 3.4 (FailedPrecondition is 412 there; 3.5 says 400). */
@@ -146,6 +147,7 @@ function readBody(res: uWS.HttpResponse, contentLength: string, limits: Limits, 
 }
 
 function handleUnary(server: EtcdServer, limits: Limits, route: UnaryRoute, res: uWS.HttpResponse, req: uWS.HttpRequest): void {
+  const auth = connectionAuth(res);
   const state: Aborted = { aborted: false };
   const gone = new AbortController();
   res.onAborted(() => {
@@ -158,7 +160,7 @@ function handleUnary(server: EtcdServer, limits: Limits, route: UnaryRoute, res:
       const first = decodeNext(body, 0, true);
       const node = first.kind === 'value' ? first.node : null; // an empty body is the default request
       const request = decodeMessage(node, route.request, limits, route.proposal);
-      result = route.call(server, request, gone.signal);
+      result = route.call(server, request, gone.signal, auth);
     } catch (err) {
       if (!state.aborted) sendError(res, decodeError(err));
       return;
@@ -227,6 +229,7 @@ export class JsonSequenceReader {
 
 function handleStream(server: EtcdServer, limits: Limits, route: StreamRoute, res: uWS.HttpResponse, req: uWS.HttpRequest): void {
   const requireLeader = req.getHeader('grpc-metadata-hasleader') === 'true';
+  const auth = connectionAuth(res);
   const contentLength = req.getHeader('content-length');
   let stream: ServerStream | null = null;
   let finished = false;
@@ -290,7 +293,7 @@ function handleStream(server: EtcdServer, limits: Limits, route: StreamRoute, re
    */
   const open = (): boolean => {
     try {
-      stream = openServerStream(server, route.method, output, requireLeader);
+      stream = openServerStream(server, route.method, output, requireLeader, auth);
       return true;
     } catch (err) {
       finished = true;

@@ -5,7 +5,7 @@
 // in 3.5), so /v3/maintenance/hashkv answers 404 there; we answer as 3.4 does.
 
 import { Schema as S, type MessageDesc, type MethodName, type StreamMethodName } from '../../proto/index.js';
-import { callMethod, FIXED_METHODS as F, METHODS, type EtcdServer, type FixedMethod } from '../../server/index.js';
+import { callMethod, FIXED_METHODS as F, METHODS, type EtcdServer, type FixedMethod, type RequestAuth } from '../../server/index.js';
 
 export interface UnaryRoute {
   readonly kind: 'unary';
@@ -13,8 +13,11 @@ export interface UnaryRoute {
   readonly response: MessageDesc;
   /** a write through Raft: etcd refuses it above --max-request-bytes with `request is too large` */
   readonly proposal: boolean;
-  /** `signal` is aborted when the client goes away before the answer (a waiting Lock or Campaign withdraws) */
-  call(server: EtcdServer, request: Record<string, unknown>, signal: AbortSignal): unknown;
+  /**
+   * `signal` is aborted when the client goes away before the answer (a waiting Lock or Campaign withdraws); `auth`:
+   * the caller's credentials (the connection's verified TLS client CN)
+   */
+  call(server: EtcdServer, request: Record<string, unknown>, signal: AbortSignal, auth?: RequestAuth): unknown;
 }
 
 export interface StreamRoute {
@@ -35,7 +38,7 @@ function method(name: MethodName, request: MessageDesc, response: MessageDesc): 
     request,
     response,
     proposal: METHODS[name].proposal,
-    call: (server, body, signal) => callMethod(server, name, body, { signal }),
+    call: (server, body, signal, auth) => callMethod(server, name, body, { signal, auth }),
   };
 }
 
