@@ -3,6 +3,7 @@
 // Lifecycle: close() waits for in-flight requests then ends the connection; destroy(err) rejects them at once.
 
 import net from 'node:net';
+import tls from 'node:tls';
 import { EtcdError, etcdError, fromStatus, GrpcCode } from '../errors/index.js';
 import {
   encodeFrame,
@@ -30,6 +31,33 @@ export interface ClientOptions {
   requestTimeoutMs?: number;
   /** largest response body accepted */
   responseBytesMax?: number;
+  // ---- TLS ----
+  /**
+   * TLS, as clientv3 decides it per endpoint: `https://` endpoints are always TLS (with these settings, or the system's
+   * roots), `http://` ones never, and endpoints without a scheme are TLS when this is given.
+   */
+  tls?: ClientTlsOptions;
+}
+
+/** etcdctl's --cacert, --cert, --key, --insecure-skip-tls-verify; PEM as strings or buffers. */
+export interface ClientTlsOptions {
+  /** CAs that verify the member's certificate (default: the system's roots) */
+  ca?: string | Buffer;
+  /** client certificate and key, together (--client-cert-auth members require them) */
+  cert?: string | Buffer;
+  key?: string | Buffer;
+  /** accept any server certificate (testing only) */
+  insecureSkipVerify?: boolean;
+  /** the name the server's certificate must carry (default: the endpoint's host) */
+  serverName?: string;
+}
+
+/** Whether an endpoint is dialled with TLS (clientv3 3.4's rule, see ClientOptions.tls). */
+export function endpointUsesTls(endpoint: string, options: Pick<ClientOptions, 'tls'>): boolean {
+  const scheme = /^([a-z]+):\/\//.exec(endpoint)?.[1];
+  if (scheme === 'https' || scheme === 'unixs') return true;
+  if (scheme !== undefined) return false;
+  return options.tls !== undefined;
 }
 
 interface Pending {
@@ -131,22 +159,42 @@ export class Client implements StreamOpener {
 
   private dial(endpoint: string): Promise<net.Socket> {
     const { host, port } = parseEndpoint(endpoint);
+    const secure = endpointUsesTls(endpoint, this.options);
     return new Promise((resolve, reject) => {
-      const socket = net.connect({ host, port, noDelay: true });
+      const socket = secure ? this.dialTls(host, port) : net.connect({ host, port, noDelay: true });
       const timer = setTimeout(() => {
         socket.destroy();
         reject(new Error(`dial ${endpoint}: timeout`));
       }, this.options.dialTimeoutMs ?? 2000);
-      socket.once('connect', () => {
+      socket.once(secure ? 'secureConnect' : 'connect', () => {
         clearTimeout(timer);
         socket.removeAllListeners('error');
         resolve(socket);
       });
       socket.once('error', (err) => {
         clearTimeout(timer);
+        socket.destroy();
         reject(new Error(`dial ${endpoint}: ${err.message}`));
       });
     });
+  }
+
+  /** A TLS connection with the client's settings; the server's certificate must name serverName or the host. */
+  private dialTls(host: string, port: number): tls.TLSSocket {
+    const t = this.options.tls ?? {};
+    const servername = t.serverName ?? (net.isIP(host) === 0 ? host : undefined);
+    const socket = tls.connect({
+      host,
+      port,
+      ...(t.ca !== undefined ? { ca: t.ca } : {}),
+      ...(t.cert !== undefined ? { cert: t.cert } : {}),
+      ...(t.key !== undefined ? { key: t.key } : {}),
+      ...(servername !== undefined ? { servername } : {}),
+      rejectUnauthorized: t.insecureSkipVerify !== true,
+      minVersion: 'TLSv1.2',
+    });
+    socket.setNoDelay(true);
+    return socket;
   }
 
   private attach(socket: net.Socket): void {

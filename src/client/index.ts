@@ -4,7 +4,7 @@
 export * from '../proto/types.js';
 export { prefixRangeEnd } from '../proto/index.js';
 export { EtcdError, GrpcCode } from '../errors/index.js';
-export { Client, parseEndpoint, toBytes, type ClientOptions } from './client.js';
+export { Client, endpointUsesTls, parseEndpoint, toBytes, type ClientOptions, type ClientTlsOptions } from './client.js';
 export type { ClientStream, StreamHandlers, StreamOpener } from './stream.js';
 export { Session, Mutex, Election, type SessionOptions } from './recipes.js';
 export { watch, type WatchHandlers, type Watcher, type WatchOptions } from './watch.js';

@@ -3,7 +3,7 @@
 // exceeded". Errors read as clientv3 prints them: etcd's own error text for the errors clientv3 knows, otherwise
 // gRPC's "rpc error: code = ... desc = ...".
 
-import { Client, EtcdError, GrpcCode, type ClientStream, type StreamHandlers } from '../../client/index.js';
+import { Client, EtcdError, GrpcCode, type ClientStream, type ClientTlsOptions, type StreamHandlers } from '../../client/index.js';
 import type { StreamMethodName, StreamMethods } from '../../proto/index.js';
 import { Errors, etcdError, grpcCodeName } from '../../errors/index.js';
 
@@ -72,22 +72,22 @@ function withDeadline<T>(p: Promise<T>, deadline: Deadline, onExpire: () => void
 export class Connection {
   private client: Client | null = null;
 
-  /** `tls`: the client wants TLS, which the etcd-ts binary protocol does not speak, so it never connects */
+  /** `tls`: etcdctl's TLS configuration (undefined: none; https:// endpoints are TLS all the same) */
   constructor(
     private readonly endpoints: string[],
     private readonly dialTimeoutMs: number,
-    private readonly tls = false,
+    private readonly tls?: ClientTlsOptions,
   ) {}
 
   private async connected(deadline: Deadline): Promise<Client> {
     for (;;) {
       if (this.client !== null) return this.client;
       if (remaining(deadline) <= 0) throw new DeadlineExceeded();
-      if (this.tls) {
-        await sleep(Math.min(remaining(deadline), 1000));
-        continue;
-      }
-      const client = new Client({ endpoints: this.endpoints, dialTimeoutMs: Math.max(1, Math.min(this.dialTimeoutMs, remaining(deadline))) });
+      const client = new Client({
+        endpoints: this.endpoints,
+        dialTimeoutMs: Math.max(1, Math.min(this.dialTimeoutMs, remaining(deadline))),
+        ...(this.tls !== undefined ? { tls: this.tls } : {}),
+      });
       try {
         await withDeadline(client.connect(), deadline, () => client.destroy());
         this.client = client;

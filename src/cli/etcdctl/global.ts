@@ -20,6 +20,7 @@ import { type ByteString, trimSpace } from '../../gocompat/index.js';
 import { ExitCode, exitWithError, stderr, stdout } from './output.js';
 import { newPrinter, SimplePrinter, type Printer } from './printers/index.js';
 import { readLineUnbuffered } from './stdin.js';
+import type { ClientTlsOptions } from '../../client/index.js';
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 
@@ -165,24 +166,32 @@ function readFileGo(path: ByteString): string {
   }
 }
 
+// ---- TLS (newClientCfg's TLS set-up) ------------------------------------------------------------------------
+
 /**
- * newClientCfg's TLS set-up: the files are checked as etcd's transport.TLSInfo does. A TLS client then never gets a
- * connection to etcd-ts, which speaks plaintext only, just as etcdctl gets none from a plaintext etcd: its requests
- * run into their deadline. Returns whether TLS is on.
+ * newClientCfg's TLS set-up: the files are read and checked as etcd's transport.TLSInfo does (a bad one exits 128),
+ * and TLS is configured when --cert, --key or --cacert is given or --insecure-transport=false; --insecure-skip-tls-verify
+ * only applies to a TLS configuration (trap 9). Undefined: no TLS configuration, so endpoints without a scheme are
+ * dialled in plaintext (https:// ones are TLS all the same, with the system's roots, as clientv3 does).
  */
-function tlsFromCmd(cmd: Command): boolean {
+function tlsFromCmd(cmd: Command): ClientTlsOptions | undefined {
   const cert = getString(cmd, 'cert');
   const key = getString(cmd, 'key');
   const cacert = getString(cmd, 'cacert');
+  const options: ClientTlsOptions = {};
   if (cert !== '' || key !== '') {
     if (key === '' || cert === '') exitWithError(ExitCode.BadArgs, `KeyFile and CertFile must both be present[key: ${key}, cert: ${cert}]`);
     const certPem = readFileGo(cert);
     const keyPem = readFileGo(key);
     if (!certPem.includes('-----BEGIN')) exitWithError(ExitCode.BadArgs, 'tls: failed to find any PEM data in certificate input');
     if (!keyPem.includes('-----BEGIN')) exitWithError(ExitCode.BadArgs, 'tls: failed to find any PEM data in key input');
+    options.cert = Buffer.from(certPem, 'latin1');
+    options.key = Buffer.from(keyPem, 'latin1');
   }
-  if (cacert !== '') readFileGo(cacert);
-  return cert !== '' || key !== '' || cacert !== '' || !getBool(cmd, 'insecure-transport');
+  if (cacert !== '') options.ca = Buffer.from(readFileGo(cacert), 'latin1');
+  if (cert === '' && key === '' && cacert === '' && getBool(cmd, 'insecure-transport')) return undefined;
+  if (getBool(cmd, 'insecure-skip-tls-verify')) options.insecureSkipVerify = true;
+  return options;
 }
 
 /** clientConfigFromCmd */
