@@ -66,7 +66,7 @@ export function boundUrls(urls: readonly string[], addresses: readonly Listening
 const anySecure = (urls: readonly string[]): boolean => urls.some((u) => MemberTls.isSecure(u));
 
 export async function startMember(config: Config, events: ServerEvents = {}, options: ServerOptions = {}, frontEnds: FrontEndOptions = {}): Promise<Member> {
-  // etcd checks its TLS settings (and makes auto TLS certificates) before it opens its data
+  // etcd checks its TLS settings before it opens its data (auto TLS writes its certificates there afterwards)
   const tls = new MemberTls(config);
   const storage = await openStorage(config.dataDir);
   let server: EtcdServer | null = null;
@@ -76,6 +76,7 @@ export async function startMember(config: Config, events: ServerEvents = {}, opt
   let clientPort: ClientPort | null = null;
   let httpsPort: ClientPort | null = null;
   try {
+    tls.start();
     server = await EtcdServer.start(config, storage, events, { peerTls: tls.peer, ...options });
     const binaryTls = anySecure(config.listenClientBinaryUrls) ? tls.clientServer(null) : null;
     binary = new BinaryServer({ server, limits: config.limits, urls: config.listenClientBinaryUrls, tls: binaryTls });

@@ -153,8 +153,9 @@ export class TlsServer {
     };
     raw.on('readable', onReadable);
     raw.on('end', onEnd);
+    // once wrapped, the TLS socket reports (its error may come a tick after the raw socket closed)
     raw.once('close', () => {
-      if (!settled) reject('EOF', null);
+      if (!settled && wrapped === null) reject('EOF', null);
     });
   }
 
@@ -176,7 +177,8 @@ export class TlsServer {
     });
     wrappedAs(socket);
     socket.on('error', (err) => reject(err, null));
-    socket.once('close', () => reject('EOF', null));
+    // Node may emit a handshake error after 'close' has been queued: give it the turn before calling this an EOF
+    socket.once('close', () => setImmediate(() => reject('EOF', null)));
     socket.once('secure', () => {
       void this.check(socket).then(
         (problem) => (problem === null ? done(socket) : reject(problem.error, problem.chain)),

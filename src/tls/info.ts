@@ -21,6 +21,8 @@ export interface TlsInfo {
   readonly skipClientSanVerify: boolean;
   /** the certificate is auto TLS's own: a dialer skips verifying the server, as etcd's selfCert client does */
   readonly selfCert: boolean;
+  /** auto TLS: the listen hosts its certificate names (it is written by writeSelfCert once the data directory exists) */
+  readonly selfCertHosts?: readonly string[];
   /** Go names, for the start-up log */
   readonly cipherSuites: readonly string[];
   /** Node's `ciphers` string */
@@ -81,23 +83,22 @@ function hostsOf(urls: readonly string[]): string[] {
   return urls.map((u) => new URL(u).host);
 }
 
-/** ClientSelfCert / PeerSelfCert: the side's settings once auto TLS has had its say. */
+/**
+ * ClientSelfCert / PeerSelfCert: the side's settings once auto TLS has had its say. The certificate itself is written
+ * by writeSelfCert, after the data directory was opened (a fresh one must be empty when the storage creates it).
+ */
 function withSelfCert(info: TlsInfo, flags: TlsFlags, side: 'client' | 'peer', dir: string, hosts: string[]): TlsInfo {
   if (!flags.autoTls) return info;
   if (!isEmpty(info)) {
     tlsLog('warn', `ignoring ${side} auto TLS since certs given`);
     return info;
   }
-  let files;
-  try {
-    files = selfCert(dir, hosts);
-  } catch (err) {
-    throw new TlsConfigError(`failed to get ${side} self-signed certs: ${(err as Error).message}`);
-  }
   // transport.SelfCert returns a fresh TLSInfo: only the files (and the cipher suites etcd applies again) remain
   return Object.freeze({
     ...info,
-    ...files,
+    certFile: path.join(dir, 'cert.pem'),
+    keyFile: path.join(dir, 'key.pem'),
+    selfCertHosts: Object.freeze([...hosts]),
     trustedCaFile: '',
     clientCertAuth: false,
     crlFile: '',
@@ -108,8 +109,18 @@ function withSelfCert(info: TlsInfo, flags: TlsFlags, side: 'client' | 'peer', d
   });
 }
 
+/** Writes an auto TLS side's certificate unless it exists (transport.SelfCert); etcd's message when it cannot. */
+export function writeSelfCert(info: TlsInfo, side: 'client' | 'peer'): void {
+  if (info.selfCertHosts === undefined) return;
+  try {
+    selfCert(path.dirname(info.certFile), info.selfCertHosts);
+  } catch (err) {
+    throw new TlsConfigError(`failed to get ${side} self-signed certs: ${(err as Error).message}`);
+  }
+}
+
 /**
- * Both sides' settings from the configuration, auto TLS certificates made where asked for. Throws TlsConfigError with
+ * Both sides' settings from the configuration (auto TLS's certificate paths included). Throws TlsConfigError with
  * etcd's message for an unknown cipher suite.
  */
 export function memberTlsInfo(config: Config): MemberTlsInfo {

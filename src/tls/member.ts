@@ -1,14 +1,18 @@
 // A member's TLS, built once at start-up from its configuration, as etcd's embed.StartEtcd sets it up: both sides'
 // settings (auto TLS included), the start-up checks of the listen URLs with etcd's messages and warnings, and the
-// pieces the listeners and the peer transport use. A side's files are read when a listener or the peer dialer first
-// needs them (etcd reads them when it wraps a listener), so a certificate given with only http:// URLs is ignored
-// with a warning, as etcd ignores it, even if the file does not exist.
+// pieces the listeners and the peer transport use. A side's files are read at start-up when a listener or the peer
+// dialer will need them (etcd reads them when it wraps a listener), so a certificate given with only http:// URLs is
+// ignored with a warning, as etcd ignores it, even if the file does not exist.
+//
+// Two steps, around the opening of the data directory: the constructor checks everything it can without writing
+// (a refused start leaves no data directory behind, as etcd's does not), then start() writes auto TLS's certificates
+// into <data-dir>/fixtures and reads the files.
 
 import type net from 'node:net';
 import type { Config } from '../config/index.js';
 import { TlsServer, type Alpn } from './accept.js';
 import { TlsDialer } from './dial.js';
-import { isEmpty, memberTlsInfo, TlsConfigError, type MemberTlsInfo, type TlsInfo } from './info.js';
+import { isEmpty, memberTlsInfo, TlsConfigError, writeSelfCert, type MemberTlsInfo, type TlsInfo } from './info.js';
 import { tlsLog } from './log.js';
 import { CertificateFiles, RevocationList, TlsFileError } from './material.js';
 
@@ -59,10 +63,22 @@ export class MemberTls {
     this.peerSide = new Side(this.info.peer);
     this.checkPeerUrls();
     this.checkClientUrls();
+    this.load(false);
+  }
+
+  /** Once the data directory exists: auto TLS's certificates, then their files. */
+  start(): void {
+    writeSelfCert(this.info.peer, 'peer');
+    writeSelfCert(this.info.client, 'client');
+    this.load(true);
+  }
+
+  private load(selfCerts: boolean): void {
+    const needed = (info: TlsInfo, used: boolean): boolean => used && !isEmpty(info) && info.selfCert === selfCerts;
+    const clientUrls = [...this.config.listenClientUrls, ...this.config.listenClientHttpUrls, ...this.config.listenClientBinaryUrls];
     try {
-      if (!isEmpty(this.info.peer)) this.peerSide.certificateFiles();
-      const clientUrls = [...config.listenClientUrls, ...config.listenClientHttpUrls, ...config.listenClientBinaryUrls];
-      if (clientUrls.some((u) => u.startsWith('https://'))) this.client.certificateFiles();
+      if (needed(this.info.peer, true)) this.peerSide.certificateFiles();
+      if (needed(this.info.client, clientUrls.some((u) => MemberTls.isSecure(u)))) this.client.certificateFiles();
     } catch (err) {
       if (err instanceof TlsFileError) throw new TlsConfigError(err.message);
       throw err;
