@@ -105,7 +105,7 @@ export async function startChild(flags: string[] = [], dataDir = path.join(tempD
     const timer = setTimeout(() => reject(new Error(`etcd-ts did not start in 20 s: ${err}`)), 20_000);
     child.stderr!.on('data', (chunk: Buffer) => {
       err += chunk.toString();
-      const m = /"binary-client-urls":\["http:\/\/([^"]+)"/.exec(err);
+      const m = /"binary-client-urls":\["https?:\/\/([^"]+)"/.exec(err);
       if (m) {
         clearTimeout(timer);
         resolve(m[1]!);

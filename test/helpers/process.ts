@@ -63,7 +63,7 @@ export async function startEtcdTsWith(args: string[], opts: { env?: Record<strin
   const endpoint = await new Promise<string>((resolve, reject) => {
     child.stderr!.on('data', (chunk: Buffer) => {
       err += chunk.toString();
-      const m = /"binary-client-urls":\["http:\/\/([^"]+)"/.exec(err);
+      const m = /"binary-client-urls":\["https?:\/\/([^"]+)"/.exec(err);
       if (m) resolve(m[1]!);
     });
     void exited.then(({ code, signal }) => reject(new Error(`etcd-ts exited (${code ?? signal}) before serving: ${err}`)));

@@ -14,7 +14,7 @@ import { startMember } from '../../src/cli/member.js';
 import { Client } from '../../src/client/index.js';
 import { METHODS, type CallContext, type RequestAuth } from '../../src/server/index.js';
 import { etcdctlAvailable, runEtcdctl, runEtcdctlTs, start as startCli } from '../helpers/etcdctl.js';
-import { startInProcess, tempDir, type InProcessMember } from '../helpers/member.js';
+import { runEtcdTs, startChild, startInProcess, tempDir, type InProcessMember } from '../helpers/member.js';
 import { pem, testCerts } from '../helpers/tls-certs.js';
 import { httpsRequest, startRealEtcdTls, TlsLog, tlsProbe } from '../helpers/tls.js';
 
@@ -243,6 +243,33 @@ test('start-up refusals with etcd\'s messages; http:// listeners with certificat
   assert.ok(warned.includes('scheme is HTTP while key and cert files are present; ignoring key and cert files'), JSON.stringify(warned));
   assert.ok(warned.includes('scheme is HTTP while --client-cert-auth is enabled; ignoring client cert auth for this URL'), JSON.stringify(warned));
   fs.rmSync(dir, { recursive: true, force: true });
+});
+
+test('the etcd-ts command: start-up refusals and rejected connections as JSON log lines with etcd\'s fields', { timeout: 40_000 }, async (t) => {
+  const dir = tempDir('etcd-ts-tls-cli-');
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const refused = await runEtcdTs(['--data-dir', path.join(dir, 'refused'), '--listen-client-urls', 'https://127.0.0.1:0', '--listen-client-binary-urls', 'http://127.0.0.1:0']);
+  assert.equal(refused.code, 1);
+  const fatal = refused.stderr.split('\n').filter((l) => l.includes('"level":"fatal"')).map((l) => JSON.parse(l) as Record<string, unknown>);
+  assert.deepEqual(fatal.map((l) => [l.msg, l.error]), [['failed to start member', 'TLS key/cert (--cert-file, --key-file) must be provided for client url https://127.0.0.1:0 with HTTPS scheme']]);
+  assert.ok(!fs.existsSync(path.join(dir, 'refused')), 'a refused start leaves no data directory');
+  const child = await startChild(['--listen-client-urls', 'https://127.0.0.1:0', '--listen-client-binary-urls', 'https://127.0.0.1:0', '--cert-file', certs.serverCert, '--key-file', certs.serverKey, '--trusted-ca-file', certs.ca], path.join(dir, 'data'));
+  t.after(() => child.kill());
+  const ready = child.stderr().split('\n').map((l) => (l.startsWith('{') ? (JSON.parse(l) as Record<string, unknown>) : {})).find((l) => l.msg === 'ready to serve client requests')!;
+  assert.match(String((ready['client-urls'] as string[])[0]), /^https:\/\/127\.0\.0\.1:\d+$/);
+  assert.ok(child.stderr().includes('"msg":"starting with client TLS"'));
+  const port = Number(child.endpoint.split(':')[1]);
+  const probe = await tlsProbe(port, { ca: certs.ca });
+  const deadline = Date.now() + 10_000;
+  let line: Record<string, unknown> | undefined;
+  while (line === undefined && Date.now() < deadline) {
+    line = child.stderr().split('\n').filter((l) => l.includes('rejected connection')).map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l['remote-addr'] === `127.0.0.1:${probe.localPort}`);
+    if (line === undefined) await new Promise((r) => setTimeout(r, 50));
+  }
+  assert.ok(line !== undefined, child.stderr());
+  assert.deepEqual(Object.keys(line).filter((k) => k !== 'ts'), ['level', 'caller', 'msg', 'remote-addr', 'server-name', 'error']);
+  assert.equal(line.level, 'warn');
+  assert.equal(line.error, "tls: client didn't provide a certificate", 'the CA file alone requires client certificates (trap 8)');
 });
 
 test('--auto-tls with https:// --listen-client-http-urls: a self-signed certificate in <data-dir>/fixtures/client, HTTP and the dashboard over HTTPS', { timeout: 30_000 }, async (t) => {
