@@ -113,7 +113,7 @@ export class TlsServer {
     const remote = remoteAddr(raw); // gone from the socket once it is destroyed
     let settled = false;
     let wrapped: tls.TLSSocket | null = null;
-    const timer = setTimeout(() => reject(new Error('i/o timeout'), null), this.handshakeTimeoutMs);
+    const timer = setTimeout(() => reject('i/o timeout', null), this.handshakeTimeoutMs);
     const reject = (err: Error | string, chain: X509Certificate[] | null): void => {
       if (settled) return;
       settled = true;

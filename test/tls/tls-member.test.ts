@@ -80,19 +80,30 @@ test('real etcdctl 3.4 over TLS: put, get and watch print on etcd-ts what they p
       const r = await runEtcdctl([`--endpoints=${ep}`, ...etcdctlTls, ...args]);
       return { code: r.code, stdout: r.stdout.toString(), stderr: r.stderr.toString() };
     }));
-  const watches = sides.map((ep) => startCli('etcdctl', [`--endpoints=${ep}`, ...etcdctlTls, 'watch', '--prefix', 'tls/']));
-  t.after(() => watches.forEach((w) => w.signal('SIGKILL')));
+  // the watches start from the revision after which both sides make the same writes
+  const revisions = await Promise.all(sides.map(async (ep) => {
+    const r = await runEtcdctl([`--endpoints=${ep}`, ...etcdctlTls, 'get', 'tls/none', '-w', 'json']);
+    return Number((JSON.parse(r.stdout.toString()) as { header: { revision: number } }).header.revision);
+  }));
   for (const args of [['put', 'tls/a', '1'], ['put', 'tls/b', '2', '--prev-kv'], ['get', 'tls/', '--prefix'], ['get', 'tls/a', '--print-value-only'], ['del', 'tls/a']]) {
     const [real, ours] = await both(args);
     assert.equal(real!.code, 0, `${args.join(' ')} against etcd: ${real!.stderr}`);
     assert.deepEqual(ours, real, args.join(' '));
   }
-  const expected = 'PUT\ntls/a\n1\nPUT\ntls/b\n2\nDELETE\ntls/a\n\n';
-  for (const w of watches) {
-    const deadline = Date.now() + 10_000;
-    while (w.output().stdout.toString() !== expected && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-  }
-  assert.deepEqual(watches.map((w) => w.output().stdout.toString()), [expected, expected]);
+  const watches = sides.map((ep, i) => startCli('etcdctl', [`--endpoints=${ep}`, ...etcdctlTls, 'watch', '--prefix', 'tls/', `--rev=${revisions[i]! + 1}`]));
+  t.after(() => watches.forEach((w) => w.signal('SIGKILL')));
+  const waitForWatches = async (expected: string): Promise<void> => {
+    for (const w of watches) {
+      const deadline = Date.now() + 10_000;
+      while (w.output().stdout.toString() !== expected && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    }
+    assert.deepEqual(watches.map((w) => w.output().stdout.toString()), [expected, expected]);
+  };
+  // the history first, then a live event
+  const history = 'PUT\ntls/a\n1\nPUT\ntls/b\n2\nDELETE\ntls/a\n\n';
+  await waitForWatches(history);
+  await both(['put', 'tls/c', '3']);
+  await waitForWatches(`${history}PUT\ntls/c\n3\n`);
   // a client that does not trust the server: etcdctl says only "context deadline exceeded"; both log Go's alert
   const distrust = await Promise.all(sides.map((ep) => runEtcdctl([`--endpoints=${ep}`, '--cacert', certs.otherCa, '--cert', certs.clientCert, '--key', certs.clientKey, '--dial-timeout=1s', '--command-timeout=2s', 'get', 'x'])));
   assert.deepEqual(distrust.map((r) => [r.code, r.stderr.toString().split('\n').filter((l) => l.startsWith('Error:'))]), [[1, ['Error: context deadline exceeded']], [1, ['Error: context deadline exceeded']]]);
@@ -115,6 +126,12 @@ test('etcdctl-ts and the TypeScript client over TLS, to the client port and the 
   assert.equal(half.stderr.toString(), `Error: KeyFile and CertFile must both be present[key: , cert: ${certs.clientCert}]\n`);
   const plain = await runEtcdctlTs([`--endpoints=127.0.0.1:${binaryPort}`, '--dial-timeout=1s', '--command-timeout=1s', 'get', 'x']);
   assert.equal(plain.stderr.toString().trim().split('\n').pop(), 'Error: context deadline exceeded');
+  // --insecure-skip-tls-verify applies to a TLS configuration (here: the client certificate alone); without a CA the
+  // server is not trusted (--insecure-transport=false alone asks for TLS with the system's roots)
+  const skip = await runEtcdctlTs([`--endpoints=127.0.0.1:${binaryPort}`, '--cert', certs.clientCert, '--key', certs.clientKey, '--insecure-skip-tls-verify', 'get', 'ts/k', '--print-value-only']);
+  assert.equal(skip.stdout.toString(), `https://127.0.0.1:${clientPort}\n`, skip.stderr.toString());
+  const untrusted = await runEtcdctlTs([`--endpoints=127.0.0.1:${binaryPort}`, '--insecure-transport=false', '--dial-timeout=1s', '--command-timeout=1s', 'get', 'x']);
+  assert.equal(untrusted.stderr.toString().trim().split('\n').pop(), 'Error: context deadline exceeded');
   const env = await runEtcdctlTs([`--endpoints=127.0.0.1:${binaryPort}`, 'get', 'ts/k', '--print-value-only'], { env: { ETCDCTL_CACERT: certs.ca, ETCDCTL_CERT: certs.clientCert, ETCDCTL_KEY: certs.clientKey } });
   assert.equal(env.stdout.toString(), `https://127.0.0.1:${clientPort}\n`, env.stderr.toString());
 

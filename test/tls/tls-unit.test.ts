@@ -18,11 +18,13 @@ import {
   selectCipherSuites,
   selfCert,
   TlsFileError,
+  TlsServer,
   verifyHostname,
   type TlsInfo,
 } from '../../src/tls/index.js';
 import { tempDir } from '../helpers/member.js';
 import { testCerts } from '../helpers/tls-certs.js';
+import { TlsLog, tlsProbe } from '../helpers/tls.js';
 
 const certs = testCerts();
 
@@ -210,4 +212,46 @@ test('certificate files: a rotation on disk is served from the next check on; fi
   assert.throws(() => new CertificateFiles(info({ certFile, keyFile: path.join(dir, 'nosuch.key') })), { message: `open ${path.join(dir, 'nosuch.key')}: no such file or directory` });
   assert.throws(() => new CertificateFiles(info({ certFile, keyFile, allowedCn: 'a', allowedHostname: 'b' })), { message: 'AllowedCN and AllowedHostname are mutually exclusive (cn="a", hostname="b")' });
   fs.rmSync(dir, { recursive: true, force: true });
+});
+
+/** A TlsServer on a plain listener, as the member's listeners use it; resolves with its port and the TLS log. */
+async function tlsServer(t: { after(fn: () => unknown): void }, overrides: Partial<TlsInfo>, handshakeTimeoutMs?: number): Promise<{ port: number; log: TlsLog }> {
+  const i = info({ certFile: certs.serverCert, keyFile: certs.serverKey, ...overrides });
+  const server = new TlsServer(i, { files: new CertificateFiles(i), crl: null, alpn: null, peer: false, ...(handshakeTimeoutMs !== undefined ? { handshakeTimeoutMs } : {}) });
+  const log = new TlsLog();
+  const listener = net.createServer((raw) => server.accept(raw, (s) => s.end('ok')));
+  await new Promise<void>((resolve) => listener.listen(0, '127.0.0.1', resolve));
+  t.after(() => {
+    log.close();
+    listener.close();
+  });
+  return { port: (listener.address() as net.AddressInfo).port, log };
+}
+
+test('--client-cert-allowed-hostname: a client certificate that does not name it is refused after the handshake', async (t) => {
+  const { port, log } = await tlsServer(t, { trustedCaFile: certs.ca, clientCertAuth: true, allowedHostname: 'localhost' });
+  // the server certificate names localhost and has clientAuth: it may connect; alice's names nothing
+  assert.equal((await tlsProbe(port, { ca: certs.ca, cert: certs.serverCert, key: certs.serverKey })).outcome, 'data');
+  const alice = await tlsProbe(port, { ca: certs.ca, cert: certs.clientCert, key: certs.clientKey });
+  assert.notEqual(alice.outcome, 'data');
+  const line = await log.waitFor((m) => m.fields['remote-addr'] === `127.0.0.1:${alice.localPort}`);
+  assert.equal(line.fields.error, 'client certificate authentication failed');
+});
+
+test('--tls-min-version TLS1.3 refuses a TLS 1.2 client; a handshake that never comes is given up after its deadline', async (t) => {
+  const { port, log } = await tlsServer(t, { minVersion: 'TLSv1.3' }, 300);
+  assert.equal((await tlsProbe(port, { ca: certs.ca })).outcome, 'data');
+  const old = await tlsProbe(port, { ca: certs.ca, maxVersion: 'TLSv1.2' });
+  assert.equal(old.handshake, false);
+  const versionLine = await log.waitFor((m) => m.fields['remote-addr'] === `127.0.0.1:${old.localPort}`);
+  assert.equal(versionLine.fields.error, 'tls: client offered only unsupported versions');
+  const silent = await new Promise<number>((resolve) => {
+    const s = net.connect({ port, host: '127.0.0.1' }, () => {
+      const local = s.localPort!;
+      s.on('close', () => resolve(local));
+    });
+    s.on('error', () => {});
+  });
+  const timeoutLine = await log.waitFor((m) => m.fields['remote-addr'] === `127.0.0.1:${silent}`);
+  assert.equal(timeoutLine.fields.error, 'i/o timeout');
 });
