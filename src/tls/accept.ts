@@ -141,7 +141,10 @@ export class TlsServer {
         clearTimeout(timer);
         plaintext!(raw);
       } else if (verdict === 'not-tls') reject('tls: first record does not look like a TLS handshake', null);
-      else this.handshake(raw, (s) => (wrapped = s, onWrapped?.(s)), done, reject);
+      else {
+        wrapped = this.handshake(raw, done, reject);
+        if (wrapped !== null) onWrapped?.(wrapped);
+      }
     };
     const onEnd = (): void => {
       stopSniffing();
@@ -159,13 +162,14 @@ export class TlsServer {
     });
   }
 
-  private handshake(raw: net.Socket, wrappedAs: (s: tls.TLSSocket) => void, done: (s: tls.TLSSocket) => void, reject: (err: Error | string, chain: X509Certificate[] | null) => void): void {
+  /** Wraps the connection and runs the handshake and the checks; null when there is no certificate to serve. */
+  private handshake(raw: net.Socket, done: (s: tls.TLSSocket) => void, reject: (err: Error | string, chain: X509Certificate[] | null) => void): tls.TLSSocket | null {
     let secureContext: tls.SecureContext;
     try {
       secureContext = this.options.files.current();
     } catch (err) {
       reject((err as Error).message, null);
-      return;
+      return null;
     }
     const socket = new tls.TLSSocket(raw, {
       isServer: true,
@@ -175,7 +179,6 @@ export class TlsServer {
       rejectUnauthorized: this.requestCert,
       ...(this.options.alpn !== null ? { ALPNCallback: ({ protocols }: { protocols: string[] }) => selectProtocol(this.options.alpn, protocols) } : {}),
     });
-    wrappedAs(socket);
     socket.on('error', (err) => reject(err, null));
     // Node may emit a handshake error after 'close' has been queued: give it the turn before calling this an EOF
     socket.once('close', () => setImmediate(() => reject('EOF', null)));
@@ -185,6 +188,7 @@ export class TlsServer {
         (err: unknown) => reject(err instanceof Error ? err.message : String(err), null),
       );
     });
+    return socket;
   }
 
   /** Everything after the handshake, in etcd's order; null when the connection may be served. */

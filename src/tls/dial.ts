@@ -3,6 +3,7 @@
 // certificate must name the host of the URL dialled; auto TLS skips verification (etcd's selfCert), and the allowed
 // CN / hostname apply to the server's certificate too, as etcd's shared baseConfig makes them.
 
+import fs from 'node:fs';
 import net from 'node:net';
 import tls from 'node:tls';
 import { TLS_HANDSHAKE_TIMEOUT_MS } from '../config/limits.js';
@@ -12,19 +13,27 @@ import type { CertificateFiles } from './material.js';
 import { commonNameOf, verifyHostname } from './verify.js';
 
 export class TlsDialer {
+  /** without a certificate of its own: the peer CA alone (etcd's RootCAs apply with or without a certificate), or none */
+  private readonly caOnly: tls.SecureContext | undefined;
+
   constructor(
     readonly info: TlsInfo,
-    /** null: no peer certificate (an https:// peer URL without --peer-cert-file): the library's roots, no client cert */
+    /** null: no peer certificate (an https:// peer URL without --peer-cert-file): no client certificate is presented */
     private readonly files: CertificateFiles | null,
-  ) {}
+  ) {
+    this.caOnly =
+      files === null && info.trustedCaFile !== ''
+        ? tls.createSecureContext({ ca: fs.readFileSync(info.trustedCaFile), minVersion: info.minVersion, maxVersion: info.maxVersion, ciphers: info.ciphers })
+        : undefined;
+  }
 
   /** A TLS connection to host:port, handshaken and checked; rejects with Go's words for the failure. */
   connect(host: string, port: number, timeoutMs = TLS_HANDSHAKE_TIMEOUT_MS): Promise<tls.TLSSocket> {
     const info = this.info;
     return new Promise((resolve, reject) => {
-      let secureContext: tls.SecureContext | undefined;
+      let secureContext: tls.SecureContext | undefined = this.caOnly;
       try {
-        secureContext = this.files?.current();
+        if (this.files !== null) secureContext = this.files.current();
       } catch (err) {
         reject(err as Error);
         return;

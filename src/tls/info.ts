@@ -54,14 +54,17 @@ function versionOf(flag: string, fallback: tls.SecureVersion): tls.SecureVersion
   return flag === 'TLS1.3' ? 'TLSv1.3' : flag === 'TLS1.2' ? 'TLSv1.2' : fallback;
 }
 
-function infoFrom(flags: TlsFlags, config: Config): TlsInfo {
-  let selection;
+function selectCipherSuitesOrRefuse(names: readonly string[]): ReturnType<typeof selectCipherSuites> {
   try {
-    selection = selectCipherSuites(config.cipherSuites);
+    return selectCipherSuites(names);
   } catch (err) {
     if (err instanceof CipherSuiteError) throw new TlsConfigError(err.message);
     throw err;
   }
+}
+
+function infoFrom(flags: TlsFlags, config: Config): TlsInfo {
+  const selection = selectCipherSuitesOrRefuse(config.cipherSuites);
   return Object.freeze({
     certFile: flags.certFile,
     keyFile: flags.keyFile,
@@ -124,6 +127,8 @@ export function writeSelfCert(info: TlsInfo, side: 'client' | 'peer'): void {
  * etcd's message for an unknown cipher suite.
  */
 export function memberTlsInfo(config: Config): MemberTlsInfo {
+  const unavailable = selectCipherSuitesOrRefuse(config.cipherSuites).unavailable;
+  if (unavailable.length > 0) tlsLog('warn', 'cipher suites this build of OpenSSL does not offer are left out', { 'cipher-suites': unavailable });
   const peer = withSelfCert(infoFrom(config.peerTls, config), config.peerTls, 'peer', path.join(config.dataDir, 'fixtures', 'peer'), hostsOf(config.listenPeerUrls));
   if (!isEmpty(peer)) tlsLog('info', 'starting with peer TLS', { 'tls-info': describeTlsInfo(peer), 'cipher-suites': peer.cipherSuites });
   // etcd names the client and HTTP URLs; the binary protocol's URLs are etcd-ts's and share the client certificate

@@ -13,6 +13,7 @@ import type { Config } from '../config/index.js';
 import { TlsServer, type Alpn } from './accept.js';
 import { TlsDialer } from './dial.js';
 import { isEmpty, memberTlsInfo, TlsConfigError, writeSelfCert, type MemberTlsInfo, type TlsInfo } from './info.js';
+import { fileErrorText } from './go-errors.js';
 import { tlsLog } from './log.js';
 import { CertificateFiles, RevocationList, TlsFileError } from './material.js';
 
@@ -71,6 +72,11 @@ export class MemberTls {
     writeSelfCert(this.info.peer, 'peer');
     writeSelfCert(this.info.client, 'client');
     this.load(true);
+    try {
+      this.peerDialer = new TlsDialer(this.info.peer, isEmpty(this.info.peer) ? null : this.peerSide.certificateFiles());
+    } catch (err) {
+      throw new TlsConfigError(fileErrorText(this.info.peer.trustedCaFile, err));
+    }
   }
 
   private load(selfCerts: boolean): void {
@@ -132,7 +138,7 @@ export class MemberTls {
     return {
       accept: (raw, secure) => this.peerSide.server(null, true).accept(raw, secure),
       dial: (host, port) => {
-        this.peerDialer ??= new TlsDialer(this.info.peer, isEmpty(this.info.peer) ? null : this.peerSide.certificateFiles());
+        if (this.peerDialer === null) return Promise.reject(new Error('TLS is not started'));
         return this.peerDialer.connect(host, port);
       },
     };
