@@ -40,6 +40,9 @@ export interface TestCerts {
   /** CN intruder, SAN IP:127.0.0.1, both usages: a peer certificate with the wrong CN */
   readonly intruderCert: string;
   readonly intruderKey: string;
+  /** CN etcd-server, SAN IP:10.9.9.9 only, both usages: a peer certificate for another address */
+  readonly elsewhereCert: string;
+  readonly elsewhereKey: string;
 }
 
 const CA_CONFIG = `[ ca ]
@@ -72,6 +75,7 @@ function make(dir: string): void {
   write('server.ext', 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth,clientAuth\nkeyUsage=digitalSignature,keyEncipherment\n');
   write('client.ext', 'extendedKeyUsage=clientAuth\nkeyUsage=digitalSignature,keyEncipherment\n');
   write('peer.ext', 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth,clientAuth\nkeyUsage=digitalSignature,keyEncipherment\n');
+  write('elsewhere.ext', 'subjectAltName=IP:10.9.9.9\nextendedKeyUsage=serverAuth,clientAuth\nkeyUsage=digitalSignature,keyEncipherment\n');
   const request = (name: string, cn: string): void => run('req', '-newkey', 'rsa:2048', '-nodes', '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', `/CN=${cn}`);
   const sign = (name: string, ca: string, ext: string): void =>
     run('x509', '-req', '-in', `${name}.csr`, '-CA', `${ca}.crt`, '-CAkey', `${ca}.key`, '-CAcreateserial', '-out', `${name}.crt`, '-days', '365', '-extfile', ext);
@@ -84,6 +88,8 @@ function make(dir: string): void {
   sign('alice', 'ca', 'client.ext');
   request('intruder', 'intruder');
   sign('intruder', 'ca', 'peer.ext');
+  request('elsewhere', 'etcd-server');
+  sign('elsewhere', 'ca', 'elsewhere.ext');
   run('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'ca2.key', '-out', 'ca2.crt', '-days', '365', '-subj', '/CN=other-ca');
   request('mallory', 'mallory');
   sign('mallory', 'ca2', 'client.ext');
@@ -124,15 +130,20 @@ function describe(dir: string): TestCerts {
     revokedSerial: '1000',
     intruderCert: p('intruder.crt'),
     intruderKey: p('intruder.key'),
+    elsewhereCert: p('elsewhere.crt'),
+    elsewhereKey: p('elsewhere.key'),
   };
 }
 
 let cached: TestCerts | null = null;
 
+/** Bumped whenever make() changes, so that a set made by older code is never taken for a complete one. */
+const SET_VERSION = 2;
+
 /** Sets of runs that are over (their test runner is gone) are removed by the next run. */
 function removeStaleSets(): void {
   for (const name of fs.readdirSync(os.tmpdir())) {
-    const m = /^etcd-ts-test-certs-(\d+)$/.exec(name);
+    const m = /^etcd-ts-test-certs-v\d+-(\d+)$/.exec(name);
     if (m === null || Number(m[1]) === process.ppid) continue;
     try {
       process.kill(Number(m[1]), 0);
@@ -145,8 +156,8 @@ function removeStaleSets(): void {
 /** The certificate set of this test run (made by the first file that asks). */
 export function testCerts(): TestCerts {
   if (cached !== null) return cached;
-  const dir = path.join(os.tmpdir(), `etcd-ts-test-certs-${process.ppid}`);
-  if (!fs.existsSync(path.join(dir, 'ca.crl'))) {
+  const dir = path.join(os.tmpdir(), `etcd-ts-test-certs-v${SET_VERSION}-${process.ppid}`);
+  if (!fs.existsSync(dir)) {
     removeStaleSets();
     const building = fs.mkdtempSync(path.join(os.tmpdir(), 'etcd-ts-test-certs-building-'));
     make(building);

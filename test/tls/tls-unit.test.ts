@@ -215,9 +215,9 @@ test('certificate files: a rotation on disk is served from the next check on; fi
 });
 
 /** A TlsServer on a plain listener, as the member's listeners use it; resolves with its port and the TLS log. */
-async function tlsServer(t: { after(fn: () => unknown): void }, overrides: Partial<TlsInfo>, handshakeTimeoutMs?: number): Promise<{ port: number; log: TlsLog }> {
+async function tlsServer(t: { after(fn: () => unknown): void }, overrides: Partial<TlsInfo>, handshakeTimeoutMs?: number, peer = false): Promise<{ port: number; log: TlsLog }> {
   const i = info({ certFile: certs.serverCert, keyFile: certs.serverKey, ...overrides });
-  const server = new TlsServer(i, { files: new CertificateFiles(i), crl: null, alpn: null, peer: false, ...(handshakeTimeoutMs !== undefined ? { handshakeTimeoutMs } : {}) });
+  const server = new TlsServer(i, { files: new CertificateFiles(i), crl: null, alpn: null, peer, ...(handshakeTimeoutMs !== undefined ? { handshakeTimeoutMs } : {}) });
   const log = new TlsLog();
   const listener = net.createServer((raw) => server.accept(raw, (s) => s.end('ok')));
   await new Promise<void>((resolve) => listener.listen(0, '127.0.0.1', resolve));
@@ -254,4 +254,21 @@ test('--tls-min-version TLS1.3 refuses a TLS 1.2 client; a handshake that never 
   });
   const timeoutLine = await log.waitFor((m) => m.fields['remote-addr'] === `127.0.0.1:${silent}`);
   assert.equal(timeoutLine.fields.error, 'i/o timeout');
+});
+
+test('peer listeners: the client certificate must name the address it connects from, unless --experimental-peer-skip-client-san-verification', async (t) => {
+  const peerInfo = { trustedCaFile: certs.ca, clientCertAuth: true };
+  const strict = await tlsServer(t, peerInfo, undefined, true);
+  const lenient = await tlsServer(t, { ...peerInfo, skipClientSanVerify: true }, undefined, true);
+  const elsewhere = { ca: certs.ca, cert: certs.elsewhereCert, key: certs.elsewhereKey };
+  assert.equal((await tlsProbe(strict.port, { ca: certs.ca, cert: certs.serverCert, key: certs.serverKey })).outcome, 'data');
+  const refused = await tlsProbe(strict.port, elsewhere);
+  assert.notEqual(refused.outcome, 'data');
+  const line = await strict.log.waitFor((m) => m.fields['remote-addr'] === `127.0.0.1:${refused.localPort}`);
+  assert.equal(line.fields.error, 'x509: certificate is valid for 10.9.9.9, not 127.0.0.1');
+  assert.deepEqual(line.fields['ip-addresses'], ['10.9.9.9']);
+  assert.equal((await tlsProbe(lenient.port, elsewhere)).outcome, 'data');
+  // client listeners never check it (etcd's NewTLSListener)
+  const client = await tlsServer(t, peerInfo);
+  assert.equal((await tlsProbe(client.port, elsewhere)).outcome, 'data');
 });
