@@ -5,8 +5,8 @@
 // with mode 0600.
 //
 // Node's crypto makes and exports the keys and signs; it cannot build a certificate, so the TBSCertificate is
-// encoded here (der.ts). Measured on this machine: about 3 ms for the key, the encoding and the signature, once per
-// data directory. A pure-JS X.509 library (node-forge has no EC certificates; @peculiar/x509 pulls in pkijs, asn1js
+// encoded here (der.ts). Measured on this machine: 4-9 ms for the key, the encoding, the signature and the two
+// files, once per data directory. A pure-JS X.509 library (node-forge has no EC certificates; @peculiar/x509 pulls in pkijs, asn1js
 // and reflect-metadata) would have cost more than these hundred lines.
 
 import crypto from 'node:crypto';
