@@ -10,7 +10,7 @@ import {
   type AuthInfo,
   type RequestAuth,
 } from '../auth/index.js';
-import { EtcdError, etcdError, type ErrorName } from '../errors/index.js';
+import { EtcdError, etcdError, grpcCodeName, type ErrorName } from '../errors/index.js';
 import type { WatchCreateRequest, WatchRequest, WatchResponse } from '../proto/index.js';
 
 /**
@@ -31,11 +31,15 @@ export function checkedRead<T>(auth: Auth, caller: AuthInfo | null, check: (call
   return (result instanceof Promise ? result.then(after) : after(result)) as T;
 }
 
-/** etcd's cancel_reason for a refused watch create (v3rpc/watch.go): the mapped text, `permission denied` otherwise. */
+/**
+ * etcd's cancel_reason for a refused watch create (v3rpc/watch.go): the gRPC error's Error() text, `rpc error: code =
+ * <name> desc = <message>`, of invalid token, old revision or empty user, and of `permission denied` otherwise.
+ */
 export function watchRefusalReason(err: unknown): string {
   const name = err instanceof EtcdError ? err.name : 'PermissionDenied';
   const kept: ErrorName[] = ['InvalidAuthToken', 'AuthOldRevision', 'UserEmpty'];
-  return etcdError(kept.includes(name as ErrorName) ? (name as 'UserEmpty') : 'PermissionDenied').message;
+  const refusal = etcdError(kept.includes(name as ErrorName) ? (name as 'UserEmpty') : 'PermissionDenied');
+  return `rpc error: code = ${grpcCodeName(refusal.code)} desc = ${refusal.message}`;
 }
 
 /** What a refused create answers (etcd: created and canceled at once, watch_id -1, with the reason). */

@@ -290,6 +290,6 @@ function isAuthRefusal(err: unknown): boolean {
 
 /** A watch create refused with `reason` (etcd's cancel_reason), as the error the caller's request fails with. */
 function fromCancelReason(reason: string | undefined): EtcdError {
-  const name = nameOfMessage(reason ?? '');
+  const name = nameOfMessage((reason ?? '').replace(/^rpc error: code = \w+ desc = /, ''));
   return name !== undefined && AUTH_REFUSALS.has(name) ? etcdError(name as 'PermissionDenied') : new EtcdError(GrpcCode.Unknown, reason ?? 'watch canceled');
 }

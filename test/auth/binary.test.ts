@@ -191,17 +191,17 @@ test('Watch: a create without READ on its range is answered created and canceled
   assert.equal(r.created, true);
   assert.equal(r.canceled, true);
   assert.equal(Number(r.watch_id), -1);
-  assert.equal(r.cancel_reason, 'etcdserver: permission denied');
+  assert.equal(r.cancel_reason, 'rpc error: code = PermissionDenied desc = etcdserver: permission denied');
   refused.close();
   const anonymous = await watchStream(anon, { key: b('/a/1') });
-  assert.equal((await anonymous.next()).cancel_reason, 'etcdserver: user name is empty');
+  assert.equal((await anonymous.next()).cancel_reason, 'rpc error: code = InvalidArgument desc = etcdserver: user name is empty');
   anonymous.close();
   const forged = await watchStream(client({ token: 'bogus.2' }), { key: b('/a/1') });
-  assert.equal((await forged.next()).cancel_reason, 'etcdserver: invalid auth token');
+  assert.equal((await forged.next()).cancel_reason, 'rpc error: code = Unauthenticated desc = etcdserver: invalid auth token');
   forged.close();
   // a range_end of "\0" watches every key from the key on: it needs READ on all of them (etcd checks the key alone)
   const fromKey = await watchStream(alice, { key: b('/a/x'), range_end: b('\0') });
-  assert.equal((await fromKey.next()).cancel_reason, 'etcdserver: permission denied');
+  assert.equal((await fromKey.next()).cancel_reason, 'rpc error: code = PermissionDenied desc = etcdserver: permission denied');
   fromKey.close();
 });
 
@@ -218,7 +218,7 @@ test('Watch: an allowed watch keeps delivering after its permission is revoked, 
   w.close();
   // a new watch is refused; the permission comes back for the tests after this one
   const again = await watchStream(alice, { key: b('/a/'), range_end: b('/a0') });
-  assert.equal((await again.next()).cancel_reason, 'etcdserver: permission denied');
+  assert.equal((await again.next()).cancel_reason, 'rpc error: code = PermissionDenied desc = etcdserver: permission denied');
   again.close();
   await root.call('RoleGrantPermission', { name: 'r1', perm: { permType: PermissionType.READWRITE, key: b('/a/'), range_end: b('/a0') } });
 });
