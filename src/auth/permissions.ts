@@ -79,6 +79,15 @@ export class IntervalSet {
     return false;
   }
 
+  /**
+   * intersects(pointInterval(key)) without building the point: [key, key+"\0") is left of x exactly when key < x's
+   * start (nothing lies between a key and key+"\0"), so it overlaps x when start <= key < end, inverted x included.
+   */
+  holds(key: Uint8Array): boolean {
+    for (const x of this.intervals) if (compareAffine(x.begin, key) <= 0 && compareAffine(key, x.end) < 0) return true;
+    return false;
+  }
+
   /** adt's Contains: the intervals overlapping `q`, in start order, cover it without a gap. */
   contains(q: Interval): boolean {
     let minBegin: Uint8Array | null = null;
@@ -123,6 +132,6 @@ export function mergePermissions(perms: Iterable<Permission>): MergedPermissions
  */
 export function isRangePermitted(merged: MergedPermissions, access: AccessType, key: Uint8Array, rangeEnd: Uint8Array | undefined): boolean {
   const set = access === 'read' ? merged.read : merged.write;
-  if (rangeEnd === undefined || rangeEnd.length === 0) return set.intersects(pointInterval(key));
+  if (rangeEnd === undefined || rangeEnd.length === 0) return set.holds(key);
   return set.contains({ begin: key, end: isOpenEnded(rangeEnd) ? EMPTY : rangeEnd });
 }

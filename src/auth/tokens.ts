@@ -88,15 +88,17 @@ export class SimpleTokens implements TokenProvider {
   }
 
   info(token: string, storeRevision: number): TokenLookup {
+    const held = this.tokens.get(token);
+    if (held !== undefined) {
+      // a use restarts the TTL (etcd's resetSimpleToken); a held token is well formed and its index applied here
+      if (this.sweeper !== null) held.expiresAt = this.ports.clock.now() + this.ttlMs;
+      return { username: held.username, revision: storeRevision };
+    }
     const parts = token.split('.');
     if (parts.length !== 2) return null;
     const index = parseIndex(parts[1]!);
     if (index === null) return null;
-    const held = this.tokens.get(token);
-    if (held === undefined) return index > this.ports.appliedIndex() ? { pendingIndex: index } : null;
-    // a use restarts the TTL (etcd's resetSimpleToken)
-    if (this.sweeper !== null) held.expiresAt = this.ports.clock.now() + this.ttlMs;
-    return { username: held.username, revision: storeRevision };
+    return index > this.ports.appliedIndex() ? { pendingIndex: index } : null;
   }
 
   assign(username: string, _revision: number, index: number, prefix: string): string {

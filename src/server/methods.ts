@@ -222,17 +222,26 @@ export function callMethod<M extends MethodName>(server: EtcdServer, method: M, 
   const entry = METHODS[method] as MethodEntry<M>;
   // without credentials there is nothing to resolve: the call checks the anonymous caller if auth is enabled
   if (entry.credentials === 'none' || ctx.auth === undefined) return entry.call(server, decoded, ctx, null);
-  const refused = (err: unknown): never => {
-    throw entry.unmapped && err instanceof EtcdError ? unmapped(err) : err;
-  };
   let caller: AuthInfo | null | Promise<AuthInfo | null>;
   try {
     caller = server.auth.resolve(ctx.auth);
   } catch (err) {
-    return refused(err);
+    throw refusedCredentials(entry, err);
   }
-  if (caller instanceof Promise) return caller.then((c) => entry.call(server, decoded, ctx, c), refused);
+  if (caller instanceof Promise) {
+    return caller.then(
+      (c) => entry.call(server, decoded, ctx, c),
+      (err: unknown) => {
+        throw refusedCredentials(entry, err);
+      },
+    );
+  }
   return entry.call(server, decoded, ctx, caller);
+}
+
+/** The refusal of credentials that do not resolve, as the method relays it (v3lock and v3election: unmapped). */
+function refusedCredentials(entry: MethodEntry<MethodName>, err: unknown): unknown {
+  return entry.unmapped && err instanceof EtcdError ? unmapped(err) : err;
 }
 
 /** Where a stream's responses go; `sendEvents` is the watch fan-out's fast path (see WatchSink.sendEvents). */

@@ -4,7 +4,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { compareAffine, isRangePermitted, mergePermissions } from '../../src/auth/index.js';
+import { compareAffine, isRangePermitted, mergePermissions, pointInterval } from '../../src/auth/index.js';
 import { PermissionType, type Permission } from '../../src/proto/index.js';
 
 const b = (s: string): Uint8Array => Buffer.from(s, 'latin1');
@@ -74,4 +74,18 @@ test('no permission at all refuses everything', () => {
   const none = mergePermissions([]);
   assert.ok(!isRangePermitted(none, 'read', b('a'), undefined));
   assert.ok(!isRangePermitted(none, 'write', b('a'), b('b')));
+});
+
+test('the point check without a point interval answers as the interval overlap test, random sets and keys', () => {
+  let seed = 12345;
+  const rnd = (n: number): number => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) % n);
+  const key = (): Uint8Array => Uint8Array.from({ length: rnd(3) }, () => [0, 0x61, 0x62, 0xff][rnd(4)]!);
+  for (let round = 0; round < 300; round++) {
+    const perms = Array.from({ length: rnd(5) }, () => ({ permType: READ, key: key(), range_end: rnd(3) === 0 ? Uint8Array.of(0) : key() }));
+    const merged = mergePermissions(perms);
+    for (let i = 0; i < 20; i++) {
+      const k = key();
+      assert.equal(merged.read.holds(k), merged.read.intersects(pointInterval(k)), `${JSON.stringify(perms)} ${Buffer.from(k).toString('hex')}`);
+    }
+  }
 });
