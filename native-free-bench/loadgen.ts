@@ -47,6 +47,8 @@ interface Options {
   drainS: number;
   /** local server processes (the members of a cluster): their CPU is summed */
   serverPids: number[];
+  /** --user name:password (etcd's auth) */
+  user?: { name: string; password: string };
   output: 'simple' | 'json';
 }
 
@@ -92,6 +94,7 @@ const USAGE = `usage: npm run bench -- [options]
   --writers N          watch: puts in flight of the putter (default 8, as etcd-loadgen)
   --rate R             watch: the putter sends R puts/s, open loop, instead
   --drain S            watch: seconds after the load to wait for the last events (default 2)
+  --user NAME:PW       log every connection in as this user (a server with etcd's auth enabled)
   --server-pid PIDS    local server process(es), comma-separated (the members of a cluster): report their CPU
                        seconds per operation, summed (/proc/PID/stat)
   -w simple|json       output format (default simple; json prints one line)
@@ -153,6 +156,14 @@ function parseOptions(argv: string[]): Options {
       case '--rate': o.rate = positiveNumber(flag, value()); break;
       case '--drain': o.drainS = positiveNumber(flag, value(), true); break;
       case '--server-pid': o.serverPids = pidList(flag, value()); break;
+      case '--user': {
+        // etcd's auth: name:password, every connection logs in as this user
+        const text = value() ?? '';
+        const colon = text.indexOf(':');
+        if (colon <= 0) throw new Error('--user takes name:password');
+        o.user = { name: text.slice(0, colon), password: text.slice(colon + 1) };
+        break;
+      }
       case '-w':
       case '--write-out': o.output = outputFormat(value()); break;
       default:
@@ -193,7 +204,7 @@ function endpointsFor(o: Options, n: number): string[] {
 }
 
 function connectionFor(o: Options, n: number, requestTimeoutMs?: number, use: 'kv' | 'watch' = 'kv'): Promise<Conn> {
-  return connect(o.target, { endpoints: endpointsFor(o, n), dialTimeoutMs: 5000, requestTimeoutMs, use });
+  return connect(o.target, { endpoints: endpointsFor(o, n), dialTimeoutMs: 5000, requestTimeoutMs, use, ...(o.user === undefined ? {} : { user: o.user }) });
 }
 
 

@@ -57,6 +57,8 @@ export interface ConnectOptions {
    * connects eagerly only the one that will be used (KV by default, Watch for watchPrefix).
    */
   use?: 'kv' | 'watch';
+  /** --user: log in as this user (etcd's auth enabled on the server) */
+  user?: { name: string; password: string };
 }
 
 export async function connect(target: Target, o: ConnectOptions): Promise<Conn> {
@@ -66,7 +68,12 @@ export async function connect(target: Target, o: ConnectOptions): Promise<Conn> 
 // ---- etcd-ts --------------------------------------------------------------------------------------------------
 
 async function connectEtcdTs(o: ConnectOptions): Promise<Conn> {
-  const client = new Client({ endpoints: o.endpoints, dialTimeoutMs: o.dialTimeoutMs ?? 5000, requestTimeoutMs: o.requestTimeoutMs });
+  const client = new Client({
+    endpoints: o.endpoints,
+    dialTimeoutMs: o.dialTimeoutMs ?? 5000,
+    requestTimeoutMs: o.requestTimeoutMs,
+    ...(o.user === undefined ? {} : { username: o.user.name, password: o.user.password }),
+  });
   await client.connect();
   const streams: ClientStream<WatchRequest>[] = [];
   return {
@@ -134,6 +141,7 @@ async function connectEtcd(o: ConnectOptions): Promise<Conn> {
     // one HTTP/2 connection per Etcd3 instance (see the top of this file)
     grpcOptions: { 'grpc.use_local_subchannel_pool': 1 },
     ...(o.requestTimeoutMs === undefined ? {} : { defaultCallOptions: () => ({ deadline: Date.now() + o.requestTimeoutMs! }) }),
+    ...(o.user === undefined ? {} : { auth: { username: o.user.name, password: o.user.password } }),
   });
   const kv = client.kv;
   const streams: { cancel(): void }[] = [];

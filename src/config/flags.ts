@@ -53,6 +53,13 @@ export interface Config {
   /** --tls-min-version / --tls-max-version (etcd 3.4.25+): 'TLS1.2' | 'TLS1.3'; max '' lets the library decide */
   readonly tlsMinVersion: string;
   readonly tlsMaxVersion: string;
+  // ---- auth (etcd's v3 auth: src/auth) ----
+  /** --auth-token as given: 'simple', 'jwt,pub-key=..,priv-key=..,sign-method=..,ttl=..' or '' (parsed at start-up) */
+  readonly authToken: string;
+  /** --auth-token-ttl: seconds a simple token lives unused (0: etcd's 300) */
+  readonly authTokenTtlSeconds: number;
+  /** --bcrypt-cost, within bcrypt's 4..31 (etcd uses 10 for a value outside, with a warning) */
+  readonly bcryptCost: number;
 }
 
 /** One side's TLS flags (etcd's transport.TLSInfo as the flags fill it, plus its auto-TLS switch). */
@@ -147,6 +154,11 @@ function tlsSettings(flag: (name: string) => string, bool: (name: string) => boo
   return { clientTls, peerTls, cipherSuites: Object.freeze(cipherSuites), tlsMinVersion: min, tlsMaxVersion: max };
 }
 
+/** bcrypt's cost bounds and etcd's default (golang.org/x/crypto/bcrypt MinCost, MaxCost, DefaultCost). */
+const BCRYPT_COST_MIN = 4;
+const BCRYPT_COST_MAX = 31;
+const BCRYPT_COST_DEFAULT = 10;
+
 /** Flags by etcd's names; defaults as etcd's, except the binary protocol which is ours. */
 export const FLAGS: Record<string, FlagSpec> = {
   name: { kind: 'string', default: 'default', help: 'Human-readable name for this member.' },
@@ -176,6 +188,10 @@ export const FLAGS: Record<string, FlagSpec> = {
   'lease-checkpoint-interval': { kind: 'string', default: '5s', help: 'How often the leader checkpoints remaining lease TTLs through Raft, so leader changes and restarts keep them (0s = never).' },
   'log-level': { kind: 'string', default: 'info', help: "Configures log level. Only supports debug, info, warn, error, panic, or fatal." },
   ...TLS_FLAGS,
+  // ---- auth (src/auth) ----
+  'auth-token': { kind: 'string', default: 'simple', help: "Specify a v3 authentication token type and its options ('simple' or 'jwt')." },
+  'bcrypt-cost': { kind: 'uint', default: String(BCRYPT_COST_DEFAULT), help: 'Specify the cost / strength of the bcrypt algorithm for hashing auth passwords. Valid values are between 4 and 31.' },
+  'auth-token-ttl': { kind: 'uint', default: '300', help: 'Time (in seconds) of the auth-token-ttl.' },
 };
 
 /**
@@ -393,6 +409,7 @@ export function parseFlags(argv: readonly string[], env: Readonly<Record<string,
   // etcd's Config.Validate (checkBindURLs) on this flag; etcd-ts does not check its other listen URLs this way yet
   const bindProblem = checkBindUrlsError(listenClientHttpUrls.map(utf8ToByteString));
   if (bindProblem !== null) throw new ConfigError(byteStringToUtf8(bindProblem));
+  const auth = authSettings(int, str, warnings);
   const snapshotCount = int('snapshot-count');
   if (snapshotCount <= 0) throw new ConfigError('--snapshot-count must be > 0');
   const config: Config = Object.freeze({
@@ -418,8 +435,23 @@ export function parseFlags(argv: readonly string[], env: Readonly<Record<string,
     workerThreads,
     limits,
     ...tlsSettings(raw, (flag) => parseGoBool(raw(flag)) === true),
+    ...auth,
   });
   return { config, warnings, help: false, version: false };
+}
+
+/** The auth flags; a --bcrypt-cost outside bcrypt's bounds is replaced by the default, with etcd's warning. */
+function authSettings(
+  int: (flag: string) => number,
+  str: (flag: string) => string,
+  warnings: string[],
+): Pick<Config, 'authToken' | 'authTokenTtlSeconds' | 'bcryptCost'> {
+  let bcryptCost = int('bcrypt-cost');
+  if (bcryptCost < BCRYPT_COST_MIN || bcryptCost > BCRYPT_COST_MAX) {
+    warnings.push('use default bcrypt cost instead of the invalid given cost');
+    bcryptCost = BCRYPT_COST_DEFAULT;
+  }
+  return { authToken: str('auth-token'), authTokenTtlSeconds: int('auth-token-ttl'), bcryptCost };
 }
 
 export function usage(): string {
