@@ -3,9 +3,10 @@
 // exceeded". Errors read as clientv3 prints them: etcd's own error text for the errors clientv3 knows, otherwise
 // gRPC's "rpc error: code = ... desc = ...".
 
-import { Client, EtcdError, GrpcCode, type ClientStream, type StreamHandlers } from '../../client/index.js';
+import { Client, EtcdError, GrpcCode, type ClientOptions, type ClientStream, type StreamHandlers } from '../../client/index.js';
 import type { StreamMethodName, StreamMethods } from '../../proto/index.js';
 import { Errors, etcdError, grpcCodeName } from '../../errors/index.js';
+import { CliExit, ExitCode, exitingFrom, exitWithError } from './output.js';
 
 /** The request's context expired (context.DeadlineExceeded). */
 export class DeadlineExceeded extends Error {
@@ -69,17 +70,88 @@ function withDeadline<T>(p: Promise<T>, deadline: Deadline, onExpire: () => void
   });
 }
 
+/** --user/--password: clientv3 logs in only when both are non-empty. */
+export interface Credentials {
+  username: string;
+  password: string;
+}
+
+/** The client could not log in (clientv3.New failed): the error clientv3 returns, as etcdctl prints it. */
+export class LoginFailed extends Error {}
+
+/**
+ * The options of the TypeScript client, with the credentials it logs in with (ClientOptions' `username` and
+ * `password`, which the AUTH helper's client takes; until it does, they are passed along unread).
+ */
+function clientOptions(endpoints: string[], dialTimeoutMs: number, credentials: Credentials | null): ClientOptions {
+  const options: ClientOptions & Partial<Credentials> = { endpoints, dialTimeoutMs };
+  if (credentials !== null) {
+    options.username = credentials.username;
+    options.password = credentials.password;
+  }
+  return options;
+}
+
+/**
+ * clientv3's getToken, the local adapter until the client logs in itself: Authenticate on the new connection; an
+ * etcd with authentication disabled is used without a token, as clientv3 does.
+ */
+async function login(client: Client, credentials: Credentials): Promise<void> {
+  try {
+    await client.call('Authenticate', { name: credentials.username, password: credentials.password });
+  } catch (err) {
+    if (err instanceof EtcdError && err.name === 'AuthNotEnabled') return;
+    throw err;
+  }
+}
+
+/** Whether a failure to connect is the server refusing the login (not a dial that may succeed later). */
+function refusedLogin(err: unknown): boolean {
+  return err instanceof EtcdError && err.name !== 'Unreachable' && err.name !== 'ConnectionClosed' && err.code !== GrpcCode.Unavailable;
+}
+
 export class Connection {
   private client: Client | null = null;
+  /** clientv3.New logs in before the client is used; a later reconnection logs in again as part of a request */
+  private loggedIn = false;
+  /** off: a failed login fails requests with LoginFailed instead of ending the command (endpoint health) */
+  loginFailureEndsCommand = true;
 
-  /** `tls`: the client wants TLS, which the etcd-ts binary protocol does not speak, so it never connects */
+  /**
+   * `tls`: the client wants TLS, which the etcd-ts binary protocol does not speak, so it never connects.
+   * `credentials`: logged in with when the connection is made (--user). A failed first login ends the command with
+   * exit code 2, as clientv3.New's failure does in mustClientFromCmd, unless `loginFailureEndsCommand` is off.
+   */
   constructor(
     private readonly endpoints: string[],
     private readonly dialTimeoutMs: number,
     private readonly tls = false,
+    private readonly credentials: Credentials | null = null,
   ) {}
 
   private async connected(deadline: Deadline): Promise<Client> {
+    if (this.credentials !== null && !this.loggedIn) {
+      // getToken runs under the dial timeout, whatever the command's deadline
+      const loginDeadline = deadlineAfter(BigInt(this.dialTimeoutMs) * 1_000_000n);
+      try {
+        await this.dialed(loginDeadline, true);
+      } catch (err) {
+        this.loginFailed(err);
+      }
+      this.loggedIn = true;
+    }
+    return this.dialed(deadline, false);
+  }
+
+  private loginFailed(err: unknown): never {
+    const text = clientErrorText(err);
+    if (!this.loginFailureEndsCommand) throw new LoginFailed(text);
+    // os.Exit from inside clientv3.New: whoever awaits this connection never sees an error
+    exitingFrom(() => exitWithError(ExitCode.BadConnection, text));
+    throw new CliExit(ExitCode.BadConnection);
+  }
+
+  private async dialed(deadline: Deadline, loggingIn: boolean): Promise<Client> {
     for (;;) {
       if (this.client !== null) return this.client;
       if (remaining(deadline) <= 0) throw new DeadlineExceeded();
@@ -87,14 +159,17 @@ export class Connection {
         await sleep(Math.min(remaining(deadline), 1000));
         continue;
       }
-      const client = new Client({ endpoints: this.endpoints, dialTimeoutMs: Math.max(1, Math.min(this.dialTimeoutMs, remaining(deadline))) });
+      const dialTimeoutMs = Math.max(1, Math.min(this.dialTimeoutMs, remaining(deadline)));
+      const client = new Client(clientOptions(this.endpoints, dialTimeoutMs, this.credentials));
       try {
         await withDeadline(client.connect(), deadline, () => client.destroy());
+        if (this.credentials !== null) await withDeadline(login(client, this.credentials), deadline, () => client.destroy());
         this.client = client;
         return client;
       } catch (err) {
         client.destroy();
         if (err instanceof DeadlineExceeded) throw err;
+        if (loggingIn && refusedLogin(err)) throw err;
         await sleep(Math.max(0, Math.min(REDIAL_DELAY_MS, remaining(deadline))));
       }
     }
