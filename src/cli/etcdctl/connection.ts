@@ -79,30 +79,9 @@ export interface Credentials {
 /** The client could not log in (clientv3.New failed): the error clientv3 returns, as etcdctl prints it. */
 export class LoginFailed extends Error {}
 
-/**
- * The options of the TypeScript client, with the credentials it logs in with (ClientOptions' `username` and
- * `password`, which the AUTH helper's client takes; until it does, they are passed along unread).
- */
+/** The client's options: with credentials it logs in on connecting, as clientv3.New does (getToken). */
 function clientOptions(endpoints: string[], dialTimeoutMs: number, credentials: Credentials | null): ClientOptions {
-  const options: ClientOptions & Partial<Credentials> = { endpoints, dialTimeoutMs };
-  if (credentials !== null) {
-    options.username = credentials.username;
-    options.password = credentials.password;
-  }
-  return options;
-}
-
-/**
- * clientv3's getToken, the local adapter until the client logs in itself: Authenticate on the new connection; an
- * etcd with authentication disabled is used without a token, as clientv3 does.
- */
-async function login(client: Client, credentials: Credentials): Promise<void> {
-  try {
-    await client.call('Authenticate', { name: credentials.username, password: credentials.password });
-  } catch (err) {
-    if (err instanceof EtcdError && err.name === 'AuthNotEnabled') return;
-    throw err;
-  }
+  return credentials === null ? { endpoints, dialTimeoutMs } : { endpoints, dialTimeoutMs, ...credentials };
 }
 
 /** Whether a failure to connect is the server refusing the login (not a dial that may succeed later). */
@@ -134,13 +113,13 @@ export class Connection {
       // getToken runs under the dial timeout, whatever the command's deadline
       const loginDeadline = deadlineAfter(BigInt(this.dialTimeoutMs) * 1_000_000n);
       try {
-        await this.dialed(loginDeadline, true);
+        await this.dialed(loginDeadline);
       } catch (err) {
         this.loginFailed(err);
       }
       this.loggedIn = true;
     }
-    return this.dialed(deadline, false);
+    return this.dialed(deadline);
   }
 
   private loginFailed(err: unknown): never {
@@ -151,7 +130,7 @@ export class Connection {
     throw new CliExit(ExitCode.BadConnection);
   }
 
-  private async dialed(deadline: Deadline, loggingIn: boolean): Promise<Client> {
+  private async dialed(deadline: Deadline): Promise<Client> {
     for (;;) {
       if (this.client !== null) return this.client;
       if (remaining(deadline) <= 0) throw new DeadlineExceeded();
@@ -163,13 +142,13 @@ export class Connection {
       const client = new Client(clientOptions(this.endpoints, dialTimeoutMs, this.credentials));
       try {
         await withDeadline(client.connect(), deadline, () => client.destroy());
-        if (this.credentials !== null) await withDeadline(login(client, this.credentials), deadline, () => client.destroy());
         this.client = client;
         return client;
       } catch (err) {
         client.destroy();
         if (err instanceof DeadlineExceeded) throw err;
-        if (loggingIn && refusedLogin(err)) throw err;
+        // refused credentials stay refused: the first login ends the command, a later one fails the request
+        if (refusedLogin(err)) throw err;
         await sleep(Math.max(0, Math.min(REDIAL_DELAY_MS, remaining(deadline))));
       }
     }
