@@ -304,7 +304,10 @@ test('etcdctl-ts user, role and auth commands agree with etcdctl', { timeout: 24
     await same([...root, 'role', 'get', 'r1']);
     await same([...root, 'auth', 'enable']);
     // logging in where nothing answers: the login's deadline is the dial timeout
-    await same(['--endpoints', UNREACHABLE, '--dial-timeout', '300ms', ...root, 'user', 'list'], { endpoint: 'none' });
+    const down = ['--endpoints', UNREACHABLE, '--dial-timeout', '300ms', '--command-timeout', '500ms', ...root];
+    await same([...down, 'user', 'list'], { endpoint: 'none' });
+    await same([...down, 'endpoint', 'status'], { endpoint: 'none' });
+    await same([...down, 'endpoint', 'health'], { endpoint: 'none' });
   });
 
   await t.test('auth disable', async () => {

@@ -122,6 +122,14 @@ export class Connection {
     return this.dialed(deadline);
   }
 
+  /**
+   * What clientv3.New does before the client is used: log in when there are credentials (ending the command if that
+   * is refused), nothing otherwise (it dials lazily).
+   */
+  async open(): Promise<void> {
+    if (this.credentials !== null) await this.connected(null);
+  }
+
   private loginFailed(err: unknown): never {
     const text = clientErrorText(err);
     if (!this.loginFailureEndsCommand) throw new LoginFailed(text);

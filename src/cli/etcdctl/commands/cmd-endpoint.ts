@@ -84,10 +84,16 @@ async function health(cmd: Command): Promise<void> {
 
 async function status(cmd: Command): Promise<void> {
   const cfg = clientConfigFromCmd(cmd);
+  // mustClientFromCmd: with --user the client logs in on --endpoints first, and a refused login ends the command;
+  // after that, a status request's failure (its own login included) is that endpoint's
+  const client = connect(cfg.endpoints, cfg.dialTimeoutNs, cmd);
+  await client.open();
+  client.close();
   const list: EndpointStatus[] = [];
   let failed = false;
   for (const endpoint of await endpointsFromCluster(cmd)) {
     const conn = connect([endpoint], cfg.dialTimeoutNs, cmd);
+    conn.loginFailureEndsCommand = false;
     const deadline = commandDeadline(cmd);
     try {
       const s: StatusResponse = await conn.request((c) => c.status(), deadline, true);
