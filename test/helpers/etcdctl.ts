@@ -151,6 +151,9 @@ const IMPLEMENTED = new Set([
   'add', 'list', 'promote', 'remove', 'update',
   'watch', 'lock', 'elect', 'lease grant', 'lease keep-alive', 'lease list', 'lease revoke', 'lease timetolive',
   'grant', 'keep-alive', 'revoke', 'timetolive',
+  'auth disable', 'auth enable', 'role add', 'role delete', 'role get', 'role grant-permission', 'role list',
+  'role revoke-permission', 'user add', 'user delete', 'user get', 'user grant-role', 'user list', 'user passwd',
+  'user revoke-role',
 ]);
 
 function normaliseCommandList(s: string): string {

@@ -3,9 +3,10 @@
 // exceeded". Errors read as clientv3 prints them: etcd's own error text for the errors clientv3 knows, otherwise
 // gRPC's "rpc error: code = ... desc = ...".
 
-import { Client, EtcdError, GrpcCode, type ClientStream, type ClientTlsOptions, type StreamHandlers } from '../../client/index.js';
+import { Client, EtcdError, GrpcCode, type ClientOptions, type ClientStream, type ClientTlsOptions, type StreamHandlers } from '../../client/index.js';
 import type { StreamMethodName, StreamMethods } from '../../proto/index.js';
 import { Errors, etcdError, grpcCodeName } from '../../errors/index.js';
+import { CliExit, ExitCode, exitingFrom, exitWithError } from './output.js';
 
 /** The request's context expired (context.DeadlineExceeded). */
 export class DeadlineExceeded extends Error {
@@ -69,25 +70,80 @@ function withDeadline<T>(p: Promise<T>, deadline: Deadline, onExpire: () => void
   });
 }
 
+/** --user/--password: clientv3 logs in only when both are non-empty. */
+export interface Credentials {
+  username: string;
+  password: string;
+}
+
+/** The client could not log in (clientv3.New failed): the error clientv3 returns, as etcdctl prints it. */
+export class LoginFailed extends Error {}
+
+/** The client's options: with credentials it logs in on connecting, as clientv3.New does (getToken). */
+function clientOptions(endpoints: string[], dialTimeoutMs: number, credentials: Credentials | null, tls: ClientTlsOptions | undefined): ClientOptions {
+  return { endpoints, dialTimeoutMs, ...(credentials ?? {}), ...(tls !== undefined ? { tls } : {}) };
+}
+
+/** Whether a failure to connect is the server refusing the login (not a dial that may succeed later). */
+function refusedLogin(err: unknown): boolean {
+  return err instanceof EtcdError && err.name !== 'Unreachable' && err.name !== 'ConnectionClosed' && err.code !== GrpcCode.Unavailable;
+}
+
 export class Connection {
   private client: Client | null = null;
+  /** clientv3.New logs in before the client is used; a later reconnection logs in again as part of a request */
+  private loggedIn = false;
+  /** off: a failed login fails requests with LoginFailed instead of ending the command (endpoint health) */
+  loginFailureEndsCommand = true;
 
-  /** `tls`: etcdctl's TLS configuration (undefined: none; https:// endpoints are TLS all the same) */
+  /**
+   * `tls`: etcdctl's TLS configuration (undefined: none; https:// endpoints are TLS all the same).
+   * `credentials`: logged in with when the connection is made (--user). A failed first login ends the command with
+   * exit code 2, as clientv3.New's failure does in mustClientFromCmd, unless `loginFailureEndsCommand` is off.
+   */
   constructor(
     private readonly endpoints: string[],
     private readonly dialTimeoutMs: number,
     private readonly tls?: ClientTlsOptions,
+    private readonly credentials: Credentials | null = null,
   ) {}
 
   private async connected(deadline: Deadline): Promise<Client> {
+    if (this.credentials !== null && !this.loggedIn) {
+      // getToken runs under the dial timeout, whatever the command's deadline
+      const loginDeadline = deadlineAfter(BigInt(this.dialTimeoutMs) * 1_000_000n);
+      try {
+        await this.dialed(loginDeadline);
+      } catch (err) {
+        this.loginFailed(err);
+      }
+      this.loggedIn = true;
+    }
+    return this.dialed(deadline);
+  }
+
+  /**
+   * What clientv3.New does before the client is used: log in when there are credentials (ending the command if that
+   * is refused), nothing otherwise (it dials lazily).
+   */
+  async open(): Promise<void> {
+    if (this.credentials !== null) await this.connected(null);
+  }
+
+  private loginFailed(err: unknown): never {
+    const text = clientErrorText(err);
+    if (!this.loginFailureEndsCommand) throw new LoginFailed(text);
+    // os.Exit from inside clientv3.New: whoever awaits this connection never sees an error
+    exitingFrom(() => exitWithError(ExitCode.BadConnection, text));
+    throw new CliExit(ExitCode.BadConnection);
+  }
+
+  private async dialed(deadline: Deadline): Promise<Client> {
     for (;;) {
       if (this.client !== null) return this.client;
       if (remaining(deadline) <= 0) throw new DeadlineExceeded();
-      const client = new Client({
-        endpoints: this.endpoints,
-        dialTimeoutMs: Math.max(1, Math.min(this.dialTimeoutMs, remaining(deadline))),
-        ...(this.tls !== undefined ? { tls: this.tls } : {}),
-      });
+      const dialTimeoutMs = Math.max(1, Math.min(this.dialTimeoutMs, remaining(deadline)));
+      const client = new Client(clientOptions(this.endpoints, dialTimeoutMs, this.credentials, this.tls));
       try {
         await withDeadline(client.connect(), deadline, () => client.destroy());
         this.client = client;
@@ -95,6 +151,8 @@ export class Connection {
       } catch (err) {
         client.destroy();
         if (err instanceof DeadlineExceeded) throw err;
+        // refused credentials stay refused: the first login ends the command, a later one fails the request
+        if (refusedLogin(err)) throw err;
         await sleep(Math.max(0, Math.min(REDIAL_DELAY_MS, remaining(deadline))));
       }
     }

@@ -2,7 +2,7 @@
 // etcdctl's order, environment variables first, then endpoints, timeouts, TLS and auth checks, then the output format.
 
 import type { Command } from './command.js';
-import { Connection, deadlineAfter, type Deadline } from './connection.js';
+import { Connection, deadlineAfter, type Credentials, type Deadline } from './connection.js';
 import { setFlagsFromEnv, flagToEnv } from './env.js';
 import {
   BoolValue,
@@ -16,12 +16,11 @@ import {
   stringFlag,
   stringSliceFlag,
 } from './flags.js';
-import { type ByteString, trimSpace } from '../../gocompat/index.js';
+import { type ByteString, byteStringToUtf8, trimSpace } from '../../gocompat/index.js';
 import { ExitCode, exitWithError, stderr, stdout } from './output.js';
 import { newPrinter, SimplePrinter, type Printer } from './printers/index.js';
-import { readLineUnbuffered } from './stdin.js';
 import type { ClientTlsOptions } from '../../client/index.js';
-import { spawnSync } from 'node:child_process';
+import { askPassword } from './prompt.js';
 import fs from 'node:fs';
 
 /** etcdctl-ts talks to etcd-ts's binary protocol port by default (etcdctl: 127.0.0.1:2379). */
@@ -126,25 +125,31 @@ export function checkTlsFlags(cmd: Command): void {
   }
 }
 
+// ---- authentication: --user and --password (authCfgFromCmd) ---------------------------------------------------------
+
+let credentials: Credentials | null = null;
+
 /**
- * authCfgFromCmd. etcd-ts has no authentication, and etcdctl against an etcd with authentication disabled carries on
- * without it; but a password not given is still asked for, as speakeasy does: prompt, terminal echo off with stty,
- * one line read, echo back on.
+ * authCfgFromCmd: the user and password the client logs in with, kept for the connections the command makes. A user
+ * without a password (neither after a colon nor in --password) is asked for one, as speakeasy asks. clientv3 logs in
+ * only when both the name and the password are non-empty; otherwise it goes on without a token.
  */
 export function checkAuthFlags(cmd: Command): void {
+  credentials = null;
   const user = getString(cmd, 'user');
-  if (user === '' || getString(cmd, 'password') !== '' || user.includes(':')) return;
-  stdout('Password: ');
-  const stty = (arg: string): void => {
-    spawnSync('/bin/stty', [arg], { stdio: 'inherit', argv0: 'stty' });
-  };
-  stty('-echo');
-  try {
-    readLineUnbuffered();
-  } finally {
-    stty('echo');
+  const password = getString(cmd, 'password');
+  if (user === '') return;
+  let name = user;
+  let secret = password;
+  if (password === '') {
+    const colon = user.indexOf(':');
+    if (colon < 0) secret = askPassword('Password: ');
+    else {
+      name = user.slice(0, colon);
+      secret = user.slice(colon + 1);
+    }
   }
-  stdout('\n');
+  if (name !== '' && secret !== '') credentials = { username: byteStringToUtf8(name), password: byteStringToUtf8(secret) };
 }
 
 const ERRNO_TEXT: Record<string, string> = {
@@ -214,11 +219,14 @@ export function clientConfigFromCmd(cmd: Command): ClientConfig {
   return { endpoints, dialTimeoutNs };
 }
 
-/** A connection for the given endpoints; clientv3.New fails only when there is no endpoint at all. */
-export function connect(endpoints: ByteString[], dialTimeoutNs: bigint, cmd: Command): Connection {
+/**
+ * A connection for the given endpoints; clientv3.New fails only when there is no endpoint at all, or (at the first
+ * request here) when it cannot log in. `auth`: the credentials of --user (checkAuthFlags), or null for none.
+ */
+export function connect(endpoints: ByteString[], dialTimeoutNs: bigint, cmd: Command, auth: Credentials | null = credentials): Connection {
   const tls = tlsFromCmd(cmd);
   if (endpoints.length === 0) exitWithError(ExitCode.BadConnection, 'etcdclient: no available endpoints');
-  return new Connection(endpoints, Number(dialTimeoutNs / 1_000_000n), tls);
+  return new Connection(endpoints, Number(dialTimeoutNs / 1_000_000n), tls, auth);
 }
 
 /** mustClientFromCmd */

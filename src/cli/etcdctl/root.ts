@@ -3,6 +3,7 @@
 
 import { Command, newHelpCommand, type ExecuteIo } from './command.js';
 import {
+  authCommand,
   compactionCommand,
   delCommand,
   electCommand,
@@ -13,7 +14,9 @@ import {
   memberCommand,
   moveLeaderCommand,
   putCommand,
+  roleCommand,
   txnCommand,
+  userCommand,
   watchCommand,
 } from './commands/index.js';
 import { globalFlags } from './global.js';
@@ -31,7 +34,7 @@ function versionCommand(): Command {
   });
 }
 
-/** An etcdctl command that etcdctl-ts does not implement (auth, alarms, defragmentation, snapshots, mirroring). */
+/** An etcdctl command that etcdctl-ts does not implement (alarms, defragmentation, snapshots, mirroring). */
 function notImplemented(name: string, short: string): Command {
   return new Command({
     use: name,
@@ -68,9 +71,9 @@ export function newRootCommand(io: ExecuteIo): Command {
     notImplemented('migrate', 'Migrates keys in a v2 store to a mvcc store'),
     lockCommand(),
     electCommand(),
-    notImplemented('auth', 'Enable or disable authentication'),
-    notImplemented('user', 'User related commands'),
-    notImplemented('role', 'Role related commands'),
+    authCommand(),
+    userCommand(),
+    roleCommand(),
     notImplemented('check', 'commands for checking properties of the etcd cluster'),
   );
   newHelpCommand(root, io);

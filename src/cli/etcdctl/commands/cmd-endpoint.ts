@@ -2,7 +2,7 @@
 
 import { EtcdError, type Member, type StatusResponse } from '../../../client/index.js';
 import { Command } from '../command.js';
-import { clientErrorText } from '../connection.js';
+import { clientErrorText, LoginFailed } from '../connection.js';
 import { setFlagsFromEnv } from '../env.js';
 import { boolFlag } from '../flags.js';
 import {
@@ -33,7 +33,8 @@ async function endpointsFromCluster(cmd: Command): Promise<ByteString[]> {
   const dialTimeoutNs = getDuration(cmd, 'dial-timeout');
   const eps = endpointsFromCmd(cmd);
   if (eps.length === 0) exitWithError(ExitCode.Error, 'etcdclient: no available endpoints');
-  const conn = connect(eps, dialTimeoutNs, cmd);
+  // without the credentials: MemberList needs none, and etcdctl does not ask for a password it does not need
+  const conn = connect(eps, dialTimeoutNs, cmd, null);
   const deadline = commandDeadline(cmd);
   let members: Member[];
   try {
@@ -57,18 +58,23 @@ async function health(cmd: Command): Promise<void> {
   await Promise.all(
     endpoints.map(async (endpoint) => {
       const conn = connect([endpoint], dialTimeoutNs, cmd);
+      // a client that cannot log in is that endpoint's failure (v3.New's error), not the command's
+      conn.loginFailureEndsCommand = false;
       const start = process.hrtime.bigint();
       const deadline = commandDeadline(cmd);
       let error = '';
+      let loginFailed = false;
       try {
         await conn.request((c) => c.get('health'), deadline, true);
       } catch (err) {
+        loginFailed = err instanceof LoginFailed;
         // etcdctl's health check: a permission denied still proves the member answers
         if (!(err instanceof EtcdError && err.name === 'PermissionDenied')) error = clientErrorText(err);
       } finally {
         conn.close();
       }
-      const took = formatDuration(process.hrtime.bigint() - start);
+      // no time taken when the client could not even be made
+      const took = loginFailed ? '' : formatDuration(process.hrtime.bigint() - start);
       results.push({ endpoint, health: error === '', took, error });
     }),
   );
@@ -78,10 +84,16 @@ async function health(cmd: Command): Promise<void> {
 
 async function status(cmd: Command): Promise<void> {
   const cfg = clientConfigFromCmd(cmd);
+  // mustClientFromCmd: with --user the client logs in on --endpoints first, and a refused login ends the command;
+  // after that, a status request's failure (its own login included) is that endpoint's
+  const client = connect(cfg.endpoints, cfg.dialTimeoutNs, cmd);
+  await client.open();
+  client.close();
   const list: EndpointStatus[] = [];
   let failed = false;
   for (const endpoint of await endpointsFromCluster(cmd)) {
     const conn = connect([endpoint], cfg.dialTimeoutNs, cmd);
+    conn.loginFailureEndsCommand = false;
     const deadline = commandDeadline(cmd);
     try {
       const s: StatusResponse = await conn.request((c) => c.status(), deadline, true);

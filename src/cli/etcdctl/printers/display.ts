@@ -1,7 +1,10 @@
 // NewPrinter: the printer for a `-w` value (null for an unknown one).
 
 import {
+  encodeAuthHeaderResponse,
   encodeDeleteRangeResponse,
+  encodeNamesResponse,
+  encodeRoleGetResponse,
   encodeMemberResponse,
   encodeMoveLeaderResponse,
   encodePutResponse,
@@ -38,6 +41,19 @@ function protobufPrinter(): Printer {
     // clientv3.LeaseRevokeResponse is a defined type without pb's Marshal; %v shows its *ResponseHeader's String()
     revoke: (_id, r) =>
       exitWithError(ExitCode.BadFeature, `marshal unsupported for type clientv3.LeaseRevokeResponse ({${responseHeaderText(r.header)}})`),
+    roleAdd: (_role, r) => stdout(encodeAuthHeaderResponse(r)),
+    roleGet: (_role, r) => stdout(encodeRoleGetResponse(r)),
+    roleDelete: (_role, r) => stdout(encodeAuthHeaderResponse(r)),
+    roleList: (r) => stdout(encodeNamesResponse(r)),
+    roleGrantPermission: (_role, r) => stdout(encodeAuthHeaderResponse(r)),
+    roleRevokePermission: (_role, _key, _end, r) => stdout(encodeAuthHeaderResponse(r)),
+    userAdd: (_user, r) => stdout(encodeAuthHeaderResponse(r)),
+    userGet: (_user, r) => stdout(encodeNamesResponse(r)),
+    userList: (r) => stdout(encodeNamesResponse(r)),
+    userChangePassword: (r) => stdout(encodeAuthHeaderResponse(r)),
+    userGrantRole: (_user, _role, r) => stdout(encodeAuthHeaderResponse(r)),
+    userRevokeRole: (_user, _role, r) => stdout(encodeAuthHeaderResponse(r)),
+    userDelete: (_user, r) => stdout(encodeAuthHeaderResponse(r)),
   };
 }
 

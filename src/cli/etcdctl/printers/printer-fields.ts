@@ -1,11 +1,14 @@
 // `-w fields` (printer_fields.go): one `"Name" : value` line per field, strings quoted as Go's %q does.
 
 import type { DeleteRangeResponse, KeyValue, PutResponse, RangeResponse, ResponseHeader, TxnResponse } from '../../../client/index.js';
-import { bytesToByteString, int64String, quote, uint64String, utf8ToByteString } from '../../../gocompat/index.js';
+import { bytesToByteString, type ByteString, int64String, quote, uint64String, utf8ToByteString } from '../../../gocompat/index.js';
 import { stdout } from '../output.js';
 import { nilPrinterPanic, unsupported, type EndpointHealth, type EndpointStatus, type Printer, type WatchEvents } from './printer.js';
 import { eventTypeName } from './printer-simple.js';
 import type {
+  AuthHeaderResponse,
+  AuthRoleGetResponse,
+  AuthRoleListResponse,
   LeaseGrantResponse,
   LeaseKeepAliveResponse,
   LeaseLeasesResponse,
@@ -23,6 +26,11 @@ function hdr(h: ResponseHeader | undefined | null): void {
       `"Revision" : ${int64String(h?.revision ?? 0)}\n` +
       `"RaftTerm" : ${uint64String(h?.raft_term ?? 0)}\n`,
   );
+}
+
+/** authpb.Permission_Type's String() */
+function permTypeName(t: number | undefined): string {
+  return ['READ', 'WRITE', 'READWRITE'][t ?? 0] ?? String(t);
 }
 
 function kv(pfx: string, kv: KeyValue): void {
@@ -133,6 +141,61 @@ export class FieldsPrinter implements Printer {
     hdr(r.header);
     for (const l of r.leases ?? []) stdout(`"ID" : ${int64String(l.ID ?? 0)}\n`);
   }
+
+  roleAdd(_role: ByteString, r: AuthHeaderResponse): void {
+    hdr(r.header);
+  }
+
+  roleGet(_role: ByteString, r: AuthRoleGetResponse): void {
+    hdr(r.header);
+    let out = '';
+    // fmt.Println(`"PermType" : `, name): Println's separating space makes two
+    for (const p of r.perm ?? []) {
+      out += `"PermType" :  ${permTypeName(p.permType)}\n"Key" : ${quote(bytesToByteString(p.key))}\n"RangeEnd" : ${quote(bytesToByteString(p.range_end))}\n`;
+    }
+    stdout(out);
+  }
+
+  roleDelete(_role: ByteString, r: AuthHeaderResponse): void {
+    hdr(r.header);
+  }
+
+  roleList(r: AuthRoleListResponse): void {
+    hdr(r.header);
+    stdout(`"Roles" :${(r.roles ?? []).map((role) => ' ' + quote(utf8ToByteString(role))).join('')}\n`);
+  }
+
+  roleGrantPermission(_role: ByteString, r: AuthHeaderResponse): void {
+    hdr(r.header);
+  }
+
+  roleRevokePermission(_role: ByteString, _key: ByteString, _end: ByteString, r: AuthHeaderResponse): void {
+    hdr(r.header);
+  }
+
+  userAdd(_user: ByteString, r: AuthHeaderResponse): void {
+    hdr(r.header);
+  }
+
+  userChangePassword(r: AuthHeaderResponse): void {
+    hdr(r.header);
+  }
+
+  userGrantRole(_user: ByteString, _role: ByteString, r: AuthHeaderResponse): void {
+    hdr(r.header);
+  }
+
+  userRevokeRole(_user: ByteString, _role: ByteString, r: AuthHeaderResponse): void {
+    hdr(r.header);
+  }
+
+  userDelete(_user: ByteString, r: AuthHeaderResponse): void {
+    hdr(r.header);
+  }
+
+  // fieldsPrinter has no UserGet or UserList: "fields not supported as output format"
+  userGet = fieldsUnsupported.userGet;
+  userList = fieldsUnsupported.userList;
 
   // fieldsPrinter has no member add/remove/update or move-leader printing: "fields not supported as output format"
   memberAdd = fieldsUnsupported.memberAdd;

@@ -12,10 +12,15 @@ import type {
   StatusResponse,
   TxnResponse,
 } from '../../../client/index.js';
-import { base64Encode, int64String, jsonQuote, uint64String, utf8ToByteString } from '../../../gocompat/index.js';
+import { base64Encode, type ByteString, int64String, jsonQuote, uint64String, utf8ToByteString } from '../../../gocompat/index.js';
 import { stdout } from '../output.js';
 import { nilPrinterPanic, type EndpointHealth, type EndpointStatus, type Printer, type WatchEvents } from './printer.js';
 import type {
+  AuthHeaderResponse,
+  AuthRoleGetResponse,
+  AuthRoleListResponse,
+  AuthUserGetResponse,
+  AuthUserListResponse,
   Event,
   LeaseGrantResponse,
   LeaseKeepAliveResponse,
@@ -24,6 +29,7 @@ import type {
   LeaseTimeToLiveResponse,
   Member,
   MoveLeaderResponse,
+  Permission,
 } from '../../../proto/index.js';
 
 /** Builds a JSON object from [name, encoded value] pairs, skipping undefined (omitted) members. */
@@ -179,6 +185,37 @@ export function moveLeaderJson(r: MoveLeaderResponse): string {
   return jsonObject([['header', header(r.header)]]);
 }
 
+/** The auth responses that carry only a header (AuthUserAddResponse, AuthRoleDeleteResponse, ...). */
+export function authHeaderJson(r: AuthHeaderResponse): string {
+  return jsonObject([['header', header(r.header)]]);
+}
+
+/** authpb.Permission: permType as its number (READ, 0, left out), key and range_end base64. */
+function permissionJson(p: Permission): string {
+  return jsonObject([
+    ['permType', int64(p.permType)],
+    ['key', bytes(p.key)],
+    ['range_end', bytes(p.range_end)],
+  ]);
+}
+
+export function roleGetJson(r: AuthRoleGetResponse): string {
+  const perms = r.perm ?? [];
+  return jsonObject([
+    ['header', header(r.header)],
+    ['perm', perms.length === 0 ? undefined : jsonArray(perms.map(permissionJson))],
+  ]);
+}
+
+/** AuthUserGetResponse (roles), AuthUserListResponse (users) and AuthRoleListResponse (roles). */
+export function namesJson(r: AuthUserGetResponse | AuthRoleListResponse | AuthUserListResponse, field: 'roles' | 'users'): string {
+  const names = field === 'users' ? (r as AuthUserListResponse).users : (r as AuthUserGetResponse).roles;
+  return jsonObject([
+    ['header', header(r.header)],
+    [field, strings(names)],
+  ]);
+}
+
 function eventJson(e: Event): string {
   return jsonObject([
     ['type', e.type === undefined || e.type === 0 ? undefined : String(e.type)],
@@ -286,5 +323,45 @@ export class JsonPrinter implements Printer {
   leases(r: LeaseLeasesResponse): void {
     const list = r.leases ?? [];
     stdout(jsonObject([...headerMembers(r.header), ['leases', jsonArray(list.map((l) => jsonObject([['id', int64Plain(l.ID)]])))]]) + '\n');
+  }
+  // printerRPC: the protobuf response structs, whatever names the command was given
+  roleAdd(_role: ByteString, r: AuthHeaderResponse): void {
+    stdout(authHeaderJson(r) + '\n');
+  }
+  roleGet(_role: ByteString, r: AuthRoleGetResponse): void {
+    stdout(roleGetJson(r) + '\n');
+  }
+  roleDelete(_role: ByteString, r: AuthHeaderResponse): void {
+    stdout(authHeaderJson(r) + '\n');
+  }
+  roleList(r: AuthRoleListResponse): void {
+    stdout(namesJson(r, 'roles') + '\n');
+  }
+  roleGrantPermission(_role: ByteString, r: AuthHeaderResponse): void {
+    stdout(authHeaderJson(r) + '\n');
+  }
+  roleRevokePermission(_role: ByteString, _key: ByteString, _end: ByteString, r: AuthHeaderResponse): void {
+    stdout(authHeaderJson(r) + '\n');
+  }
+  userAdd(_user: ByteString, r: AuthHeaderResponse): void {
+    stdout(authHeaderJson(r) + '\n');
+  }
+  userGet(_user: ByteString, r: AuthUserGetResponse): void {
+    stdout(namesJson(r, 'roles') + '\n');
+  }
+  userList(r: AuthUserListResponse): void {
+    stdout(namesJson(r, 'users') + '\n');
+  }
+  userChangePassword(r: AuthHeaderResponse): void {
+    stdout(authHeaderJson(r) + '\n');
+  }
+  userGrantRole(_user: ByteString, _role: ByteString, r: AuthHeaderResponse): void {
+    stdout(authHeaderJson(r) + '\n');
+  }
+  userRevokeRole(_user: ByteString, _role: ByteString, r: AuthHeaderResponse): void {
+    stdout(authHeaderJson(r) + '\n');
+  }
+  userDelete(_user: ByteString, r: AuthHeaderResponse): void {
+    stdout(authHeaderJson(r) + '\n');
   }
 }

@@ -1,22 +1,29 @@
 // `-w simple` (printer_simple.go): raw keys and values one per line, or hex-escaped with --hex.
 
-import type { DeleteRangeResponse, KeyValue, PutResponse, RangeResponse, TxnResponse } from '../../../client/index.js';
-import { bytesToByteString, type ByteString, int64String } from '../../../gocompat/index.js';
+import { prefixRangeEnd, type DeleteRangeResponse, type KeyValue, type PutResponse, type RangeResponse, type TxnResponse } from '../../../client/index.js';
+import { bytesToByteString, type ByteString, int64String, utf8ToByteString } from '../../../gocompat/index.js';
 import { stderr, stdout } from '../output.js';
 import type { EndpointHealth, EndpointStatus, Printer, WatchEvents } from './printer.js';
 import { endpointStatusRows, memberListRows } from './printer-table.js';
-import type {
-  LeaseGrantResponse,
-  LeaseKeepAliveResponse,
-  LeaseLeasesResponse,
-  LeaseRevokeResponse,
-  LeaseTimeToLiveResponse,
-  MemberAddResponse,
-  MemberListResponse,
-  MemberPromoteResponse,
-  MemberRemoveResponse,
-  MemberUpdateResponse,
-  MoveLeaderResponse,
+import {
+  PermissionType,
+  type AuthHeaderResponse,
+  type AuthRoleGetResponse,
+  type AuthRoleListResponse,
+  type AuthUserGetResponse,
+  type AuthUserListResponse,
+  type LeaseGrantResponse,
+  type LeaseKeepAliveResponse,
+  type LeaseLeasesResponse,
+  type LeaseRevokeResponse,
+  type LeaseTimeToLiveResponse,
+  type MemberAddResponse,
+  type MemberListResponse,
+  type MemberPromoteResponse,
+  type MemberRemoveResponse,
+  type MemberUpdateResponse,
+  type MoveLeaderResponse,
+  type Permission,
 } from '../../../proto/index.js';
 
 /** fmt's %16x of a uint64 */
@@ -160,6 +167,76 @@ export class SimplePrinter implements Printer {
     stdout(`found ${list.length} leases\n`);
     for (const l of list) stdout(`${leaseHex(l.ID)}\n`);
   }
+
+  roleAdd(role: ByteString, _r: AuthHeaderResponse): void {
+    stdout(`Role ${role} created\n`);
+  }
+
+  roleGet(role: ByteString, r: AuthRoleGetResponse): void {
+    const perms = r.perm ?? [];
+    const granted = (p: Permission, type: number): boolean => (p.permType ?? 0) === type || (p.permType ?? 0) === PermissionType.READWRITE;
+    let out = `Role ${role}\nKV Read:\n`;
+    for (const p of perms) if (granted(p, PermissionType.READ)) out += permissionLine(p);
+    out += 'KV Write:\n';
+    for (const p of perms) if (granted(p, PermissionType.WRITE)) out += permissionLine(p);
+    stdout(out);
+  }
+
+  roleList(r: AuthRoleListResponse): void {
+    for (const role of r.roles ?? []) stdout(`${utf8ToByteString(role)}\n`);
+  }
+
+  roleDelete(role: ByteString, _r: AuthHeaderResponse): void {
+    stdout(`Role ${role} deleted\n`);
+  }
+
+  roleGrantPermission(role: ByteString, _r: AuthHeaderResponse): void {
+    stdout(`Role ${role} updated\n`);
+  }
+
+  roleRevokePermission(role: ByteString, key: ByteString, end: ByteString, _r: AuthHeaderResponse): void {
+    if (end === '') stdout(`Permission of key ${key} is revoked from role ${role}\n`);
+    else if (end !== '\x00') stdout(`Permission of range [${key}, ${end}) is revoked from role ${role}\n`);
+    else stdout(`Permission of range [${key}, <open ended> is revoked from role ${role}\n`);
+  }
+
+  userAdd(user: ByteString, _r: AuthHeaderResponse): void {
+    stdout(`User ${user} created\n`);
+  }
+
+  userGet(user: ByteString, r: AuthUserGetResponse): void {
+    stdout(`User: ${user}\nRoles:${(r.roles ?? []).map((role) => ' ' + utf8ToByteString(role)).join('')}\n`);
+  }
+
+  userChangePassword(_r: AuthHeaderResponse): void {
+    stdout('Password updated\n');
+  }
+
+  userGrantRole(user: ByteString, role: ByteString, _r: AuthHeaderResponse): void {
+    stdout(`Role ${role} is granted to user ${user}\n`);
+  }
+
+  userRevokeRole(user: ByteString, role: ByteString, _r: AuthHeaderResponse): void {
+    stdout(`Role ${role} is revoked from user ${user}\n`);
+  }
+
+  userDelete(user: ByteString, _r: AuthHeaderResponse): void {
+    stdout(`User ${user} deleted\n`);
+  }
+
+  userList(r: AuthUserListResponse): void {
+    for (const user of r.users ?? []) stdout(`${utf8ToByteString(user)}\n`);
+  }
+}
+
+/** One permission line of `role get`: the key alone, or its range ("<open ended>" for "\x00", the prefix it is). */
+function permissionLine(p: Permission): ByteString {
+  const key = bytesToByteString(p.key);
+  const end = bytesToByteString(p.range_end);
+  if (end === '') return `\t${key}\n`;
+  let line = end !== '\x00' ? `\t[${key}, ${end})` : `\t[${key}, <open ended>`;
+  if (bytesToByteString(prefixRangeEnd(p.key ?? new Uint8Array())) === end) line += ` (prefix ${key})`;
+  return line + '\n';
 }
 
 function int64(v: bigint | number | undefined): string {

@@ -4,6 +4,11 @@
 import { Errors } from '../../../errors/index.js';
 import type { DeleteRangeResponse, PutResponse, RangeResponse, StatusResponse, TxnResponse } from '../../../client/index.js';
 import type {
+  AuthHeaderResponse,
+  AuthRoleGetResponse,
+  AuthRoleListResponse,
+  AuthUserGetResponse,
+  AuthUserListResponse,
   Event,
   LeaseGrantResponse,
   LeaseKeepAliveResponse,
@@ -80,6 +85,21 @@ export interface Printer {
   keepAlive(r: LeaseKeepAliveResponse): void;
   timeToLive(r: LeaseTimeToLiveResponse, keys: boolean): void;
   leases(r: LeaseLeasesResponse): void;
+  // user, role and auth commands: names as the command line gave them (bytes), responses as the server sent them
+  roleAdd(role: ByteString, r: AuthHeaderResponse): void;
+  roleGet(role: ByteString, r: AuthRoleGetResponse): void;
+  roleDelete(role: ByteString, r: AuthHeaderResponse): void;
+  roleList(r: AuthRoleListResponse): void;
+  roleGrantPermission(role: ByteString, r: AuthHeaderResponse): void;
+  /** `key` as given on the command line, `end` the range end sent ('' for a single key, "\x00" open-ended) */
+  roleRevokePermission(role: ByteString, key: ByteString, end: ByteString, r: AuthHeaderResponse): void;
+  userAdd(user: ByteString, r: AuthHeaderResponse): void;
+  userGet(user: ByteString, r: AuthUserGetResponse): void;
+  userList(r: AuthUserListResponse): void;
+  userChangePassword(r: AuthHeaderResponse): void;
+  userGrantRole(user: ByteString, role: ByteString, r: AuthHeaderResponse): void;
+  userRevokeRole(user: ByteString, role: ByteString, r: AuthHeaderResponse): void;
+  userDelete(user: ByteString, r: AuthHeaderResponse): void;
 }
 
 /**
@@ -115,5 +135,18 @@ export function unsupported(format: string): Printer {
     keepAlive: fail,
     timeToLive: fail,
     leases: fail,
+    roleAdd: fail,
+    roleGet: fail,
+    roleDelete: fail,
+    roleList: fail,
+    roleGrantPermission: fail,
+    roleRevokePermission: fail,
+    userAdd: fail,
+    userGet: fail,
+    userList: fail,
+    userChangePassword: fail,
+    userGrantRole: fail,
+    userRevokeRole: fail,
+    userDelete: fail,
   };
 }

@@ -16,7 +16,17 @@ import type {
   TxnRequest,
   TxnResponse,
 } from '../../../client/index.js';
-import type { Event, Member, MoveLeaderResponse } from '../../../proto/index.js';
+import type {
+  AuthHeaderResponse,
+  AuthRoleGetResponse,
+  AuthRoleListResponse,
+  AuthUserGetResponse,
+  AuthUserListResponse,
+  Event,
+  Member,
+  MoveLeaderResponse,
+  Permission,
+} from '../../../proto/index.js';
 import type { WatchEvents } from './printer.js';
 
 class Writer {
@@ -207,6 +217,39 @@ export function encodeWatchResponse(r: WatchEvents): Buffer {
 export function encodeMoveLeaderResponse(r: MoveLeaderResponse): Buffer {
   const w = new Writer();
   w.message(1, header(r.header));
+  return w.finish();
+}
+
+// ---- auth responses (etcdserverpb.Auth*Response, authpb.Permission) -----------------------------------------------
+
+/** The auth responses that carry only a header (field 1). */
+export function encodeAuthHeaderResponse(r: AuthHeaderResponse): Buffer {
+  const w = new Writer();
+  w.message(1, header(r.header));
+  return w.finish();
+}
+
+function permission(p: Permission): Buffer {
+  const w = new Writer();
+  w.int(1, p.permType);
+  w.bytes(2, p.key);
+  w.bytes(3, p.range_end);
+  return w.finish();
+}
+
+export function encodeRoleGetResponse(r: AuthRoleGetResponse): Buffer {
+  const w = new Writer();
+  w.message(1, header(r.header));
+  for (const p of r.perm ?? []) w.message(2, permission(p));
+  return w.finish();
+}
+
+/** AuthUserGetResponse (roles 2), AuthUserListResponse (users 2), AuthRoleListResponse (roles 2). */
+export function encodeNamesResponse(r: AuthUserGetResponse | AuthUserListResponse | AuthRoleListResponse): Buffer {
+  const names = 'users' in r ? r.users : (r as AuthUserGetResponse).roles;
+  const w = new Writer();
+  w.message(1, header(r.header));
+  for (const n of names ?? []) w.string(2, n);
   return w.finish();
 }
 
