@@ -150,7 +150,7 @@ const rangeDigest: Digest = (r, v) =>
     .join(',') || '(no set-up keys)';
 const countDigest: Digest = (r, v) => `count=${v.int(r['count'])}`;
 const txnDigest: Digest = (r) => `succeeded=${Boolean(r['succeeded'])} responses=${((r['responses'] ?? []) as unknown[]).length}`;
-const watchDigest: Digest = (r, v) =>
+export const watchDigest: Digest = (r, v) =>
   `created=${Boolean(r['created'])} canceled=${Boolean(r['canceled'])} watch_id=${v.int(r['watch_id'])} cancel_reason=${String(r['cancel_reason'] ?? '')}`;
 const keepAliveDigest: Digest = (r, v) => `TTL ${Number(v.int(r['TTL'])) > 0 ? '> 0' : v.int(r['TTL'])}`;
 const timeToLiveDigest: Digest = (r, v) =>

@@ -536,3 +536,135 @@ export async function pool(tasks: (() => Promise<void>)[], width: number): Promi
 }
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+// ---- long-lived watch streams ----------------------------------------------------------------------------------------
+
+/** A watch response as the tests read it, whatever front end it came through. */
+export interface WatchMessage {
+  created: boolean;
+  canceled: boolean;
+  watchId: string;
+  cancelReason: string;
+  /** the events' keys */
+  keys: string[];
+}
+
+/** An open watch stream: its messages so far, more requests on the same stream, and the stream's end. */
+export interface WatchTap {
+  readonly label: string;
+  readonly messages: WatchMessage[];
+  /** the stream's error or end, when it has ended */
+  ended: Outcome | null;
+  send(request: Canon): void;
+  /** resolves when a message satisfies `pred`; rejects after timeoutMs */
+  waitFor(pred: (m: WatchMessage) => boolean, what: string, timeoutMs?: number): Promise<WatchMessage>;
+  close(): void;
+}
+
+function watchMessage(r: Record<string, unknown>, view: View): WatchMessage {
+  return {
+    created: Boolean(r['created']),
+    canceled: Boolean(r['canceled']),
+    watchId: view.int(r['watch_id']),
+    cancelReason: String(r['cancel_reason'] ?? ''),
+    keys: ((r['events'] ?? []) as Record<string, unknown>[]).map((e) => view.bytes((e['kv'] as Record<string, unknown> | undefined)?.['key'])),
+  };
+}
+
+/** Opens a watch stream through `frontEnd` of `side` with `token` and sends `first` on it. */
+export async function openWatch(side: Side, frontEnd: FrontEnd, token: string | undefined, first: Canon): Promise<WatchTap> {
+  const messages: WatchMessage[] = [];
+  const label = `${side.label}:${side.kind} ${frontEnd}`;
+  let send: (request: Canon) => void;
+  let close: () => void;
+  const tap: WatchTap = {
+    label,
+    messages,
+    ended: null,
+    send: (r) => send(r),
+    async waitFor(pred, what, timeoutMs = 10_000) {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const m = messages.find(pred);
+        if (m !== undefined) return m;
+        if (tap.ended !== null || Date.now() > deadline) {
+          throw new Error(`${label}: ${what} not seen (stream ${tap.ended === null ? 'open' : `ended: ${outcomeText(tap.ended)}`}); messages: ${JSON.stringify(messages)}`);
+        }
+        await sleep(20);
+      }
+    },
+    close: () => close(),
+  };
+  const end = (o: Outcome): void => {
+    tap.ended ??= o;
+  };
+  switch (frontEnd) {
+    case 'grpc': {
+      const client = side.clients.watch as GrpcClient;
+      const call = (client['Watch'] as (m: grpc.Metadata) => grpc.ClientDuplexStream<unknown, Record<string, unknown>>).call(client, metadataOf(token));
+      call.on('data', (m: Record<string, unknown>) => messages.push(watchMessage(m, binaryView)));
+      call.on('error', (err: unknown) => end(statusOf(err)));
+      call.on('end', () => end({ code: 0, message: 'ended' }));
+      send = (r) => call.write(convert(r, 'grpc'));
+      close = () => call.cancel();
+      break;
+    }
+    case 'gateway': {
+      const [host, port] = side.endpoint.split(':');
+      let tail = '';
+      const req = http.request(
+        { host, port: Number(port), path: '/v3/watch', method: 'POST', headers: { ...gatewayHeaders(token), 'transfer-encoding': 'chunked' }, agent: false },
+        (res) => {
+          res.setEncoding('utf8');
+          res.on('data', (c: string) => {
+            tail += c;
+            let nl;
+            while ((nl = tail.indexOf('\n')) >= 0) {
+              const line = tail.slice(0, nl);
+              tail = tail.slice(nl + 1);
+              if (line.trim() === '') continue;
+              const parsed = JSON.parse(line) as Record<string, unknown>;
+              if (parsed['result'] !== undefined) messages.push(watchMessage(parsed['result'] as Record<string, unknown>, jsonView));
+              else end(streamLineOutcome(line, okDigest));
+            }
+          });
+          res.on('end', () => end({ code: 0, message: 'ended' }));
+          res.on('error', () => {});
+        },
+      );
+      req.on('error', (err) => end({ code: -1, message: err.message }));
+      send = (r) => req.write(`${JSON.stringify(convert(r, 'json'))}\n`);
+      close = () => req.destroy();
+      break;
+    }
+    case 'binary': {
+      const client = binaryClient(side.endpoint, token);
+      const stream = await client.openStream('Watch', convert(first, 'binary') as never, {
+        message: (m) => messages.push(watchMessage(m as unknown as Record<string, unknown>, binaryView)),
+        end: (err) => end(err === null ? { code: 0, message: 'ended' } : binaryError(err)),
+      });
+      send = (r) => void stream.send(convert(r, 'binary') as never);
+      close = () => client.destroy();
+      break;
+    }
+    case 'websocket': {
+      const ws = new WebSocket(`ws://${side.endpoint}/v3/watch`, [], token === undefined ? {} : { headers: { authorization: token } });
+      await new Promise<void>((resolve, reject) => {
+        ws.once('open', () => resolve());
+        ws.once('error', reject);
+      });
+      ws.on('message', (data: Buffer) => {
+        const parsed = JSON.parse(data.toString()) as Record<string, unknown>;
+        if (parsed['result'] !== undefined) messages.push(watchMessage(parsed['result'] as Record<string, unknown>, jsonView));
+        else end(streamLineOutcome(data.toString(), okDigest));
+      });
+      ws.on('close', (code, reason) => end({ code: 0, message: `closed ${code} ${reason.toString()}` }));
+      ws.on('error', () => {});
+      send = (r) => ws.send(JSON.stringify(convert(r, 'json')));
+      close = () => ws.terminate();
+      break;
+    }
+  }
+  if (frontEnd !== 'binary') tap.send(first);
+  return tap;
+}
