@@ -16,6 +16,8 @@ import { Client, type ClientOptions } from '../../src/client/index.js';
 import { EtcdError, nameOfMessage } from '../../src/errors/index.js';
 import {
   B,
+  gatewayWithHeaders,
+  grpcWithMetadata,
   invoke,
   openWatch,
   outcomeText,
@@ -114,6 +116,28 @@ test('permission matrix: every RPC, identity and front end answers as etcd 3.4 d
 
 /** The front end of side A whose answer a side B front end must give (etcd has no binary protocol or WebSocket). */
 const oracleFrontEnd = (fe: FrontEnd): FrontEnd => (fe === 'gateway' ? 'gateway' : 'grpc');
+
+test('where a token may travel: gRPC metadata token or authorization, the gateway\'s Authorization or Grpc-Metadata-Token', async (t) => {
+  if (sides === null) return t.skip('etcd is not installed');
+  const range = { key: B('/a/1') };
+  // [label, etcd's answer, the call]
+  const carriers: [string, string, (side: Side, alice: string) => Promise<Outcome>][] = [
+    ['gRPC metadata authorization', 'OK', (side, alice) => grpcWithMetadata(side, 'Range', range, { authorization: alice })],
+    ['gRPC metadata token (forged) and authorization', '16 etcdserver: invalid auth token', (side, alice) => grpcWithMetadata(side, 'Range', range, { token: 'forged', authorization: alice })],
+    ['gRPC metadata token and authorization (forged)', 'OK', (side, alice) => grpcWithMetadata(side, 'Range', range, { token: alice, authorization: 'forged' })],
+    ['gRPC metadata Token in capitals', 'OK', (side, alice) => grpcWithMetadata(side, 'Range', range, { Token: alice })],
+    ['gateway Authorization: Bearer', '16 etcdserver: invalid auth token', (side, alice) => gatewayWithHeaders(side.endpoint, 'Range', range, { authorization: `Bearer ${alice}` })],
+    ['gateway Grpc-Metadata-Token', 'OK', (side, alice) => gatewayWithHeaders(side.endpoint, 'Range', range, { 'grpc-metadata-token': alice })],
+    ['gateway token header', '3 etcdserver: user name is empty', (side, alice) => gatewayWithHeaders(side.endpoint, 'Range', range, { token: alice })],
+  ];
+  const problems: string[] = [];
+  for (const [label, etcd, send] of carriers) {
+    const [want, got] = await Promise.all(sides.map(async (side) => send(side, (await side.token('alice')).token)));
+    if (!outcomeText(want!).startsWith(etcd)) problems.push(`${label}: etcd (side A) answered ${outcomeText(want!)}, expected ${etcd}`);
+    if (want!.code !== got!.code || want!.message !== got!.message || want!.http !== got!.http) problems.push(`${label}: etcd ${outcomeText(want!)}; ${sides[1].kind} ${outcomeText(got!)}`);
+  }
+  assert.deepEqual(problems, []);
+});
 
 test('a simple token naming a raft index not applied yet: the request waits for that index, then the token is refused', async (t) => {
   if (sides === null) return t.skip('etcd is not installed');

@@ -274,6 +274,22 @@ function metadataOf(token: string | undefined): grpc.Metadata {
   return md;
 }
 
+/** A unary gRPC call with these metadata entries (e.g. a token under another key). */
+export function grpcWithMetadata(side: Side, rpc: RpcName, request: Canon, entries: Record<string, string>, digest: Digest = okDigest): Promise<Outcome> {
+  const client = side.clients[SERVICE[rpc]] as GrpcClient;
+  const md = new grpc.Metadata();
+  for (const [k, v] of Object.entries(entries)) md.set(k, v);
+  return new Promise((resolve) => {
+    (client[rpc] as (r: unknown, m: grpc.Metadata, o: grpc.CallOptions, cb: (e: grpc.ServiceError | null, r: Record<string, unknown>) => void) => void).call(
+      client,
+      convert(request, 'grpc'),
+      md,
+      { deadline: Date.now() + 20_000 },
+      (err, res) => resolve(err === null ? { code: 0, message: digest(res, binaryView) } : statusOf(err)),
+    );
+  });
+}
+
 function statusOf(err: unknown): Outcome {
   const e = err as grpc.ServiceError;
   return { code: e.code ?? 2, message: e.details ?? String(err) };
@@ -351,10 +367,15 @@ function gatewayHeaders(token: string | undefined): Record<string, string> {
 
 /** A unary call through the JSON gateway. */
 export function gatewayUnary(endpoint: string, rpc: RpcName, request: Canon, token: string | undefined, digest: Digest = okDigest): Promise<Outcome> {
+  return gatewayWithHeaders(endpoint, rpc, request, gatewayHeaders(token), digest);
+}
+
+/** A unary call through the JSON gateway with these request headers. */
+export function gatewayWithHeaders(endpoint: string, rpc: RpcName, request: Canon, headers: Record<string, string>, digest: Digest = okDigest): Promise<Outcome> {
   const body = JSON.stringify(convert(request, 'json'));
   return new Promise((resolve) => {
     const req = http.request(
-      { host: endpoint.split(':')[0], port: Number(endpoint.split(':')[1]), path: GATEWAY_PATH[rpc], method: 'POST', headers: gatewayHeaders(token), agent: false },
+      { host: endpoint.split(':')[0], port: Number(endpoint.split(':')[1]), path: GATEWAY_PATH[rpc], method: 'POST', headers: { 'content-type': 'application/json', ...headers }, agent: false },
       (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
