@@ -4,6 +4,10 @@
 //
 // Bad input: an oversized frame gets `request is too large` from its header alone; a malformed body or unknown
 // method gets InvalidArgument; a corrupt header closes that connection only. Nothing here throws past a socket.
+//
+// Auth: an Auth frame ({token}) sets the connection's token; every request and stream opened after it carries it
+// (frames are handled in order, so a client can send it and then requests at once, without waiting). Without one
+// the connection's requests are anonymous (docs/protocol.md).
 
 import net from 'node:net';
 import type { Limits } from '../config/index.js';
@@ -18,7 +22,17 @@ import {
   unpackr,
   type StreamMethodName,
 } from '../proto/index.js';
-import { callMethod, EncodedResponse, isMethodName, isStreamMethodName, openMethodStream, type EtcdServer, type StreamHandle, type StreamOutput } from '../server/index.js';
+import {
+  callMethod,
+  EncodedResponse,
+  isMethodName,
+  isStreamMethodName,
+  openMethodStream,
+  type EtcdServer,
+  type RequestAuth,
+  type StreamHandle,
+  type StreamOutput,
+} from '../server/index.js';
 import { listenTcp } from '../transport/index.js';
 import { encodeWatchEventsFrame } from './watch-encoding.js';
 
@@ -83,6 +97,8 @@ class Connection {
   private closed: AbortController | null = null;
   /** the signal of `closed`, made on first use (one function per connection, not one per request) */
   private readonly untilClosed = (): AbortSignal => (this.closed ??= new AbortController()).signal;
+  /** the credentials set by the last Auth frame (none: anonymous) */
+  private auth: RequestAuth | undefined = undefined;
 
   constructor(
     private readonly socket: net.Socket,
@@ -96,6 +112,7 @@ class Connection {
         frame: (kind, requestId, body) => {
           if (kind === FrameKind.Request) this.onRequest(requestId, body);
           else if (kind === FrameKind.StreamMessage) this.onStreamMessage(requestId, body);
+          else if (kind === FrameKind.Auth) this.onAuth(body);
           else this.closeStream(requestId);
         },
         oversize: (_kind, requestId) => {
@@ -103,7 +120,7 @@ class Connection {
           this.updateFlow();
         },
       },
-      (kind) => kind === FrameKind.Request || kind === FrameKind.StreamMessage || kind === FrameKind.StreamEnd,
+      (kind) => kind === FrameKind.Request || kind === FrameKind.StreamMessage || kind === FrameKind.StreamEnd || kind === FrameKind.Auth,
     );
     socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => {
@@ -125,6 +142,20 @@ class Connection {
       for (const h of this.streams.values()) h.close();
       this.streams.clear();
     });
+  }
+
+  /**
+   * The connection's token from now on ({token}; {} or a body that is not a map with a string token: none). A body
+   * that cannot be decoded clears it too, so no request runs with credentials the client did not mean.
+   */
+  private onAuth(body: Buffer): void {
+    let token: unknown;
+    try {
+      token = (decodeEnvelope(body) as { token?: unknown }).token;
+    } catch {
+      token = undefined;
+    }
+    this.auth = typeof token === 'string' ? { token } : undefined;
   }
 
   /** A message on a stream: the first one with a new id opens it ({method, request}), later ones carry {request}. */
@@ -166,7 +197,7 @@ class Connection {
       },
       pendingBytes: () => this.socket.writableLength + this.outBytes,
     };
-    const handler = Object.assign(openMethodStream(this.server, method, output), { method });
+    const handler = Object.assign(openMethodStream(this.server, method, output, this.auth === undefined ? {} : { auth: this.auth }), { method });
     this.streams.set(streamId, handler);
     return handler;
   }
@@ -188,7 +219,11 @@ class Connection {
       }
       if (!isMethodName(method)) throw etcdError('UnknownMethod', JSON.stringify(method));
       // Lock and Campaign take the connection's signal: a waiter whose client went away withdraws its key
-      result = callMethod(this.server, method, request, { rawRequest: body, signal: method === 'Lock' || method === 'Campaign' ? this.untilClosed() : undefined });
+      result = callMethod(this.server, method, request, {
+        rawRequest: body,
+        signal: method === 'Lock' || method === 'Campaign' ? this.untilClosed() : undefined,
+        auth: this.auth,
+      });
     } catch (err) {
       this.sendError(requestId, toEtcdError(err));
       this.updateFlow();

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // `etcd-ts`: runs one member. Flags and ETCD_* variables as etcd's (see src/config/flags.ts).
 
+import { AuthTokenOptionsError } from '../auth/index.js';
 import { ConfigError, parseFlags, usage } from '../config/index.js';
 import { StorageError } from '../storage/index.js';
 import { SERVER_VERSION } from '../server/index.js';
@@ -33,6 +34,8 @@ async function main(): Promise<number> {
   }
   for (const w of parsed.warnings) log('warn', w);
   const config = parsed.config;
+  // ---- auth: etcd's start-up line for the default token type ----
+  if (config.authToken === 'simple') log('warn', 'simple token is not cryptographically signed');
   let member;
   let starting: Promise<Member> | null = null;
   let fatal = false;
@@ -57,6 +60,8 @@ async function main(): Promise<number> {
       log('fatal', 'failed to open data directory', { 'data-dir': config.dataDir, error: err.message });
       return 1;
     }
+    // ---- auth: what etcd logs before a refused --auth-token ----
+    if (err instanceof AuthTokenOptionsError) for (const line of err.logs) log('error', line);
     log('fatal', 'failed to start member', { error: (err as Error).message });
     return 1;
   }

@@ -1,6 +1,9 @@
 // The TypeScript client for the binary protocol, used by etcdctl-ts, the tests and the bench.
 // Many requests in flight on one connection (request ids); responses may arrive in any order.
 // Lifecycle: close() waits for in-flight requests then ends the connection; destroy(err) rejects them at once.
+// Auth: with `username`/`password` the client authenticates on connecting and sets the token on each connection it
+// opens (the binary protocol's Auth frame); it re-authenticates once when a request fails with `invalid auth token`
+// or `revision of auth store is old`, as clientv3 does. `token` is used as given (never refreshed).
 
 import net from 'node:net';
 import { EtcdError, etcdError, fromStatus, GrpcCode } from '../errors/index.js';
@@ -30,6 +33,12 @@ export interface ClientOptions {
   requestTimeoutMs?: number;
   /** largest response body accepted */
   responseBytesMax?: number;
+  // ---- auth (etcd's v3 auth) ----
+  /** authenticate as this user on connect (with `password`); with auth disabled on the server, requests go anonymous */
+  username?: string;
+  password?: string;
+  /** a token to send as it is (a test's expired or forged one, or one obtained elsewhere); wins over username */
+  token?: string;
 }
 
 interface Pending {
@@ -60,6 +69,13 @@ class RetryableError extends Error {
     override readonly cause: Error,
     readonly sent: boolean,
   ) {
+    super(cause.message);
+  }
+}
+
+/** Credentials refused while a connection was set up: reported as they are, not as an unreachable endpoint. */
+class LoginError extends Error {
+  constructor(override readonly cause: Error) {
     super(cause.message);
   }
 }
@@ -118,15 +134,88 @@ export class Client implements StreamOpener {
           socket.destroy();
           throw new Error('client destroyed');
         }
+        this.attach(socket);
+        try {
+          await this.login(socket);
+        } catch (err) {
+          socket.destroy();
+          // the connection broke during the login: try the next endpoint
+          if (err instanceof RetryableError) throw err.cause;
+          // refused credentials end the attempt here: another endpoint would refuse them too
+          throw new LoginError(err as Error);
+        }
         this.preferred = i;
         this.connectedTo = i;
-        this.attach(socket);
+        this.socket = socket;
         return socket;
       } catch (err) {
+        if (err instanceof LoginError) throw err.cause;
         lastError = etcdError('Unreachable', (err as Error).message);
       }
     }
     throw lastError;
+  }
+
+  // ---- auth ----------------------------------------------------------------------------------------------------
+
+  /** the token this client's connections carry (null: anonymous) */
+  private token: string | null = null;
+  /** a re-authentication in progress: requests wait for it before they are sent */
+  private refreshing: Promise<void> | null = null;
+
+  /** The token the client currently sends (null when it sends none). */
+  get authToken(): string | null {
+    return this.options.token ?? this.token;
+  }
+
+  /**
+   * Sets a new connection up: its token (the given one, the one obtained earlier, or one obtained now with the
+   * username and password; none when the server says auth is not enabled).
+   */
+  private async login(socket: net.Socket): Promise<void> {
+    if (this.options.token !== undefined) return this.sendToken(socket, this.options.token);
+    if (this.options.username === undefined) return;
+    if (this.token === null) this.token = await this.authenticate(socket);
+    if (this.token !== null) this.sendToken(socket, this.token);
+  }
+
+  /** Authenticate on `socket` (which carries no token meanwhile); null when auth is not enabled. */
+  private async authenticate(socket: net.Socket): Promise<string | null> {
+    try {
+      const r = await this.requestOn(socket, 'Authenticate', { name: this.options.username ?? '', password: this.options.password ?? '' });
+      return r.token;
+    } catch (err) {
+      if (err instanceof EtcdError && err.name === 'AuthNotEnabled') return null;
+      throw err;
+    }
+  }
+
+  private sendToken(socket: net.Socket, token: string | null): void {
+    this.corkForThisTick(socket);
+    socket.write(encodeFrame(FrameKind.Auth, 0, token === null ? {} : { token }));
+  }
+
+  /** Whether a failed request may be retried after authenticating again. */
+  private shouldReauthenticate(err: unknown): boolean {
+    return (
+      this.options.token === undefined &&
+      this.options.username !== undefined &&
+      err instanceof EtcdError &&
+      (err.name === 'InvalidAuthToken' || err.name === 'AuthOldRevision')
+    );
+  }
+
+  /** clientv3's token refresh: drop the token, authenticate again, then send the new one; requests wait meanwhile. */
+  private reauthenticate(): Promise<void> {
+    this.refreshing ??= (async () => {
+      const socket = this.socket ?? (await this.ensureSocket());
+      this.sendToken(socket, null);
+      this.token = await this.authenticate(socket);
+      this.sendToken(socket, this.token);
+    })().finally(() => {
+      this.refreshing = null;
+    });
+    return this.refreshing;
   }
 
   private dial(endpoint: string): Promise<net.Socket> {
@@ -150,7 +239,6 @@ export class Client implements StreamOpener {
   }
 
   private attach(socket: net.Socket): void {
-    this.socket = socket;
     const decoder = new FrameDecoder(
       this.options.responseBytesMax ?? RESPONSE_BYTES_MAX_DEFAULT,
       {
@@ -231,10 +319,18 @@ export class Client implements StreamOpener {
    */
   async call<M extends MethodName>(method: M, request: RequestOf<M>): Promise<ResponseOf<M>> {
     const attempts = Math.max(1, this.options.endpoints.length);
+    let reauthenticated = false;
     for (let attempt = 1; ; attempt++) {
       try {
         return await this.callOnce(method, request);
       } catch (err) {
+        // a refused token: authenticate again and retry once (the request was refused before it changed anything)
+        if (!reauthenticated && this.shouldReauthenticate(err)) {
+          reauthenticated = true;
+          await this.reauthenticate();
+          attempt--;
+          continue;
+        }
         if (attempt >= attempts || this.closed || !(err instanceof RetryableError)) throw err instanceof RetryableError ? err.cause : err;
         if (err.sent && !isSafeToRetry(method, request)) throw err.cause;
       }
@@ -245,10 +341,17 @@ export class Client implements StreamOpener {
     if (this.closed) throw new Error('client is closed');
     let socket: net.Socket;
     try {
+      if (this.refreshing !== null) await this.refreshing;
       socket = this.socket ?? (await this.ensureSocket());
     } catch (err) {
+      if (err instanceof EtcdError && err.code !== GrpcCode.Unavailable) throw err; // refused credentials
       throw new RetryableError(err as Error, false);
     }
+    return this.requestOn(socket, method, request);
+  }
+
+  /** Sends one request on `socket` and waits for its answer. */
+  private requestOn<M extends MethodName>(socket: net.Socket, method: M, request: RequestOf<M>): Promise<ResponseOf<M>> {
     const id = this.nextId;
     this.nextId = this.nextId >= 0xffff_fffe ? 1 : this.nextId + 1;
     return new Promise<ResponseOf<M>>((resolve, reject) => {
@@ -278,6 +381,7 @@ export class Client implements StreamOpener {
     handlers: StreamHandlers<StreamMethods[M][1]>,
   ): Promise<ClientStream<StreamMethods[M][0]>> {
     if (this.closed) throw new Error('client is closed');
+    if (this.refreshing !== null) await this.refreshing.catch(() => undefined);
     const socket = this.socket ?? (await this.ensureSocket());
     const id = this.nextId;
     this.nextId = this.nextId >= 0xffff_fffe ? 1 : this.nextId + 1;

@@ -43,6 +43,13 @@ export interface Config {
   /** --worker-threads: threads serving range reads (0 = all on the main thread); > 0 also moves compaction to a thread */
   readonly workerThreads: number;
   readonly limits: Limits;
+  // ---- auth (etcd's v3 auth: src/auth) ----
+  /** --auth-token as given: 'simple', 'jwt,pub-key=..,priv-key=..,sign-method=..,ttl=..' or '' (parsed at start-up) */
+  readonly authToken: string;
+  /** --auth-token-ttl: seconds a simple token lives unused (0: etcd's 300) */
+  readonly authTokenTtlSeconds: number;
+  /** --bcrypt-cost, within bcrypt's 4..31 (etcd uses 10 for a value outside, with a warning) */
+  readonly bcryptCost: number;
 }
 
 /** Value types as etcd declares its flags: `uint`/`int` parse as Go's strconv with base 0 (0x.., 0o.., 0b.., 0..). */
@@ -56,6 +63,11 @@ interface FlagSpec {
   /** urls: the empty value is accepted, meaning none (etcd's NewUniqueURLsWithExceptions("", "")) */
   emptyAllowed?: boolean;
 }
+
+/** bcrypt's cost bounds and etcd's default (golang.org/x/crypto/bcrypt MinCost, MaxCost, DefaultCost). */
+const BCRYPT_COST_MIN = 4;
+const BCRYPT_COST_MAX = 31;
+const BCRYPT_COST_DEFAULT = 10;
 
 /** Flags by etcd's names; defaults as etcd's, except the binary protocol which is ours. */
 export const FLAGS: Record<string, FlagSpec> = {
@@ -85,6 +97,10 @@ export const FLAGS: Record<string, FlagSpec> = {
   'worker-threads': { kind: 'int', default: '-1', help: 'Worker threads for range scans and read-only txns, plus one for compaction and one matching watch events once there are many watchers (-1 = cores - 1, at least 1; 0 = everything on the main thread).' },
   'lease-checkpoint-interval': { kind: 'string', default: '5s', help: 'How often the leader checkpoints remaining lease TTLs through Raft, so leader changes and restarts keep them (0s = never).' },
   'log-level': { kind: 'string', default: 'info', help: "Configures log level. Only supports debug, info, warn, error, panic, or fatal." },
+  // ---- auth (src/auth) ----
+  'auth-token': { kind: 'string', default: 'simple', help: "Specify a v3 authentication token type and its options ('simple' or 'jwt')." },
+  'bcrypt-cost': { kind: 'uint', default: String(BCRYPT_COST_DEFAULT), help: 'Specify the cost / strength of the bcrypt algorithm for hashing auth passwords. Valid values are between 4 and 31.' },
+  'auth-token-ttl': { kind: 'uint', default: '300', help: 'Time (in seconds) of the auth-token-ttl.' },
 };
 
 /**
@@ -302,6 +318,7 @@ export function parseFlags(argv: readonly string[], env: Readonly<Record<string,
   // etcd's Config.Validate (checkBindURLs) on this flag; etcd-ts does not check its other listen URLs this way yet
   const bindProblem = checkBindUrlsError(listenClientHttpUrls.map(utf8ToByteString));
   if (bindProblem !== null) throw new ConfigError(byteStringToUtf8(bindProblem));
+  const auth = authSettings(int, str, warnings);
   const snapshotCount = int('snapshot-count');
   if (snapshotCount <= 0) throw new ConfigError('--snapshot-count must be > 0');
   const config: Config = Object.freeze({
@@ -326,8 +343,23 @@ export function parseFlags(argv: readonly string[], env: Readonly<Record<string,
     leaseCheckpointIntervalMs,
     workerThreads,
     limits,
+    ...auth,
   });
   return { config, warnings, help: false, version: false };
+}
+
+/** The auth flags; a --bcrypt-cost outside bcrypt's bounds is replaced by the default, with etcd's warning. */
+function authSettings(
+  int: (flag: string) => number,
+  str: (flag: string) => string,
+  warnings: string[],
+): Pick<Config, 'authToken' | 'authTokenTtlSeconds' | 'bcryptCost'> {
+  let bcryptCost = int('bcrypt-cost');
+  if (bcryptCost < BCRYPT_COST_MIN || bcryptCost > BCRYPT_COST_MAX) {
+    warnings.push('use default bcrypt cost instead of the invalid given cost');
+    bcryptCost = BCRYPT_COST_DEFAULT;
+  }
+  return { authToken: str('auth-token'), authTokenTtlSeconds: int('auth-token-ttl'), bcryptCost };
 }
 
 export function usage(): string {

@@ -412,3 +412,28 @@ export const WATCH_FILTER_CHANGES_MESSAGE_BYTES_MAX = 256 * 1024;
  * long (etcd's isConnectedFullySince; "etcdserver: unhealthy cluster" otherwise).
  */
 export const MEMBERSHIP_HEALTH_INTERVAL_MS = 5000;
+
+// ---- auth (src/auth) ----------------------------------------------------------------------------------------------
+
+/**
+ * bcrypt computations (password checks of Authenticate, hashes of UserAdd and UserChangePassword) running at once on
+ * libuv's thread pool. One at cost 10 takes ~50 ms of a core; libuv's pool has 4 threads (UV_THREADPOOL_SIZE), which
+ * lmdb-js's writes and file system calls share: two leave them room, and two cores are what this machine class has.
+ */
+export const AUTH_PASSWORD_CHECKS_PARALLEL = 2;
+/**
+ * bcrypt computations running or waiting for a slot; past it a login fails at once with `too many authentication
+ * requests` instead of queueing without bound (a burst of wrong passwords must not hold the member's memory or make
+ * every later login wait for seconds). 64 waiting at ~40 checks/s is under two seconds of queue.
+ */
+export const AUTH_PASSWORD_CHECKS_PENDING_MAX = 64;
+/**
+ * JWTs whose signature was verified, kept (oldest dropped first) so a client's token is verified once rather than on
+ * every request (an RS256 verification costs ~40 µs); expiry is still checked on every use.
+ */
+export const AUTH_JWT_VERIFIED_CACHE_MAX = 10_000;
+/**
+ * Times Authenticate checks the password again when the auth store changed between its check and the token's apply
+ * (etcd retries without bound); after these it fails with `revision of auth store is old`.
+ */
+export const AUTH_AUTHENTICATE_ATTEMPTS_MAX = 5;

@@ -140,7 +140,7 @@ export const Errors = Object.freeze({
   Corrupt: etcd(C.DataLoss, 'etcdserver: corrupt cluster', 'ErrGRPCCorrupt'),
   NotSupportedForLearner: etcd(C.Unavailable, 'etcdserver: rpc not supported for learner', 'ErrGPRCNotSupportedForLearner'),
   BadLeaderTransferee: etcd(C.FailedPrecondition, 'etcdserver: bad leader transferee', 'ErrGRPCBadLeaderTransferee'),
-  // auth: etcd-ts has no auth store; the JSON gateway answers as etcd's store with auth disabled and no users
+  // auth (src/auth)
   RootUserNotExist: etcd(C.FailedPrecondition, 'etcdserver: root user does not exist', 'ErrGRPCRootUserNotExist'),
   RootRoleNotExist: etcd(C.FailedPrecondition, 'etcdserver: root user does not have root role', 'ErrGRPCRootRoleNotExist'),
   UserAlreadyExist: etcd(C.FailedPrecondition, 'etcdserver: user name already exists', 'ErrGRPCUserAlreadyExist'),
@@ -176,6 +176,18 @@ export const Errors = Object.freeze({
   WatcherDuplicateID: etcdGo('mvcc: duplicate watch ID provided on the WatchStream', 'mvcc.ErrWatcherDuplicateID'),
   /** a watch cancel_reason, never a status */
   EmptyWatcherRange: etcdGo('mvcc: watcher range is empty', 'mvcc.ErrEmptyWatcherRange'),
+  // etcd's auth store errors where etcd sends them unmapped: Defragment, Hash, HashKV and Snapshot check the caller
+  // (authMaintenanceServer) without togRPCError. Named AuthStore<name>: the mapped rpctypes errors hold their names.
+  AuthStorePermissionDenied: etcdGo('auth: permission denied', 'auth.ErrPermissionDenied'),
+  AuthStoreUserEmpty: etcdGo('auth: user name is empty', 'auth.ErrUserEmpty'),
+  AuthStoreUserNotFound: etcdGo('auth: user not found', 'auth.ErrUserNotFound'),
+  AuthStoreInvalidAuthToken: etcdGo('auth: invalid auth token', 'auth.ErrInvalidAuthToken'),
+  /** Authenticate of a user added with --no-password (it logs in by its TLS certificate's CN only) */
+  NoPasswordUser: etcdGo('auth: authentication failed, password was given for no password user', 'auth.ErrNoPasswordUser'),
+  /** a JWT provider with a public key only cannot issue tokens */
+  VerifyOnly: etcdGo('auth: token signing attempted with verify-only key', 'auth.ErrVerifyOnly'),
+  /** golang-jwt: an ES key of another curve than the sign-method's */
+  InvalidKey: etcdGo('key is invalid', 'jwt.ErrInvalidKey'),
 
   // ---- grpc-go's texts ------------------------------------------------------------------------------------------
   /** a request above the server's receive limit */
@@ -259,6 +271,11 @@ export const Errors = Object.freeze({
   ReadWorkerDied: own(C.Internal, 'etcdserver: read failed: its worker thread died'),
   /** a watch cancel_reason: the member's watcher limit is reached */
   TooManyWatchers: own(C.ResourceExhausted, 'etcdserver: too many watchers'),
+  /**
+   * more password checks (Authenticate, UserAdd, UserChangePassword) running or waiting than the member takes
+   * (AUTH_PASSWORD_CHECKS_PENDING_MAX): each is a bcrypt computation, and a burst must not queue without bound
+   */
+  TooManyAuthRequests: own(C.ResourceExhausted, 'etcdserver: too many authentication requests'),
   // client side (src/client, etcdctl-ts)
   /** the connection under a request or stream closed */
   ConnectionClosed: own(C.Unavailable, 'connection closed'),

@@ -5,8 +5,9 @@
 //
 // Per call: the `hasleader` metadata refuses with `no leader` when the member has none (unary calls and stream
 // opens, as etcd's interceptors do; open require-leader streams end after three election timeouts without one);
-// `grpc-timeout` ends the call with DeadlineExceeded; `client-api-version` and other metadata are accepted and
-// ignored. A message above the receive limit gets grpc-go's ResourceExhausted; a proposal above
+// `grpc-timeout` ends the call with DeadlineExceeded; the `token` metadata (or, as etcd also reads it, `authorization`)
+// is the call's auth token, handed to the method table as the caller's credentials; `client-api-version` and other
+// metadata are accepted and ignored. A message above the receive limit gets grpc-go's ResourceExhausted; a proposal above
 // --max-request-bytes gets etcd's `request is too large`.
 //
 // Backpressure per connection, as the binary front end: complete requests wait (their bytes still counting against
@@ -27,6 +28,7 @@ import {
 import { EtcdError, etcdError, toEtcdError } from '../errors/index.js';
 import { decodeStreamRequest, type Event, type MessageDesc, type ResponseHeader } from '../proto/index.js';
 import {
+  type RequestAuth,
   callMethod,
   EncodedResponse,
   openMethodStream,
@@ -209,6 +211,11 @@ interface CallContext {
 }
 
 /** One gRPC call on one HTTP/2 stream. */
+/** The credentials of a call: its auth token, if it carries one. (The TLS client CN joins them here.) */
+function callerCredentials(token: string | undefined): RequestAuth | undefined {
+  return token === undefined ? undefined : { token };
+}
+
 abstract class Call {
   finished = false;
   /** body bytes received and not yet released back to the client's window */
@@ -291,6 +298,7 @@ class UnaryCall extends Call {
     timeoutMs: number | null,
     private readonly route: UnaryRoute,
     private readonly requireLeader: boolean,
+    private readonly auth: RequestAuth | undefined,
   ) {
     super(ctx, h2, timeoutMs);
   }
@@ -318,12 +326,12 @@ class UnaryCall extends Call {
     try {
       const request = this.decode(message, compressed, route);
       if (this.requireLeader && server.leader === 0n) throw etcdError('NoLeader');
-      if (route.fixed !== undefined) result = route.fixed(server, request);
+      if (route.fixed !== undefined) result = route.fixed(server, request, this.auth === undefined ? {} : { auth: this.auth });
       else {
         if (route.proposal && message.length > limits.requestBytesMax) throw etcdError('RequestTooLarge');
         const method = route.method!;
         const signal = method === 'Lock' || method === 'Campaign' ? (this.abort = new AbortController()).signal : undefined;
-        result = callMethod(server, method, request, { signal });
+        result = callMethod(server, method, request, this.auth === undefined ? { signal } : { signal, auth: this.auth });
       }
     } catch (err) {
       return this.fail(toEtcdError(err));
@@ -384,6 +392,7 @@ class StreamCall extends Call {
     timeoutMs: number | null,
     private readonly route: StreamRoute,
     requireLeader: boolean,
+    auth: RequestAuth | undefined,
   ) {
     super(ctx, h2, timeoutMs);
     const output: StreamOutput = {
@@ -394,7 +403,7 @@ class StreamCall extends Call {
     // the watch fan-out's fast path: a batch's header and events are encoded once for all its watchers
     if (route.method === 'Watch') output.sendEvents = (header, watchId, events) => this.sendEncoded(encodeWatchEvents(route.response, header, watchId, events));
     try {
-      this.handle = openMethodStream(ctx.server, route.method, output, { requireLeader });
+      this.handle = openMethodStream(ctx.server, route.method, output, auth === undefined ? { requireLeader } : { requireLeader, auth });
     } catch (err) {
       this.fail(toEtcdError(err));
       return;
@@ -526,6 +535,8 @@ class GrpcConnection implements Http2Handler {
     let timeout: string | null = null;
     let encoding = '';
     let requireLeader = false;
+    let token: string | undefined;
+    let authorization: string | undefined;
     for (const [name, value] of headers) {
       switch (name) {
         case ':path': path = value; break;
@@ -533,9 +544,13 @@ class GrpcConnection implements Http2Handler {
         case 'grpc-timeout': timeout = value; break;
         case 'grpc-encoding': encoding = value; break;
         case 'hasleader': requireLeader = value === 'true'; break;
+        case 'token': token ??= value; break;
+        case 'authorization': authorization ??= value; break;
         default: break;
       }
     }
+    // etcd's AuthInfoFromCtx: metadata `token`, else `authorization` (what its gateway forwards)
+    const auth = callerCredentials(token ?? authorization);
     // grpc-go resets a stream without a gRPC content type, or with a malformed timeout
     if (!isGrpcContentType(contentType)) return h2.reset(ErrorCode.ProtocolError);
     const timeoutMs = timeout === null ? null : parseTimeout(timeout);
@@ -548,7 +563,8 @@ class GrpcConnection implements Http2Handler {
     const route = this.route(path);
     if (route instanceof EtcdError) return refuse(route);
     if (encoding !== '' && encoding !== 'identity') return refuse(etcdError('DecompressorNotInstalled', JSON.stringify(encoding)));
-    const call = route.kind === 'unary' ? new UnaryCall(this.ctx, h2, timeoutMs, route, requireLeader) : new StreamCall(this.ctx, h2, timeoutMs, route, requireLeader);
+    const call =
+      route.kind === 'unary' ? new UnaryCall(this.ctx, h2, timeoutMs, route, requireLeader, auth) : new StreamCall(this.ctx, h2, timeoutMs, route, requireLeader, auth);
     if (endStream && !call.finished) h2.onEnd!();
   }
 

@@ -4,7 +4,7 @@
 
 import { etcdError } from '../errors/index.js';
 import { Schema as S, type MessageDesc, type MethodName, type StreamMethodName } from '../proto/index.js';
-import { FIXED_METHODS as F, METHODS, type FixedMethod } from '../server/index.js';
+import { callFixed, METHODS, type CallContext, type EtcdServer, type FixedMethod, type FixedMethodName } from '../server/index.js';
 
 export interface UnaryRoute {
   readonly kind: 'unary';
@@ -12,7 +12,7 @@ export interface UnaryRoute {
   readonly response: MessageDesc;
   /** the method table's method; absent for a fixed answer */
   readonly method?: MethodName;
-  readonly fixed?: FixedMethod;
+  readonly fixed?: (server: EtcdServer, request: Record<string, unknown>, ctx: CallContext) => unknown;
   /** a write through Raft: etcd refuses it above --max-request-bytes with `request is too large` */
   readonly proposal: boolean;
 }
@@ -32,8 +32,9 @@ function method(name: MethodName, request: MessageDesc, response: MessageDesc): 
   return { kind: 'unary', request, response, method: name, proposal: METHODS[name].proposal };
 }
 
-function fixed(call: FixedMethod, request: MessageDesc, response: MessageDesc): UnaryRoute {
-  return { kind: 'unary', request, response, fixed: call, proposal: false };
+/** A fixed answer (server/fixed-methods.ts), behind etcd's auth checks for it (callFixed). */
+function fixed(name: FixedMethodName, request: MessageDesc, response: MessageDesc): UnaryRoute {
+  return { kind: 'unary', request, response, fixed: (server, r, ctx) => callFixed(server, name, r, ctx), proposal: false };
 }
 
 function stream(name: StreamMethodName, request: MessageDesc, response: MessageDesc, bidi: boolean): StreamRoute {
@@ -82,32 +83,33 @@ export const SERVICES: ReadonlyMap<string, ReadonlyMap<string, Route>> = new Map
     ['MemberPromote', method('MemberPromote', S.MemberIdRequest, S.MembersResponse)],
   ])],
   ['etcdserverpb.Maintenance', new Map<string, Route>([
-    ['Alarm', fixed(F.Alarm, S.AlarmRequest, S.AlarmResponse)],
+    ['Alarm', fixed('Alarm', S.AlarmRequest, S.AlarmResponse)],
     ['Status', method('Status', S.Empty, S.StatusResponse)],
-    ['Defragment', fixed(F.Defragment, S.Empty, S.HeaderOnly)],
-    ['Hash', fixed(F.Hash, S.Empty, S.HeaderOnly)],
-    ['HashKV', fixed(F.HashKV, S.HashKVRequest, S.HeaderOnly)],
+    ['Defragment', fixed('Defragment', S.Empty, S.HeaderOnly)],
+    ['Hash', fixed('Hash', S.Empty, S.HeaderOnly)],
+    ['HashKV', fixed('HashKV', S.HashKVRequest, S.HeaderOnly)],
     // a server stream in etcd; refused before any message, so it is answered as a unary call
-    ['Snapshot', fixed(F.Snapshot, S.Empty, S.HeaderOnly)],
+    ['Snapshot', fixed('Snapshot', S.Empty, S.HeaderOnly)],
     ['MoveLeader', method('MoveLeader', S.MoveLeaderRequest, S.HeaderOnly)],
   ])],
   ['etcdserverpb.Auth', new Map<string, Route>([
-    ['AuthEnable', fixed(F.AuthEnable, S.Empty, S.HeaderOnly)],
-    ['AuthDisable', fixed(F.AuthDisable, S.Empty, S.HeaderOnly)],
-    ['Authenticate', fixed(F.Authenticate, S.AuthenticateRequest, S.HeaderOnly)],
-    ['UserAdd', fixed(F.UserAdd, S.AuthUserAddRequest, S.HeaderOnly)],
-    ['UserGet', fixed(F.UserGet, S.AuthNameRequest, S.HeaderOnly)],
-    ['UserList', fixed(F.UserList, S.Empty, S.HeaderOnly)],
-    ['UserDelete', fixed(F.UserDelete, S.AuthNameRequest, S.HeaderOnly)],
-    ['UserChangePassword', fixed(F.UserChangePassword, S.AuthUserChangePasswordRequest, S.HeaderOnly)],
-    ['UserGrantRole', fixed(F.UserGrantRole, S.AuthUserGrantRoleRequest, S.HeaderOnly)],
-    ['UserRevokeRole', fixed(F.UserRevokeRole, S.AuthUserRevokeRoleRequest, S.HeaderOnly)],
-    ['RoleAdd', fixed(F.RoleAdd, S.AuthNameRequest, S.HeaderOnly)],
-    ['RoleGet', fixed(F.RoleGet, S.AuthRoleRequest, S.HeaderOnly)],
-    ['RoleList', fixed(F.RoleList, S.Empty, S.HeaderOnly)],
-    ['RoleDelete', fixed(F.RoleDelete, S.AuthRoleRequest, S.HeaderOnly)],
-    ['RoleGrantPermission', fixed(F.RoleGrantPermission, S.AuthRoleGrantPermissionRequest, S.HeaderOnly)],
-    ['RoleRevokePermission', fixed(F.RoleRevokePermission, S.AuthRoleRevokePermissionRequest, S.HeaderOnly)],
+    ['AuthEnable', method('AuthEnable', S.Empty, S.HeaderOnly)],
+    ['AuthDisable', method('AuthDisable', S.Empty, S.HeaderOnly)],
+    ['AuthStatus', method('AuthStatus', S.Empty, S.AuthStatusResponse)],
+    ['Authenticate', method('Authenticate', S.AuthenticateRequest, S.AuthenticateResponse)],
+    ['UserAdd', method('UserAdd', S.AuthUserAddRequest, S.HeaderOnly)],
+    ['UserGet', method('UserGet', S.AuthNameRequest, S.AuthUserGetResponse)],
+    ['UserList', method('UserList', S.Empty, S.AuthUserListResponse)],
+    ['UserDelete', method('UserDelete', S.AuthNameRequest, S.HeaderOnly)],
+    ['UserChangePassword', method('UserChangePassword', S.AuthUserChangePasswordRequest, S.HeaderOnly)],
+    ['UserGrantRole', method('UserGrantRole', S.AuthUserGrantRoleRequest, S.HeaderOnly)],
+    ['UserRevokeRole', method('UserRevokeRole', S.AuthUserRevokeRoleRequest, S.HeaderOnly)],
+    ['RoleAdd', method('RoleAdd', S.AuthNameRequest, S.HeaderOnly)],
+    ['RoleGet', method('RoleGet', S.AuthRoleRequest, S.AuthRoleGetResponse)],
+    ['RoleList', method('RoleList', S.Empty, S.AuthRoleListResponse)],
+    ['RoleDelete', method('RoleDelete', S.AuthRoleRequest, S.HeaderOnly)],
+    ['RoleGrantPermission', method('RoleGrantPermission', S.AuthRoleGrantPermissionRequest, S.HeaderOnly)],
+    ['RoleRevokePermission', method('RoleRevokePermission', S.AuthRoleRevokePermissionRequest, S.HeaderOnly)],
   ])],
   ['v3lockpb.Lock', new Map<string, Route>([
     ['Lock', method('Lock', S.LockRequest, S.LockResponse)],
@@ -121,6 +123,6 @@ export const SERVICES: ReadonlyMap<string, ReadonlyMap<string, Route>> = new Map
     ['Resign', method('Resign', S.ResignRequest, S.HeaderOnly)],
   ])],
   ['grpc.health.v1.Health', new Map<string, Route>([
-    ['Check', fixed(healthCheck, HealthCheckRequest, HealthCheckResponse)],
+    ['Check', { kind: 'unary', request: HealthCheckRequest, response: HealthCheckResponse, fixed: healthCheck, proposal: false }],
   ])],
 ]);

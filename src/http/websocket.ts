@@ -3,6 +3,10 @@
 // asked for progress on one open stream), each server message is one {"result": ...}. With the `msgpack`
 // subprotocol the same objects travel as MessagePack binary messages, bytes as bin and integers as integers.
 //
+// Credentials are fixed at connect: the upgrade request's `Authorization` header (the raw token, as on the gateway),
+// or, for a browser (whose WebSocket API sets no headers), a `token` query parameter (/v3/watch?token=...); the
+// header wins. Every request of the stream runs with them (a watch create is checked for READ when it arrives).
+//
 // A malformed message gets {"error": {...}} and the socket closes (etcd's proxy would silently stop forwarding).
 // A client that does not read is buffered up to a bound, then closed with code 1008 and a reason: uWS drops a
 // message past maxBackpressure, so every send checks the buffered amount first and nothing is lost silently.
@@ -17,9 +21,9 @@ import {
 } from '../config/index.js';
 import { EtcdError, etcdError, toEtcdError } from '../errors/index.js';
 import { decodeStreamRequest, unpackr } from '../proto/index.js';
-import type { EtcdServer } from '../server/index.js';
+import type { EtcdServer, RequestAuth } from '../server/index.js';
 import { decodeNext } from '../gocompat/index.js';
-import { decodeError, decodeMessage, gatewayHttpStatus, streamErrorBody } from './gateway/http.js';
+import { decodeError, decodeMessage, gatewayCredentials, gatewayHttpStatus, refuseGatewayCommonName, streamErrorBody } from './gateway/http.js';
 import { marshalJson, marshalNative } from './gateway/jsonpb.js';
 import { ROUTES, type StreamRoute } from './gateway/routes.js';
 import { openServerStream, type ServerStream } from './gateway/streams.js';
@@ -40,6 +44,7 @@ interface Connection {
   readonly route: StreamRoute;
   readonly msgpack: boolean;
   readonly requireLeader: boolean;
+  readonly auth: RequestAuth | undefined;
   stream: ServerStream | null;
   closed: boolean;
   /** Observe takes one request; later ones are ignored */
@@ -68,10 +73,12 @@ export function registerWebSockets(app: uWS.TemplatedApp, server: EtcdServer, li
         maxBackpressure: 0x7fff_ffff,
         closeOnBackpressureLimit: 0,
         upgrade: (res, req, context) => {
+          const auth = webSocketCredentials(req);
+          if (refuseGatewayCommonName(server, req.getUrl(), auth, res)) return;
           const protocols = req.getHeader('sec-websocket-protocol').split(',').map((s) => s.trim());
           const msgpack = protocols.includes('msgpack');
           res.upgrade<Connection>(
-            { route, msgpack, requireLeader: req.getHeader('grpc-metadata-hasleader') === 'true', stream: null, closed: false, requests: 0 },
+            { route, msgpack, requireLeader: req.getHeader('grpc-metadata-hasleader') === 'true', auth, stream: null, closed: false, requests: 0 },
             req.getHeader('sec-websocket-key'),
             msgpack ? 'msgpack' : '',
             req.getHeader('sec-websocket-extensions'),
@@ -90,7 +97,7 @@ export function registerWebSockets(app: uWS.TemplatedApp, server: EtcdServer, li
             pendingBytes: (): number => (c.closed ? 0 : ws.getBufferedAmount()),
           };
           try {
-            c.stream = openServerStream(server, c.route.method, out, c.requireLeader);
+            c.stream = openServerStream(server, c.route.method, out, c.requireLeader, c.auth);
           } catch (err) {
             sendError(ws, c, toEtcdError(err), CLOSE_STREAM_ERROR);
           }
@@ -159,6 +166,14 @@ export function registerWebSockets(app: uWS.TemplatedApp, server: EtcdServer, li
     c.stream?.close();
     ws.end(code, reason);
   }
+}
+
+/** A WebSocket's credentials: the upgrade's Authorization header, else its `token` query parameter. */
+function webSocketCredentials(req: uWS.HttpRequest): RequestAuth | undefined {
+  const fromHeader = gatewayCredentials(req);
+  if (fromHeader !== undefined) return fromHeader;
+  const token = req.getQuery('token');
+  return token === undefined || token === '' ? undefined : { token };
 }
 
 function decodeJson(route: StreamRoute, message: ArrayBuffer, limits: Limits): unknown {

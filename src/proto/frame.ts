@@ -30,6 +30,12 @@ export const FrameKind = {
   StreamMessage: 4,
   /** both ways: the stream ends (client: cancel it; server: body {} when done, or {code, message} on error) */
   StreamEnd: 5,
+  /**
+   * client -> server: body {token} sets the connection's auth token for every request and stream opened after this
+   * frame (etcd's gRPC `token` metadata); {} clears it. No answer: a bad token fails the requests that carry it.
+   * The request id is ignored (send 0).
+   */
+  Auth: 6,
 } as const;
 export type FrameKindNumber = (typeof FrameKind)[keyof typeof FrameKind];
 

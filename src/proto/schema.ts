@@ -195,6 +195,13 @@ export const MoveLeaderRequest: MessageDesc = msg('etcdserverpb.MoveLeaderReques
 // ---- auth ----------------------------------------------------------------------------------------------------
 
 const Permission: MessageDesc = msg('authpb.Permission', [['permType', 1, 'enum', { enumType: PermTypeEnum }], ['key', 2, 'bytes'], ['range_end', 3, 'bytes']]);
+/** etcd 3.5's AuthStatusResponse (authRevision is a uint64 there) */
+export const AuthStatusResponse: MessageDesc = msg('etcdserverpb.AuthStatusResponse', [header, ['enabled', 2, 'bool'], ['authRevision', 3, 'uint64']]);
+export const AuthenticateResponse: MessageDesc = msg('etcdserverpb.AuthenticateResponse', [header, ['token', 2, 'string']]);
+export const AuthUserGetResponse: MessageDesc = msg('etcdserverpb.AuthUserGetResponse', [header, ['roles', 2, 'string', { repeated: true }]]);
+export const AuthUserListResponse: MessageDesc = msg('etcdserverpb.AuthUserListResponse', [header, ['users', 2, 'string', { repeated: true }]]);
+export const AuthRoleGetResponse: MessageDesc = msg('etcdserverpb.AuthRoleGetResponse', [header, ['perm', 2, 'message', m(() => Permission, rep)]]);
+export const AuthRoleListResponse: MessageDesc = msg('etcdserverpb.AuthRoleListResponse', [header, ['roles', 2, 'string', { repeated: true }]]);
 export const AuthenticateRequest: MessageDesc = msg('etcdserverpb.AuthenticateRequest', [['name', 1, 'string'], ['password', 2, 'string']]);
 export const AuthUserAddRequest: MessageDesc = msg('etcdserverpb.AuthUserAddRequest', [
   ['name', 1, 'string'], ['password', 2, 'string'], ['options', 3, 'message', m(() => msg('authpb.UserAddOptions', [['no_password', 1, 'bool']]))],

@@ -17,6 +17,7 @@
 // its backend commits: the entries are durable in the log. A serializable read then waits (`visible`) until every
 // answered write is published, so a client reads its own writes.
 
+import type { Auth, AuthInfo } from '../auth/index.js';
 import type { Config } from '../config/index.js';
 import { EtcdError, invariant } from '../errors/index.js';
 import { failpoint } from '../failpoints/index.js';
@@ -39,6 +40,7 @@ import {
   type Storage,
 } from '../storage/index.js';
 import { decodeConfContext, sortedMembers, toApiMember } from './membership.js';
+import { applyAuthWrite, checkWriteEntry, isAuthWrite } from './auth-apply.js';
 import { decodeProposal, RUN_ID, type AppliedResult, type WriteMethod } from './proposals.js';
 import { installSnapshotData, produceSnapshotData } from './snapshot.js';
 import { countTxn, type ServerStats } from './stats.js';
@@ -56,6 +58,8 @@ export interface ApplierPorts {
   readonly storage: Storage;
   readonly config: Config;
   readonly lessor: Lessor;
+  /** etcd's auth: the store its entries change and every client write is checked against */
+  readonly auth: Auth;
   readonly stats: ServerStats;
   readonly membership: MembershipEffects;
   /** the response header at `revision` */
@@ -135,6 +139,11 @@ export class Applier {
   /** the last applied index whose state is published */
   get applied(): number {
     return this.appliedIndex;
+  }
+
+  /** the last index applied inside an apply transaction, committed or not (what in-memory state, tokens, reflect) */
+  get appliedInTransaction(): number {
+    return this.workingApplied;
   }
 
   get compactedPhysically(): number {
@@ -286,7 +295,13 @@ export class Applier {
   ): AppliedBatch {
     const results: AppliedResult[] = [];
     const events: MvccEvent[] = [];
-    const before = { state: { ...this.working }, applied: this.workingApplied, confState: this.currentConfState, members: this.currentMembers };
+    const before = {
+      state: { ...this.working },
+      applied: this.workingApplied,
+      confState: this.currentConfState,
+      members: this.currentMembers,
+      auth: this.ports.auth.store.checkpoint(),
+    };
     let removedSelf = false;
     try {
       for (const entry of pending) {
@@ -296,8 +311,8 @@ export class Applier {
           if (r.removedSelf) removedSelf = true;
           if (r.waiter !== 0) results.push({ id: r.waiter, ok: true, value: r.value });
         } else if (entry.data.length > 0) {
-          const { waiter, method, request } = decodeProposal(entry.data, this.ports.memberId);
-          results.push({ id: waiter, ...this.applyEntry(method, request, events) });
+          const { waiter, method, request, caller } = decodeProposal(entry.data, this.ports.memberId);
+          results.push({ id: waiter, ...this.applyEntry(method, request, events, caller, entry.index, waiter !== 0) });
         }
         this.workingApplied = entry.index;
       }
@@ -310,6 +325,7 @@ export class Applier {
       this.workingApplied = before.applied;
       this.currentConfState = before.confState;
       this.currentMembers = before.members;
+      this.ports.auth.store.restore(before.auth);
       throw err;
     }
     return { results, events, removedSelf };
@@ -330,10 +346,26 @@ export class Applier {
     return this.ports.header(this.working.revision);
   }
 
-  private applyEntry(method: WriteMethod, request: unknown, events: MvccEvent[]): Omit<AppliedResult, 'id'> {
+  private applyEntry(
+    method: WriteMethod,
+    request: unknown,
+    events: MvccEvent[],
+    caller: AuthInfo | undefined,
+    index: number,
+    proposedHere: boolean,
+  ): Omit<AppliedResult, 'id'> {
     const { ports } = this;
+    if (isAuthWrite(method)) {
+      try {
+        return { ok: true, value: { header: this.headerNow(), ...applyAuthWrite(ports.auth, method, request, caller, index, proposedHere) } };
+      } catch (err) {
+        if (err instanceof EtcdError) return { ok: false, value: err };
+        throw err;
+      }
+    }
     const txn = new MvccTxn(ports.storage, this.working, ports.lessor);
     try {
+      checkWriteEntry(ports.auth, method, request, caller, (id) => ports.lessor.keysOf(id));
       let response: unknown;
       switch (method) {
         case 'Put': {

@@ -1,10 +1,13 @@
 // etcd's v3lock and v3election services, built as etcd builds them: clientv3/concurrency's steps (src/concurrency,
 // shared with etcdctl-ts's lock and elect) on leases, txns and watches of the member's own key space. A lock or
 // candidacy is the key <name>/<lease ID in hex> attached to the lease; the holder is the key with the lowest create
-// revision under <name>/; waiting means watching for the deletion of the key just ahead.
+// revision under <name>/; waiting means watching for the deletion of the key just ahead. Every step runs as the
+// calling client (`caller`), checked as its own KV requests would be: etcd's services call the KV API with the
+// client's token, so a lock needs READ on <name>/ and WRITE on its own key; refusals arrive unmapped (code Unknown).
 
+import type { AuthInfo } from '../auth/index.js';
 import { byCreate, campaignEnqueue, lockEnqueue, proclaim, recipePrefix, resign, sessionKey, waitDeletes, type Queued, type RecipeKv } from '../concurrency/index.js';
-import { etcdError, EtcdError, GrpcCode, isAssertionError, unmapped } from '../errors/index.js';
+import { etcdError, EtcdError, GrpcCode, isAssertionError, nameOfMessage, unmapped } from '../errors/index.js';
 import { checkKeySize } from '../proto/index.js';
 import {
   EventType,
@@ -64,24 +67,29 @@ export class ConcurrencyService {
   }
 
   /** The member's key space as the shared recipe steps (src/concurrency) use it; `signal` ends a wait early. */
-  private recipeKv(signal?: AbortSignal): RecipeKv {
+  private recipeKv(caller: AuthInfo | null, signal?: AbortSignal): RecipeKv {
     return {
-      range: async (req) => this.kv.range(req),
-      txn: async (req) => this.kv.txn(req),
-      waitDelete: (key, rev) => this.waitDelete(Buffer.from(key), rev, signal),
+      range: async (req) => this.kv.range(req, caller),
+      txn: async (req) => this.kv.txn(req, caller),
+      waitDelete: (key, rev) => this.waitDelete(Buffer.from(key), rev, caller, signal),
     };
   }
 
   /** Resolves when `key` is deleted after revision `rev`. */
-  private waitDelete(key: Buffer, rev: number, signal?: AbortSignal): Promise<void> {
+  private waitDelete(key: Buffer, rev: number, caller: AuthInfo | null, signal?: AbortSignal): Promise<void> {
     return new Promise((resolve, reject) => {
       if (signal?.aborted) return reject(etcdError('Canceled'));
-      const stream = this.kv.watch({
-        send: (resp: WatchResponse) => {
-          if (resp.events.some((e) => e.type === EventType.DELETE) || resp.compact_revision) done(null);
+      const stream = this.kv.watch(
+        {
+          send: (resp: WatchResponse) => {
+            // a watch refused for the caller ends the wait with the refusal (clientv3's Watch channel closes with it)
+            if (resp.canceled && resp.watch_id === -1) done(fromCancelReason(resp.cancel_reason));
+            else if (resp.events.some((e) => e.type === EventType.DELETE) || resp.compact_revision) done(null);
+          },
+          pendingBytes: () => 0,
         },
-        pendingBytes: () => 0,
-      });
+        caller,
+      );
       const done = (err: Error | null): void => {
         this.closers.delete(closer);
         signal?.removeEventListener('abort', cancel);
@@ -97,22 +105,22 @@ export class ConcurrencyService {
     });
   }
 
-  private async keyExists(key: Uint8Array): Promise<boolean> {
-    return (await this.kv.range({ key, count_only: true })).count > 0;
+  private async keyExists(key: Uint8Array, caller: AuthInfo | null): Promise<boolean> {
+    return (await this.kv.range({ key, count_only: true }, caller)).count > 0;
   }
 
   /**
    * Waits for the keys ahead of the queued key (none when `held`); if the caller goes away meanwhile, removes the key
    * (etcd's Mutex.Lock and Campaign). Resolves with the header of the request that found nobody ahead.
    */
-  private async waitOrWithdraw(prefix: Uint8Array, queued: Queued, held: boolean, signal?: AbortSignal): Promise<ResponseHeader> {
+  private async waitOrWithdraw(prefix: Uint8Array, queued: Queued, held: boolean, caller: AuthInfo | null, signal?: AbortSignal): Promise<ResponseHeader> {
     try {
-      const header = held ? queued.response.header : await waitDeletes(this.recipeKv(signal), prefix, queued.revision - 1);
+      const header = held ? queued.response.header : await waitDeletes(this.recipeKv(caller, signal), prefix, queued.revision - 1);
       // gone before the answer (also when nothing was ahead): the lock or leadership is not taken, as in etcd
       if (signal?.aborted) throw etcdError('Canceled');
       return header;
     } catch (err) {
-      if (signal?.aborted) await this.kv.deleteRange({ key: queued.key }).catch(() => undefined);
+      if (signal?.aborted) await this.kv.deleteRange({ key: queued.key }, caller).catch(() => undefined);
       throw err;
     }
   }
@@ -120,101 +128,105 @@ export class ConcurrencyService {
   // ---- Lock ---------------------------------------------------------------------------------------------------
 
   /** `signal`: the caller went away (its connection closed); a waiting Lock then removes its key, as etcd's does. */
-  lock(req: LockRequest, signal?: AbortSignal): Promise<LockResponse> {
-    return asPlain(this.lockInner(req, signal));
+  lock(req: LockRequest, caller: AuthInfo | null, signal?: AbortSignal): Promise<LockResponse> {
+    return asPlain(this.lockInner(req, caller, signal));
   }
 
-  private async lockInner(req: LockRequest, signal?: AbortSignal): Promise<LockResponse> {
+  private async lockInner(req: LockRequest, caller: AuthInfo | null, signal?: AbortSignal): Promise<LockResponse> {
     const prefix = recipePrefix(req.name);
     let lease = req.lease;
     if (lease === 0n) {
       checkWriteKey(sessionKey(prefix, LEASE_ID_MAX)); // the longest key a granted lease can give, before granting one
-      lease = (await this.kv.leaseGrant({ TTL: LOCK_DEFAULT_TTL_SECONDS })).ID;
+      lease = (await this.kv.leaseGrant({ TTL: LOCK_DEFAULT_TTL_SECONDS }, caller)).ID;
     }
     checkWriteKey(sessionKey(prefix, lease));
-    const queued = await lockEnqueue(this.recipeKv(signal), prefix, lease);
-    const header = await this.waitOrWithdraw(prefix, queued, queued.held, signal).catch(async (err: unknown) => {
+    const queued = await lockEnqueue(this.recipeKv(caller, signal), prefix, lease);
+    const header = await this.waitOrWithdraw(prefix, queued, queued.held, caller, signal).catch(async (err: unknown) => {
       // the 60 s lease granted for this call has no other use
-      if (signal?.aborted && req.lease === 0n) await this.kv.leaseRevoke({ ID: lease }).catch(() => undefined);
+      if (signal?.aborted && req.lease === 0n) await this.kv.leaseRevoke({ ID: lease }, caller).catch(() => undefined);
       throw err;
     });
     // the lease may have expired while waiting: then the key is gone and the lock was not acquired
-    if (!(await this.keyExists(queued.key))) throw etcdError('SessionExpired');
+    if (!(await this.keyExists(queued.key, caller))) throw etcdError('SessionExpired');
     return { header, key: queued.key };
   }
 
-  unlock(req: UnlockRequest): Promise<UnlockResponse> {
-    return asPlain(this.unlockInner(req));
+  unlock(req: UnlockRequest, caller: AuthInfo | null): Promise<UnlockResponse> {
+    return asPlain(this.unlockInner(req, caller));
   }
 
-  private async unlockInner(req: UnlockRequest): Promise<UnlockResponse> {
+  private async unlockInner(req: UnlockRequest, caller: AuthInfo | null): Promise<UnlockResponse> {
     checkWriteKey(req.key);
-    const r = await this.kv.deleteRange({ key: req.key });
+    const r = await this.kv.deleteRange({ key: req.key }, caller);
     return { header: r.header };
   }
 
   // ---- Election -----------------------------------------------------------------------------------------------
 
   /** `signal`: as lock's; a waiting candidate that goes away resigns. */
-  campaign(req: CampaignRequest, signal?: AbortSignal): Promise<CampaignResponse> {
-    return asPlain(this.campaignInner(req, signal));
+  campaign(req: CampaignRequest, caller: AuthInfo | null, signal?: AbortSignal): Promise<CampaignResponse> {
+    return asPlain(this.campaignInner(req, caller, signal));
   }
 
-  private async campaignInner(req: CampaignRequest, signal?: AbortSignal): Promise<CampaignResponse> {
+  private async campaignInner(req: CampaignRequest, caller: AuthInfo | null, signal?: AbortSignal): Promise<CampaignResponse> {
     const value = req.value ?? new Uint8Array(0);
     const prefix = recipePrefix(req.name);
     checkWriteKey(sessionKey(prefix, req.lease));
-    const queued = await campaignEnqueue(this.recipeKv(signal), prefix, req.lease, value);
+    const queued = await campaignEnqueue(this.recipeKv(caller, signal), prefix, req.lease, value);
     const leader: LeaderKey = { name: req.name, key: queued.key, rev: queued.revision, lease: req.lease };
-    if (queued.existing !== null && !Buffer.from(queued.existing.value).equals(Buffer.from(value))) await this.proclaimInner({ leader, value });
-    await this.waitOrWithdraw(prefix, queued, false, signal);
-    if (!(await this.keyExists(queued.key))) throw etcdError('SessionExpired');
+    if (queued.existing !== null && !Buffer.from(queued.existing.value).equals(Buffer.from(value))) await this.proclaimInner({ leader, value }, caller);
+    await this.waitOrWithdraw(prefix, queued, false, caller, signal);
+    if (!(await this.keyExists(queued.key, caller))) throw etcdError('SessionExpired');
     // etcd's Election.Campaign answers with the header of its campaign txn, even after a proclaim or a wait
     return { header: queued.response.header, leader };
   }
 
-  proclaim(req: ProclaimRequest): Promise<ProclaimResponse> {
-    return asPlain(this.proclaimInner(req));
+  proclaim(req: ProclaimRequest, caller: AuthInfo | null): Promise<ProclaimResponse> {
+    return asPlain(this.proclaimInner(req, caller));
   }
 
-  private async proclaimInner(req: ProclaimRequest): Promise<ProclaimResponse> {
+  private async proclaimInner(req: ProclaimRequest, caller: AuthInfo | null): Promise<ProclaimResponse> {
     if (req.leader === undefined) throw etcdError('MissingLeaderKey');
     const l = req.leader;
     checkWriteKey(l.key);
-    const r = await proclaim(this.recipeKv(), l.key, l.rev, l.lease, req.value ?? new Uint8Array(0));
+    const r = await proclaim(this.recipeKv(caller), l.key, l.rev, l.lease, req.value ?? new Uint8Array(0));
     if (!r.succeeded) throw etcdError('ElectionNotLeader');
     return { header: r.header };
   }
 
-  private async currentLeader(name: Uint8Array, serializable = false): Promise<{ header: ResponseHeader; kv: KeyValue | undefined }> {
-    const r = await this.kv.range({ ...byCreate(recipePrefix(name), SortOrder.ASCEND), serializable });
+  private async currentLeader(name: Uint8Array, caller: AuthInfo | null, serializable = false): Promise<{ header: ResponseHeader; kv: KeyValue | undefined }> {
+    const r = await this.kv.range({ ...byCreate(recipePrefix(name), SortOrder.ASCEND), serializable }, caller);
     return { header: r.header, kv: r.kvs[0] };
   }
 
-  leader(req: LeaderRequest): Promise<LeaderResponse> {
-    return asPlain(this.leaderInner(req));
+  leader(req: LeaderRequest, caller: AuthInfo | null): Promise<LeaderResponse> {
+    return asPlain(this.leaderInner(req, caller));
   }
 
-  private async leaderInner(req: LeaderRequest): Promise<LeaderResponse> {
-    const { header, kv } = await this.currentLeader(req.name);
+  private async leaderInner(req: LeaderRequest, caller: AuthInfo | null): Promise<LeaderResponse> {
+    const { header, kv } = await this.currentLeader(req.name, caller);
     if (kv === undefined) throw etcdError('ElectionNoLeader');
     return { header, kv };
   }
 
-  resign(req: ResignRequest): Promise<ResignResponse> {
-    return asPlain(this.resignInner(req));
+  resign(req: ResignRequest, caller: AuthInfo | null): Promise<ResignResponse> {
+    return asPlain(this.resignInner(req, caller));
   }
 
-  private async resignInner(req: ResignRequest): Promise<ResignResponse> {
+  private async resignInner(req: ResignRequest, caller: AuthInfo | null): Promise<ResignResponse> {
     if (req.leader === undefined) throw etcdError('MissingLeaderKey');
     const l = req.leader;
     checkWriteKey(l.key);
-    const r = await resign(this.recipeKv(), l.key, l.rev);
+    const r = await resign(this.recipeKv(caller), l.key, l.rev);
     return { header: r.header };
   }
 
-  /** etcd's Observe: the leader's key-value now (if any) and at every change of leader or value. */
-  openObserveStream(sink: StreamSinkLike): StreamHandle {
+  /**
+   * etcd's Observe: the leader's key-value now (if any) and at every change of leader or value. `caller` is resolved
+   * when the request arrives; a caller refused (or credentials that do not resolve) ends the stream without an error
+   * and without a message, as etcd's Observe ends when its internal client's first read fails.
+   */
+  openObserveStream(sink: StreamSinkLike, caller: () => AuthInfo | null | Promise<AuthInfo | null>): StreamHandle {
     let closed = false;
     let watch: { close(): void } | null = null;
     let last = '';
@@ -224,8 +236,9 @@ export class ConcurrencyService {
       this.closers.delete(close);
     };
     this.closers.add(close);
+    let who: AuthInfo | null = null;
     const report = async (name: Uint8Array): Promise<void> => {
-      const { header, kv } = await this.currentLeader(name, true);
+      const { header, kv } = await this.currentLeader(name, who, true);
       if (closed || kv === undefined) return;
       const id = `${Buffer.from(kv.key).toString('hex')}@${kv.mod_revision}`;
       if (id === last) return;
@@ -238,19 +251,45 @@ export class ConcurrencyService {
         const name = (r as LeaderRequest).name;
         const prefix = recipePrefix(name);
         let chain = Promise.resolve();
-        const next = (): void => {
-          chain = chain.then(() => report(name)).catch((err: unknown) => {
-            if (isAssertionError(err)) throw err;
-            if (!closed) sink.end(unmapped(err instanceof EtcdError ? err : new EtcdError(GrpcCode.Unknown, String(err))));
-            close();
-          });
+        const ended = (err: unknown): void => {
+          if (isAssertionError(err)) throw err;
+          if (!closed) sink.end(isAuthRefusal(err) ? undefined : unmapped(err instanceof EtcdError ? err : new EtcdError(GrpcCode.Unknown, String(err))));
+          close();
         };
-        const stream = this.kv.watch({ send: (resp) => resp.events.length > 0 && next(), pendingBytes: () => sink.pendingBytes() });
-        stream.handle({ create_request: { key: prefix, range_end: prefixRangeEnd(prefix) } });
-        watch = stream;
-        next();
+        const next = (): void => {
+          chain = chain.then(() => report(name)).catch(ended);
+        };
+        const start = (c: AuthInfo | null): void => {
+          if (closed) return;
+          who = c;
+          const stream = this.kv.watch({ send: (resp) => resp.events.length > 0 && next(), pendingBytes: () => sink.pendingBytes() }, c);
+          stream.handle({ create_request: { key: prefix, range_end: prefixRangeEnd(prefix) } });
+          watch = stream;
+          next();
+        };
+        watch = { close: () => undefined };
+        try {
+          const c = caller();
+          if (c instanceof Promise) c.then(start, ended);
+          else start(c);
+        } catch (err) {
+          ended(err);
+        }
       },
       close,
     };
   }
+}
+
+/** The refusals of etcd's auth: what ends an Observe quietly, and what a refused internal watch reports. */
+const AUTH_REFUSALS = new Set(['PermissionDenied', 'UserEmpty', 'InvalidAuthToken', 'AuthOldRevision']);
+
+function isAuthRefusal(err: unknown): boolean {
+  return err instanceof EtcdError && AUTH_REFUSALS.has(err.name);
+}
+
+/** A watch create refused with `reason` (etcd's cancel_reason), as the error the caller's request fails with. */
+function fromCancelReason(reason: string | undefined): EtcdError {
+  const name = nameOfMessage((reason ?? '').replace(/^rpc error: code = \w+ desc = /, ''));
+  return name !== undefined && AUTH_REFUSALS.has(name) ? etcdError(name as 'PermissionDenied') : new EtcdError(GrpcCode.Unknown, reason ?? 'watch canceled');
 }

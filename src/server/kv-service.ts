@@ -3,6 +3,7 @@
 // takes encoded responses (the binary front end), scans and read-only txns are evaluated by a worker thread when the
 // member has any, and the worker's bytes go to the socket unchanged.
 
+import type { AuthInfo } from '../auth/index.js';
 import { WORKER_POINT_READS_INLINE } from '../config/index.js';
 import { isReadOnlyTxn, isSerializableTxn, MvccTxn, range, type MvccState } from '../mvcc/index.js';
 import type {
@@ -67,9 +68,9 @@ export class KvService {
   }
 
   /** A txn for a client that takes encoded responses: one without writes is evaluated as rangeForClient's reads are. */
-  txnForClient(req: TxnRequest, body?: Uint8Array): TxnResponse | EncodedResponse | Promise<TxnResponse | EncodedResponse> {
+  txnForClient(req: TxnRequest, body: Uint8Array | undefined, caller: AuthInfo): TxnResponse | EncodedResponse | Promise<TxnResponse | EncodedResponse> {
     const { ports } = this;
-    if (ports.readPool === null || !isReadOnlyTxn(req)) return this.txn(req);
+    if (ports.readPool === null || !isReadOnlyTxn(req)) return this.txn(req, caller);
     ports.assertServing();
     // counted without its branch's ranges: the worker's answer is not decoded here
     ports.stats.txns++;
@@ -115,16 +116,20 @@ export class KvService {
     return { header: this.ports.header(r.revision), kvs: r.kvs, more: r.more, count: r.count };
   }
 
-  put(req: PutRequest): Promise<PutResponse> {
-    return this.ports.proposals.propose('Put', req) as Promise<PutResponse>;
+  /** Writes carry their caller into the log (`caller`: anonymous too), checked against the auth store at apply. */
+  put(req: PutRequest, caller: AuthInfo): Promise<PutResponse> {
+    return this.ports.proposals.propose('Put', req, false, caller) as Promise<PutResponse>;
   }
 
-  deleteRange(req: DeleteRangeRequest): Promise<DeleteRangeResponse> {
-    return this.ports.proposals.propose('DeleteRange', req) as Promise<DeleteRangeResponse>;
+  deleteRange(req: DeleteRangeRequest, caller: AuthInfo): Promise<DeleteRangeResponse> {
+    return this.ports.proposals.propose('DeleteRange', req, false, caller) as Promise<DeleteRangeResponse>;
   }
 
-  /** A txn without writes is a read (serializable when all its ranges are); one with writes is a proposal. */
-  txn(req: TxnRequest): Promise<TxnResponse> | TxnResponse {
+  /**
+   * A txn without writes is a read (serializable when all its ranges are; its permissions are checked by the
+   * caller of this, before it runs); one with writes is a proposal, checked at apply.
+   */
+  txn(req: TxnRequest, caller: AuthInfo): Promise<TxnResponse> | TxnResponse {
     const { ports } = this;
     if (isReadOnlyTxn(req)) {
       ports.assertServing();
@@ -135,7 +140,7 @@ export class KvService {
       };
       return isSerializableTxn(req) ? this.serializable(evaluate) : ports.reads.read(evaluate);
     }
-    return ports.proposals.propose('Txn', req) as Promise<TxnResponse>;
+    return ports.proposals.propose('Txn', req, false, caller) as Promise<TxnResponse>;
   }
 
   private txnReadOnly(req: TxnRequest): { response: TxnResponse; result: TxnResponse } {
@@ -143,7 +148,7 @@ export class KvService {
     return { response: { header: this.ports.header(r.header.revision), succeeded: r.succeeded, responses: r.responses }, result: r };
   }
 
-  compact(req: CompactionRequest): Promise<CompactionResponse> {
-    return this.ports.proposals.propose('Compact', req, req.physical === true) as Promise<CompactionResponse>;
+  compact(req: CompactionRequest, caller: AuthInfo): Promise<CompactionResponse> {
+    return this.ports.proposals.propose('Compact', req, req.physical === true, caller) as Promise<CompactionResponse>;
   }
 }

@@ -6,6 +6,7 @@
 // the client was told, and followers need no side channel to the leader. TimeToLive and Leases answer after a
 // ReadIndex round from the member's own view (a follower reports what the leader would start from after a change).
 
+import type { AuthInfo } from '../auth/index.js';
 import type { Clock, ClockTimer } from '../clock/index.js';
 import type { Config } from '../config/index.js';
 import { LEASE_CHECKPOINTS_PER_ENTRY, LEASE_EXPIRY_CHECK_MS, LEASE_KEEPALIVES_PER_ENTRY, LEASE_REVOKES_INFLIGHT_MAX } from '../config/limits.js';
@@ -76,18 +77,21 @@ export class LeaseService {
     }
   }
 
-  async grant(req: LeaseGrantRequest): Promise<LeaseGrantResponse> {
+  /** `caller`: the client (its entry carries it; etcd checks nothing for a grant, and WRITE on the keys for a revoke) */
+  async grant(req: LeaseGrantRequest, caller: AuthInfo): Promise<LeaseGrantResponse> {
     if (req.TTL > LEASE_TTL_MAX_SECONDS) throw etcdError('LeaseTTLTooLarge');
     const id = req.ID !== undefined && req.ID !== 0n ? req.ID : this.generateId();
-    return (await this.ports.propose('LeaseGrant', { ID: id, TTL: Math.max(0, req.TTL) })) as LeaseGrantResponse;
+    return (await this.ports.propose('LeaseGrant', { ID: id, TTL: Math.max(0, req.TTL) }, caller)) as LeaseGrantResponse;
   }
 
-  async revoke(req: LeaseRevokeRequest): Promise<LeaseRevokeResponse> {
-    return (await this.ports.propose('LeaseRevoke', { ID: req.ID })) as LeaseRevokeResponse;
+  async revoke(req: LeaseRevokeRequest, caller: AuthInfo): Promise<LeaseRevokeResponse> {
+    return (await this.ports.propose('LeaseRevoke', { ID: req.ID }, caller)) as LeaseRevokeResponse;
   }
 
-  timeToLive(req: LeaseTimeToLiveRequest): Promise<LeaseTimeToLiveResponse> {
+  /** `checkKeys`: the caller's READ check of the keys the answer would list (etcd 3.4.26), before it is made */
+  timeToLive(req: LeaseTimeToLiveRequest, checkKeys?: (keys: readonly Uint8Array[]) => void): Promise<LeaseTimeToLiveResponse> {
     return this.ports.read(() => {
+      if (checkKeys !== undefined && req.keys === true) checkKeys(this.lessor.keysOf(req.ID));
       const t = this.lessor.timeToLive(req.ID);
       if (t === null) return { header: this.header(), ID: req.ID, TTL: -1, grantedTTL: 0, keys: [] };
       return { header: this.header(), ID: req.ID, TTL: t.ttl, grantedTTL: t.granted, keys: req.keys ? this.lessor.keysOf(req.ID) : [] };

@@ -2,6 +2,7 @@
 // proposer, a linearizable reader, the KV API) instead of the whole EtcdServer, so no service imports server.ts and
 // each can be read, and tested, on its own.
 
+import type { AuthInfo } from '../auth/index.js';
 import type { EtcdError } from '../errors/index.js';
 import type {
   DeleteRangeRequest,
@@ -36,9 +37,9 @@ export interface StreamHandle {
 /** Writes that go through Raft as entries of the member's own log (the lease service's requests). */
 export type InternalWriteMethod = 'LeaseGrant' | 'LeaseRevoke' | 'LeaseKeepAlive' | 'LeaseCheckpoint';
 
-/** Proposes one entry and resolves with what applying it answered. */
+/** Proposes one entry and resolves with what applying it answered; `caller` for a client's request (see Proposals). */
 export interface Proposer {
-  propose(method: InternalWriteMethod, request: unknown): Promise<unknown>;
+  propose(method: InternalWriteMethod, request: unknown, caller?: AuthInfo): Promise<unknown>;
 }
 
 /** Runs a read after a ReadIndex round (linearizable), or at once from local state when `serializable`. */
@@ -46,15 +47,19 @@ export interface Reader {
   read<T>(read: () => T, serializable?: boolean): Promise<T>;
 }
 
-/** The KV, lease and watch API of the member as a client of it sees it (what etcd's v3lock and v3election use). */
+/**
+ * The KV, lease and watch API of the member as a client of it sees it (what etcd's v3lock and v3election use), each
+ * call made as `caller` and checked as that client's own request would be (etcd's v3lock and v3election call the KV
+ * API with the client's token).
+ */
 export interface KvPort {
-  range(req: RangeRequest): RangeResponse | Promise<RangeResponse>;
-  txn(req: TxnRequest): TxnResponse | Promise<TxnResponse>;
-  deleteRange(req: DeleteRangeRequest): Promise<DeleteRangeResponse>;
-  leaseGrant(req: LeaseGrantRequest): Promise<LeaseGrantResponse>;
-  leaseRevoke(req: LeaseRevokeRequest): Promise<LeaseRevokeResponse>;
-  /** a watch stream straight on the member's watch hub */
-  watch(sink: WatchSink): WatchStream;
+  range(req: RangeRequest, caller: AuthInfo | null): RangeResponse | Promise<RangeResponse>;
+  txn(req: TxnRequest, caller: AuthInfo | null): TxnResponse | Promise<TxnResponse>;
+  deleteRange(req: DeleteRangeRequest, caller: AuthInfo | null): Promise<DeleteRangeResponse>;
+  leaseGrant(req: LeaseGrantRequest, caller: AuthInfo | null): Promise<LeaseGrantResponse>;
+  leaseRevoke(req: LeaseRevokeRequest, caller: AuthInfo | null): Promise<LeaseRevokeResponse>;
+  /** a watch stream straight on the member's watch hub; its creates are checked for READ as `caller` */
+  watch(sink: WatchSink, caller: AuthInfo | null): Pick<WatchStream, 'handle' | 'close'>;
 }
 
 /** The header every response carries, at the member's current revision unless one is given. */

@@ -1,5 +1,6 @@
 // Proposals: every write of the member goes through here on its way into the Raft log, and comes back through
-// `settle` once applied. A proposal is an envelope [proposer member ID, run ID, proposal ID, method, request]; the
+// `settle` once applied. A proposal is an envelope [proposer member ID, run ID, proposal ID, method, request, and for
+// a client's write the caller [username, auth revision] (etcd's RequestHeader), which the applier checks]; the
 // member that proposed it answers its client when it applies the entry (every member applies it, only the proposer
 // has a waiter for it). Writes are refused at once when the member is stopped or a learner, when too many proposals
 // are pending, when the request is too large, or, for writes that add data, when the backend is over its quota.
@@ -9,14 +10,30 @@ import { Packr, Unpackr } from 'msgpackr';
 import type { Clock } from '../clock/index.js';
 import type { Limits } from '../config/index.js';
 import { etcdError, isAssertionError } from '../errors/index.js';
+import type { AuthInfo } from '../auth/index.js';
 import type { TxnRequest } from '../proto/index.js';
 import { ProposalDroppedError, type ConfChange } from '../raft/index.js';
 import type { MemberRecord } from '../storage/index.js';
 import { encodeConfContext } from './membership.js';
 import type { ServerStats } from './stats.js';
 
+/** The auth store's writes (applied by server/auth-apply.ts). */
+export type AuthWriteMethod =
+  | 'AuthEnable'
+  | 'AuthDisable'
+  | 'Authenticate'
+  | 'UserAdd'
+  | 'UserDelete'
+  | 'UserChangePassword'
+  | 'UserGrantRole'
+  | 'UserRevokeRole'
+  | 'RoleAdd'
+  | 'RoleDelete'
+  | 'RoleGrantPermission'
+  | 'RoleRevokePermission';
+
 /** Every kind of entry the applier knows (src/server/applier.ts). */
-export type WriteMethod = 'Put' | 'DeleteRange' | 'Txn' | 'Compact' | 'MemberAttributes' | 'LeaseGrant' | 'LeaseRevoke' | 'LeaseKeepAlive' | 'LeaseCheckpoint';
+export type WriteMethod = 'Put' | 'DeleteRange' | 'Txn' | 'Compact' | 'MemberAttributes' | 'LeaseGrant' | 'LeaseRevoke' | 'LeaseKeepAlive' | 'LeaseCheckpoint' | AuthWriteMethod;
 
 /** A process-unique run id: proposal ids restart with the process, so waiters match (member, run, id). */
 export const RUN_ID = (process.pid * 65_537 + Math.floor(performance.timeOrigin)) >>> 0;
@@ -32,13 +49,17 @@ export interface DecodedProposal {
   waiter: number;
   method: WriteMethod;
   request: unknown;
+  /** who sent a client's write (anonymous: '' at revision 0); absent for the member's own entries (unchecked) */
+  caller?: AuthInfo;
 }
 
 /** Reads an entry's envelope; `memberId` decides whether this member (in this run) proposed it. */
 export function decodeProposal(data: Uint8Array, memberId: bigint): DecodedProposal {
-  const [proposer, run, id, method, request] = unpackr.unpack(data) as [bigint | number, number, number, WriteMethod, unknown];
+  const [proposer, run, id, method, request, caller] = unpackr.unpack(data) as [bigint | number, number, number, WriteMethod, unknown, [string, number] | undefined];
   const mine = BigInt(proposer) === memberId && run === RUN_ID;
-  return { waiter: mine ? id : 0, method, request };
+  const decoded: DecodedProposal = { waiter: mine ? id : 0, method, request };
+  if (caller !== undefined) decoded.caller = { username: caller[0], revision: Number(caller[1]) };
+  return decoded;
 }
 
 /** What applying one entry answered, for its waiter (if this member proposed it). */
@@ -88,8 +109,11 @@ export class Proposals {
     return this.waiters.size;
   }
 
-  /** A write through Raft; resolves with what applying it answered. */
-  propose(method: WriteMethod, request: unknown, physical = false): Promise<unknown> {
+  /**
+   * A write through Raft; resolves with what applying it answered. `caller`: the client's identity for the applier's
+   * permission check (every client write carries one, an anonymous one too); without it the entry is the member's own.
+   */
+  propose(method: WriteMethod, request: unknown, physical = false, caller?: AuthInfo): Promise<unknown> {
     const { ports } = this;
     try {
       ports.assertServing();
@@ -105,7 +129,7 @@ export class Proposals {
       return Promise.reject(etcdError('NoSpace'));
     }
     const { id, promise } = this.newWaiter(physical);
-    const data = packr.pack([ports.memberId, RUN_ID, id, method, request]);
+    const data = packr.pack(caller === undefined ? [ports.memberId, RUN_ID, id, method, request] : [ports.memberId, RUN_ID, id, method, request, [caller.username, caller.revision]]);
     if (data.length > ports.limits.requestBytesMax + ENVELOPE_SLACK_BYTES) {
       this.reject(id, etcdError('RequestTooLarge'));
       return promise;

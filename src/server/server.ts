@@ -14,17 +14,40 @@
 // What stays here: the wiring, status, what applying and a change of Raft role set off, and the lifecycle (close
 // drains; a fatal error stops the member and fails what is pending).
 
+import fs from 'node:fs';
+import {
+  ANONYMOUS,
+  Auth,
+  checkRange,
+  checkTxn,
+  goReadFileError,
+  parseAuthToken,
+  type AuthInfo,
+} from '../auth/index.js';
 import { systemClock, type Clock, type ClockTimer } from '../clock/index.js';
-import { RAFT_INFLIGHT_MESSAGES_MAX, RAFT_MESSAGE_BYTES_MAX, RAFT_UNCOMMITTED_BYTES_MAX, REQUEST_SWEEP_INTERVAL_MS, WATCH_FRAGMENT_SLACK_BYTES, type Config } from '../config/index.js';
+import {
+  AUTH_JWT_VERIFIED_CACHE_MAX,
+  AUTH_PASSWORD_CHECKS_PARALLEL,
+  AUTH_PASSWORD_CHECKS_PENDING_MAX,
+  RAFT_INFLIGHT_MESSAGES_MAX,
+  RAFT_MESSAGE_BYTES_MAX,
+  RAFT_UNCOMMITTED_BYTES_MAX,
+  REQUEST_SWEEP_INTERVAL_MS,
+  WATCH_FRAGMENT_SLACK_BYTES,
+  type Config,
+} from '../config/index.js';
 import { etcdError, type EtcdError } from '../errors/index.js';
 import { Lessor } from '../lease/index.js';
-import { readEvents, type MvccEvent } from '../mvcc/index.js';
+import { isReadOnlyTxn, readEvents, type MvccEvent } from '../mvcc/index.js';
 import type { ResponseHeader, StatusResponse } from '../proto/index.js';
 import { NONE, StateType, type SoftState } from '../raft/index.js';
 import { databaseSize, lmdbPersist, LmdbRaftStorage, readPersistedState, type Storage } from '../storage/index.js';
 import type { Transport } from '../transport/index.js';
 import { WatchFilterPool, WatchHub, type WatchSink, type WatchStream } from '../watch/index.js';
 import { Applier, type AppliedBatch } from './applier.js';
+import { AuthService } from './auth-service.js';
+import { authPersistence, readAuthContents } from './auth-table.js';
+import { authorizeWatch, checkedRead, watchRefusal } from './authorize.js';
 import { bootstrap } from './bootstrap.js';
 import { ClusterService } from './cluster-service.js';
 import { Compactor, MainThreadSteps, WorkerThreadSteps } from './compactor.js';
@@ -71,6 +94,10 @@ export class EtcdServer {
   readonly cluster: ClusterService;
   readonly leases: LeaseService;
   readonly concurrency: ConcurrencyService;
+  /** etcd's auth: users, roles, tokens and the permission checks (src/auth) */
+  readonly auth: Auth;
+  /** etcd's Auth service */
+  readonly authService: AuthService;
   private readonly applier: Applier;
   private readonly peers: Peers;
   private readonly driver: RaftDriver;
@@ -79,6 +106,8 @@ export class EtcdServer {
   private readonly sweep: ClockTimer;
   private softState: SoftState = { lead: NONE, raftState: StateType.Follower };
   private physicalWaiters: { revision: number; answer: () => void }[] = [];
+  /** requests waiting for this member to apply an index (a simple token issued by an entry not yet applied here) */
+  private appliedWaiters: { index: number; deadline: number; settle: (applied: boolean) => void }[] = [];
   private stopped = false;
   private fatal: Error | null = null;
 
@@ -93,6 +122,22 @@ export class EtcdServer {
     const memberId = (this.memberId = BigInt(identity.member_id));
     this.lessor = new Lessor(storage.leases, () => clock.now(), Math.ceil((1.5 * config.electionTimeoutMs) / 1000));
     const header = (revision?: number): ResponseHeader => this.header(revision);
+    this.auth = new Auth(
+      readAuthContents(storage.auth),
+      {
+        clock,
+        persistence: authPersistence(storage.auth),
+        appliedIndex: () => this.applier.appliedInTransaction,
+        waitApplied: (index) => this.waitApplied(index),
+      },
+      {
+        token: parseAuthToken(config.authToken, readKeyFile),
+        tokenTtlSeconds: config.authTokenTtlSeconds,
+        bcryptCost: config.bcryptCost,
+        passwordChecks: { parallel: AUTH_PASSWORD_CHECKS_PARALLEL, pendingMax: AUTH_PASSWORD_CHECKS_PENDING_MAX },
+        jwtVerifiedCacheMax: AUTH_JWT_VERIFIED_CACHE_MAX,
+      },
+    );
     this.peers = new Peers(
       {
         memberId, config, clock, storage, stats: this.stats,
@@ -106,7 +151,7 @@ export class EtcdServer {
     );
     this.applier = new Applier(
       {
-        memberId, storage, config, lessor: this.lessor, stats: this.stats, membership: this.peers,
+        memberId, storage, config, lessor: this.lessor, auth: this.auth, stats: this.stats, membership: this.peers,
         header,
         answered: (results) => this.proposals.settle(results, (revision, answer) => this.physicalWaiters.push({ revision, answer })),
         committed: (batch) => this.applied(batch),
@@ -199,7 +244,7 @@ export class EtcdServer {
       {
         memberId, clock, header,
         isLeader: () => this.isLeader,
-        propose: (method, request) => this.proposals.propose(method, request),
+        propose: (method, request, caller) => this.proposals.propose(method, request, false, caller),
         read: (read, serializable) => this.readInternal(read, serializable),
       },
       this.lessor,
@@ -212,13 +257,25 @@ export class EtcdServer {
     this.kv = new KvService({
       storage, visible: () => this.applier.visible(), stats: this.stats, proposals: this.proposals, reads: this.reads, readPool: this.readPool, header, assertServing,
     });
+    // the Lock and Election services' requests, each checked as the calling client's own would be
+    const auth = this.auth;
     this.concurrency = new ConcurrencyService({
-      range: (req) => this.kv.range(req),
-      txn: (req) => this.kv.txn(req),
-      deleteRange: (req) => this.kv.deleteRange(req),
-      leaseGrant: (req) => this.leases.grant(req),
-      leaseRevoke: (req) => this.leases.revoke(req),
-      watch: (sink) => this.watchHub.openStream(sink),
+      range: (req, caller) => checkedRead(auth, caller, (c) => checkRange(auth.store, c, req), () => this.kv.range(req)),
+      txn: (req, caller) => {
+        const run = (): ReturnType<KvService['txn']> => this.kv.txn(req, caller ?? ANONYMOUS);
+        return isReadOnlyTxn(req) ? checkedRead(auth, caller, (c) => checkTxn(auth.store, c, req, (id) => this.lessor.keysOf(id)), run) : run();
+      },
+      deleteRange: (req, caller) => this.kv.deleteRange(req, caller ?? ANONYMOUS),
+      leaseGrant: (req, caller) => this.leases.grant(req, caller ?? ANONYMOUS),
+      leaseRevoke: (req, caller) => this.leases.revoke(req, caller ?? ANONYMOUS),
+      watch: (sink, caller) =>
+        authorizeWatch(auth, () => caller, caller === null, this.watchHub.openStream(sink), (reason) => sink.send(watchRefusal(this.header(), reason))),
+    });
+    this.authService = new AuthService({
+      auth,
+      header,
+      read: (read) => this.readInternal(read),
+      propose: (method, request, caller: AuthInfo) => this.proposals.propose(method, request, false, caller),
     });
     const batchKeysMax = config.limits.compactionBatchKeysMax;
     this.compactor = new Compactor(
@@ -231,6 +288,7 @@ export class EtcdServer {
       config.workerThreads > 0 ? new WorkerThreadSteps(storage.dbPath, batchKeysMax) : new MainThreadSteps(storage, batchKeysMax),
     );
     this.sweep = clock.setInterval(() => {
+      this.expireAppliedWaiters();
       this.proposals.expire();
       this.reads.expire();
       if (!this.stopped && this.fatal === null) this.reads.retry();
@@ -381,9 +439,10 @@ export class EtcdServer {
     return this.leases.openKeepAliveStream(sink);
   }
 
-  openObserveStream(sink: StreamSinkLike): StreamHandle {
+  /** `caller`: resolves the stream's credentials when its request arrives */
+  openObserveStream(sink: StreamSinkLike, caller: () => AuthInfo | null | Promise<AuthInfo | null>): StreamHandle {
     this.assertStreamAllowed();
-    return this.concurrency.openObserveStream(sink);
+    return this.concurrency.openObserveStream(sink, caller);
   }
 
   /** Streams (watch, keep-alive, observe): refused by a stopped member and, as etcd's learners do, by a learner. */
@@ -425,6 +484,7 @@ export class EtcdServer {
       this.events.onApplied?.(batch.events, this.applier.state.revision);
     }
     this.reads.onApplied();
+    this.releaseAppliedWaiters();
     if (this.applier.state.compactRevision > this.applier.compactedPhysically) {
       if (!this.stopped) this.compactor.resume();
     } else this.releasePhysicalWaiters();
@@ -435,6 +495,7 @@ export class EtcdServer {
   private snapshotInstalled({ revisionBefore }: { revisionBefore: number }): void {
     this.peers.snapshotInstalled(this.applier.members);
     this.lessor.reload();
+    this.auth.store.reload(readAuthContents(this.storage.auth));
     if (this.lessor.isPrimary) this.lessor.promote(this.config.electionTimeoutMs);
     this.watchHub.resyncAll(revisionBefore + 1);
     this.compactor.dataReplaced();
@@ -512,6 +573,32 @@ export class EtcdServer {
     // compactions waiting for their physical step will not get it
     for (const w of this.physicalWaiters) w.answer();
     this.physicalWaiters = [];
+    for (const w of this.appliedWaiters.splice(0)) w.settle(false);
+  }
+
+  /** Resolves true once this member has applied `index`; false after the request timeout (or when it stops). */
+  private waitApplied(index: number): Promise<boolean> {
+    if (this.applier.appliedInTransaction >= index) return Promise.resolve(true);
+    if (this.stopped || this.fatal !== null) return Promise.resolve(false);
+    return new Promise((settle) => this.appliedWaiters.push({ index, deadline: this.clock.now() + this.config.limits.requestTimeoutMs, settle }));
+  }
+
+  private releaseAppliedWaiters(): void {
+    if (this.appliedWaiters.length === 0) return;
+    const applied = this.applier.appliedInTransaction;
+    const ready = this.appliedWaiters.filter((w) => w.index <= applied);
+    if (ready.length === 0) return;
+    this.appliedWaiters = this.appliedWaiters.filter((w) => w.index > applied);
+    for (const w of ready) w.settle(true);
+  }
+
+  private expireAppliedWaiters(): void {
+    if (this.appliedWaiters.length === 0) return;
+    const now = this.clock.now();
+    const expired = this.appliedWaiters.filter((w) => w.deadline <= now);
+    if (expired.length === 0) return;
+    this.appliedWaiters = this.appliedWaiters.filter((w) => w.deadline > now);
+    for (const w of expired) w.settle(false);
   }
 
   /** Stops Raft and the transport, lets the Ready in progress finish, and leaves storage to its owner. */
@@ -525,11 +612,21 @@ export class EtcdServer {
     await this.watchFilterPool?.close();
     this.leases.close();
     this.concurrency.close();
+    this.auth.close();
     await this.driver.stop();
     await this.applier.whenIdle();
     await this.peers.close();
     this.failPending(etcdError('Stopped'));
     await this.storage.env.flushed;
+  }
+}
+
+/** A JWT key file (--auth-token's pub-key and priv-key), read at start-up; errors in Go's words, as etcd logs them. */
+function readKeyFile(path: string): Buffer {
+  try {
+    return fs.readFileSync(path);
+  } catch (err) {
+    throw goReadFileError(path, err as NodeJS.ErrnoException);
   }
 }
 

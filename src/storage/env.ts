@@ -11,6 +11,7 @@
 //            threads serve historical reads from LMDB directly and need the index there, and it costs no RSS and no
 //            rebuild at start-up.
 //   leases   lease ID -> lease record
+//   auth     etcd's auth store (src/auth): its state record, users and roles, keyed and encoded by server/auth-table.ts
 //
 // `latest` keeps the whole record (the value is stored in history too): current reads then touch one table, which
 // measured 25-30% faster for single-key gets than reading the value from history (BENCHMARKS.md).
@@ -33,8 +34,14 @@ import { migrateFromV3, PREVIOUS_FORMAT } from './migrate-v3.js';
  * Version 3: the events table (revision-ordered index for watch catch-up) and the leases table.
  * Version 4: history keyed by revision (LMDB name 'revisions') and the keyindex table replace history keyed by
  *   (key, revision) and the events table; an etcd-ts/3 directory is migrated on open (migrate-v3.ts).
+ * Version 5: the auth table (users, roles, the enabled flag and the auth revision). An etcd-ts/4 directory becomes
+ *   etcd-ts/5 on open (its auth table is created empty: auth disabled, as it was); an etcd-ts/3 one is migrated
+ *   straight to etcd-ts/5. The marker changes so that an older etcd-ts refuses a directory whose auth it would
+ *   silently drop (serving every key to anyone).
  */
-export const STORAGE_FORMAT = 'etcd-ts/4';
+export const STORAGE_FORMAT = 'etcd-ts/5';
+/** The format before the auth table: opened and marked etcd-ts/5, nothing else to change. */
+const FORMAT_WITHOUT_AUTH = 'etcd-ts/4';
 const DB_FILE = 'etcd-ts.mdb';
 
 export interface Storage {
@@ -47,6 +54,7 @@ export interface Storage {
   readonly history: Database<Buffer, Buffer>;
   readonly keyindex: Database<Buffer, Buffer>;
   readonly leases: Database<any, Buffer>;
+  readonly auth: Database<any, Buffer>;
   close(): Promise<void>;
 }
 
@@ -64,6 +72,7 @@ export function openTables(dbPath: string, readOnly = false): Omit<Storage, 'dat
     history: env.openDB<Buffer, Buffer>({ name: 'revisions', ...binary }),
     keyindex: env.openDB<Buffer, Buffer>({ name: 'keyindex', ...binary }),
     leases: env.openDB<any, Buffer>({ name: 'leases', keyEncoding: 'binary', encoding: 'msgpack', compression: false }),
+    auth: env.openDB<any, Buffer>({ name: 'auth', keyEncoding: 'binary', encoding: 'msgpack', compression: false }),
   };
 }
 
@@ -214,6 +223,7 @@ export async function openStorage(dataDir: string, options: OpenOptions = {}): P
   const lock = await lockDataDir(realDir);
   let tables: ReturnType<typeof openTables>;
   let migrate = false;
+  let markOnly = false;
   try {
     if (fresh && fs.readdirSync(absolute).length > 0) {
       fresh = false; // filled between the first look and the lock
@@ -226,12 +236,13 @@ export async function openStorage(dataDir: string, options: OpenOptions = {}): P
       if (problem !== null) throw new StorageError(`cannot open data directory ${absolute}: member/${DB_FILE}: ${problem}`);
       const format = await readFormatMarker(dbPath);
       migrate = format === PREVIOUS_FORMAT;
-      if (format !== STORAGE_FORMAT && !migrate) {
+      markOnly = format === FORMAT_WITHOUT_AUTH;
+      if (format !== STORAGE_FORMAT && !migrate && !markOnly) {
         throw new StorageError(`${absolute} is not an etcd-ts data directory (format marker ${JSON.stringify(format ?? null)})`);
       }
     }
     tables = openTables(dbPath);
-    if (fresh) tables.meta.putSync('format', STORAGE_FORMAT);
+    if (fresh || markOnly) tables.meta.putSync('format', STORAGE_FORMAT);
   } catch (err) {
     lock.close();
     if (err instanceof StorageError) throw err;
@@ -284,7 +295,7 @@ function pagesOf(stats: TreeStats): number {
 
 /** Bytes of the database file, and of the pages holding live data (etcd's dbSize / dbSizeInUse). */
 export function databaseSize(
-  storage: Pick<Storage, 'env' | 'dbPath' | 'meta' | 'log' | 'latest' | 'history' | 'keyindex' | 'leases'>,
+  storage: Pick<Storage, 'env' | 'dbPath' | 'meta' | 'log' | 'latest' | 'history' | 'keyindex' | 'leases' | 'auth'>,
 ): { size: number; inUse: number } {
   let size = 0;
   try {
@@ -295,6 +306,6 @@ export function databaseSize(
   const root = storage.env.getStats() as TreeStats;
   const pageSize = root.pageSize ?? 4096;
   let pages = 2 + pagesOf(root); // two meta pages, the catalogue of named databases
-  for (const db of [storage.meta, storage.log, storage.latest, storage.history, storage.keyindex, storage.leases]) pages += pagesOf(db.getStats() as TreeStats);
+  for (const db of [storage.meta, storage.log, storage.latest, storage.history, storage.keyindex, storage.leases, storage.auth]) pages += pagesOf(db.getStats() as TreeStats);
   return { size, inUse: Math.min(size, pages * pageSize) };
 }

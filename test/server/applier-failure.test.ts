@@ -16,6 +16,7 @@ import { RUN_ID } from '../../src/server/proposals.js';
 import { ServerStats } from '../../src/server/stats.js';
 import { LmdbRaftStorage, openStorage, readPersistedState } from '../../src/storage/index.js';
 import { tempDir } from '../helpers/member.js';
+import { testAuth } from '../helpers/auth.js';
 
 const MEMBER_ID = 1n;
 const packr = new Packr({ useRecords: false, variableMapSize: true });
@@ -43,6 +44,7 @@ test('after an apply transaction fails, the transactions queued behind it commit
       storage,
       config,
       lessor: new Lessor(storage.leases, () => Date.now(), 1),
+      auth: testAuth(storage),
       stats: new ServerStats(),
       membership: { added() {}, removed() {}, updated() {} },
       header: (revision) => ({ cluster_id: 0n, member_id: MEMBER_ID, revision, raft_term: 1 }),

@@ -4,6 +4,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { ANONYMOUS } from '../../src/auth/index.js';
 import { startInProcess } from '../helpers/member.js';
 import { EtcdError } from '../../src/errors/index.js';
 import { unpackr, type RangeRequest, type RangeResponse } from '../../src/proto/index.js';
@@ -25,7 +26,7 @@ function isTxn(req: RangeRequest | TxnRequest): req is TxnRequest {
 /** What a worker answered, decoded as the client would, or the error. */
 async function viaWorker(server: EtcdServer, req: RangeRequest | TxnRequest): Promise<unknown> {
   try {
-    const r = await (isTxn(req) ? server.kv.txnForClient(req) : server.kv.rangeForClient(req));
+    const r = await (isTxn(req) ? server.kv.txnForClient(req, undefined, ANONYMOUS) : server.kv.rangeForClient(req));
     assert.ok(r instanceof EncodedResponse, 'the read was served by a worker');
     return plain(normalizeIds(unpackr.unpack(r.body))); // as the client decodes it (small ids arrive as numbers)
   } catch (err) {
@@ -36,7 +37,7 @@ async function viaWorker(server: EtcdServer, req: RangeRequest | TxnRequest): Pr
 /** On the main thread (a serializable read waits there until every acknowledged write is published). */
 async function viaMain(server: EtcdServer, req: RangeRequest | TxnRequest): Promise<unknown> {
   try {
-    if (isTxn(req)) return plain(normalizeIds((await server.kv.txn(req)) as TxnResponse));
+    if (isTxn(req)) return plain(normalizeIds((await server.kv.txn(req, ANONYMOUS)) as TxnResponse));
     return plain(normalizeIds((await server.kv.range({ ...req, serializable: true })) as RangeResponse));
   } catch (err) {
     return { error: (err as EtcdError).message };

@@ -1,6 +1,7 @@
 // The JSON gateway's HTTP side: etcd 3.4's grpc-gateway on the client URLs. POST /v3/<service>/<rpc> with a JSON
 // request; a JSON response, or for streams newline-delimited {"result": ...} chunks. Answers, headers, status codes
 // and error texts follow what a real etcd 3.4 sends (test/http/conformance.test.ts compares them side by side).
+// A request's auth token is its `Authorization` header, the raw token (no "Bearer"), as etcd's gateway forwards it.
 
 import type uWS from 'uWebSockets.js';
 import {
@@ -11,7 +12,7 @@ import {
 } from '../../config/index.js';
 import { EtcdError, GrpcCode, etcdError, isAssertionError, toEtcdError } from '../../errors/index.js';
 import { decodeStreamRequest } from '../../proto/index.js';
-import type { EtcdServer } from '../../server/index.js';
+import type { EtcdServer, RequestAuth } from '../../server/index.js';
 import { ChunkedWriter } from './chunked-writer.js';
 import { decodeNext, GoJsonError, jsonQuoteText, type JsonNode } from '../../gocompat/index.js';
 import { marshalJson, protoSize, unmarshalMessage } from './jsonpb.js';
@@ -145,7 +146,31 @@ function readBody(res: uWS.HttpResponse, contentLength: string, limits: Limits, 
   });
 }
 
+/** The credentials of a gateway request: its Authorization header (read before any await, as uWS requires). */
+export function gatewayCredentials(req: uWS.HttpRequest): RequestAuth | undefined {
+  const token = req.getHeader('authorization');
+  return token === '' ? undefined : { token };
+}
+
+/** etcd's refusal of a client certificate CN on the gateway while auth is enabled (embed/serve.go). */
+const GATEWAY_CN_REFUSAL = 'CommonName of client sending a request against gateway will be ignored and not used as expected';
+
+/**
+ * etcd 3.4 answers a /v3/ request whose verified client certificate has a CN with HTTP 400 while auth is enabled
+ * (its gateway would otherwise run the request as its own certificate's user). Go's http.Error: plain text, before
+ * the CORS headers. Returns whether it refused.
+ */
+export function refuseGatewayCommonName(server: EtcdServer, path: string, auth: RequestAuth | undefined, res: uWS.HttpResponse): boolean {
+  if (auth?.commonName === undefined || auth.commonName === '' || !server.auth.enabled || !path.startsWith('/v3/')) return false;
+  res.cork(() => {
+    res.writeStatus(statusLine(400)).writeHeader('Content-Type', 'text/plain; charset=utf-8').writeHeader('X-Content-Type-Options', 'nosniff').end(`${GATEWAY_CN_REFUSAL}\n`);
+  });
+  return true;
+}
+
 function handleUnary(server: EtcdServer, limits: Limits, route: UnaryRoute, res: uWS.HttpResponse, req: uWS.HttpRequest): void {
+  const auth = gatewayCredentials(req);
+  if (refuseGatewayCommonName(server, req.getUrl(), auth, res)) return;
   const state: Aborted = { aborted: false };
   const gone = new AbortController();
   res.onAborted(() => {
@@ -158,7 +183,7 @@ function handleUnary(server: EtcdServer, limits: Limits, route: UnaryRoute, res:
       const first = decodeNext(body, 0, true);
       const node = first.kind === 'value' ? first.node : null; // an empty body is the default request
       const request = decodeMessage(node, route.request, limits, route.proposal);
-      result = route.call(server, request, gone.signal);
+      result = route.call(server, request, gone.signal, auth);
     } catch (err) {
       if (!state.aborted) sendError(res, decodeError(err));
       return;
@@ -226,6 +251,8 @@ export class JsonSequenceReader {
 }
 
 function handleStream(server: EtcdServer, limits: Limits, route: StreamRoute, res: uWS.HttpResponse, req: uWS.HttpRequest): void {
+  const auth = gatewayCredentials(req);
+  if (refuseGatewayCommonName(server, req.getUrl(), auth, res)) return;
   const requireLeader = req.getHeader('grpc-metadata-hasleader') === 'true';
   const contentLength = req.getHeader('content-length');
   let stream: ServerStream | null = null;
@@ -290,7 +317,7 @@ function handleStream(server: EtcdServer, limits: Limits, route: StreamRoute, re
    */
   const open = (): boolean => {
     try {
-      stream = openServerStream(server, route.method, output, requireLeader);
+      stream = openServerStream(server, route.method, output, requireLeader, auth);
       return true;
     } catch (err) {
       finished = true;

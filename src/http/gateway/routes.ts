@@ -1,11 +1,12 @@
 // The gateway's paths, as etcd 3.4 registers them: each /v3/ path, the messages it reads and writes, and the member
 // call behind it. Requests go through proto/validate.ts exactly as on the binary protocol.
 //
-// etcd 3.4 has no /v3/auth/status and no /v3/maintenance/downgrade, and binds HashKV to /v3/maintenance/hash (fixed
-// in 3.5), so /v3/maintenance/hashkv answers 404 there; we answer as 3.4 does.
+// etcd 3.4 has no /v3/maintenance/downgrade, and binds HashKV to /v3/maintenance/hash (fixed in 3.5), so
+// /v3/maintenance/hashkv answers 404 there; we answer as 3.4 does. /v3/auth/status is etcd 3.5's (AuthStatus). Every
+// call carries the request's Authorization header (the raw token, as etcd's gateway takes it) as its credentials.
 
 import { Schema as S, type MessageDesc, type MethodName, type StreamMethodName } from '../../proto/index.js';
-import { callMethod, FIXED_METHODS as F, METHODS, type EtcdServer, type FixedMethod } from '../../server/index.js';
+import { callFixed, callMethod, METHODS, type EtcdServer, type FixedMethodName, type RequestAuth } from '../../server/index.js';
 
 export interface UnaryRoute {
   readonly kind: 'unary';
@@ -13,8 +14,11 @@ export interface UnaryRoute {
   readonly response: MessageDesc;
   /** a write through Raft: etcd refuses it above --max-request-bytes with `request is too large` */
   readonly proposal: boolean;
-  /** `signal` is aborted when the client goes away before the answer (a waiting Lock or Campaign withdraws) */
-  call(server: EtcdServer, request: Record<string, unknown>, signal: AbortSignal): unknown;
+  /**
+   * `signal` is aborted when the client goes away before the answer (a waiting Lock or Campaign withdraws); `auth`:
+   * the request's credentials
+   */
+  call(server: EtcdServer, request: Record<string, unknown>, signal: AbortSignal, auth: RequestAuth | undefined): unknown;
 }
 
 export interface StreamRoute {
@@ -35,12 +39,12 @@ function method(name: MethodName, request: MessageDesc, response: MessageDesc): 
     request,
     response,
     proposal: METHODS[name].proposal,
-    call: (server, body, signal) => callMethod(server, name, body, { signal }),
+    call: (server, body, signal, auth) => callMethod(server, name, body, auth === undefined ? { signal } : { signal, auth }),
   };
 }
 
-function fixed(request: MessageDesc, response: MessageDesc, call: FixedMethod): UnaryRoute {
-  return { kind: 'unary', request, response, proposal: false, call: (server, body) => call(server, body) };
+function fixed(request: MessageDesc, response: MessageDesc, name: FixedMethodName): UnaryRoute {
+  return { kind: 'unary', request, response, proposal: false, call: (server, body, _signal, auth) => callFixed(server, name, body, auth === undefined ? {} : { auth }) };
 }
 
 export const ROUTES: ReadonlyMap<string, Route> = new Map<string, Route>([
@@ -68,29 +72,30 @@ export const ROUTES: ReadonlyMap<string, Route> = new Map<string, Route>([
   ['/v3/cluster/member/promote', method('MemberPromote', S.MemberIdRequest, S.MembersResponse)],
 
   ['/v3/maintenance/status', method('Status', S.Empty, S.StatusResponse)],
-  ['/v3/maintenance/alarm', fixed(S.AlarmRequest, S.AlarmResponse, F.Alarm)],
-  ['/v3/maintenance/defragment', fixed(S.Empty, S.HeaderOnly, F.Defragment)],
+  ['/v3/maintenance/alarm', fixed(S.AlarmRequest, S.AlarmResponse, 'Alarm')],
+  ['/v3/maintenance/defragment', fixed(S.Empty, S.HeaderOnly, 'Defragment')],
   // etcd 3.4 binds HashKV here
-  ['/v3/maintenance/hash', fixed(S.HashKVRequest, S.HeaderOnly, F.Hash)],
-  ['/v3/maintenance/snapshot', fixed(S.Empty, S.HeaderOnly, F.Snapshot)],
+  ['/v3/maintenance/hash', fixed(S.HashKVRequest, S.HeaderOnly, 'Hash')],
+  ['/v3/maintenance/snapshot', fixed(S.Empty, S.HeaderOnly, 'Snapshot')],
   ['/v3/maintenance/transfer-leadership', method('MoveLeader', S.MoveLeaderRequest, S.HeaderOnly)],
 
-  ['/v3/auth/enable', fixed(S.Empty, S.HeaderOnly, F.AuthEnable)],
-  ['/v3/auth/disable', fixed(S.Empty, S.HeaderOnly, F.AuthDisable)],
-  ['/v3/auth/authenticate', fixed(S.AuthenticateRequest, S.HeaderOnly, F.Authenticate)],
-  ['/v3/auth/user/add', fixed(S.AuthUserAddRequest, S.HeaderOnly, F.UserAdd)],
-  ['/v3/auth/user/get', fixed(S.AuthNameRequest, S.HeaderOnly, F.UserGet)],
-  ['/v3/auth/user/list', fixed(S.Empty, S.HeaderOnly, F.UserList)],
-  ['/v3/auth/user/delete', fixed(S.AuthNameRequest, S.HeaderOnly, F.UserDelete)],
-  ['/v3/auth/user/changepw', fixed(S.AuthUserChangePasswordRequest, S.HeaderOnly, F.UserChangePassword)],
-  ['/v3/auth/user/grant', fixed(S.AuthUserGrantRoleRequest, S.HeaderOnly, F.UserGrantRole)],
-  ['/v3/auth/user/revoke', fixed(S.AuthUserRevokeRoleRequest, S.HeaderOnly, F.UserRevokeRole)],
-  ['/v3/auth/role/add', fixed(S.AuthNameRequest, S.HeaderOnly, F.RoleAdd)],
-  ['/v3/auth/role/get', fixed(S.AuthRoleRequest, S.HeaderOnly, F.RoleGet)],
-  ['/v3/auth/role/list', fixed(S.Empty, S.HeaderOnly, F.RoleList)],
-  ['/v3/auth/role/delete', fixed(S.AuthRoleRequest, S.HeaderOnly, F.RoleDelete)],
-  ['/v3/auth/role/grant', fixed(S.AuthRoleGrantPermissionRequest, S.HeaderOnly, F.RoleGrantPermission)],
-  ['/v3/auth/role/revoke', fixed(S.AuthRoleRevokePermissionRequest, S.HeaderOnly, F.RoleRevokePermission)],
+  ['/v3/auth/enable', method('AuthEnable', S.Empty, S.HeaderOnly)],
+  ['/v3/auth/disable', method('AuthDisable', S.Empty, S.HeaderOnly)],
+  ['/v3/auth/status', method('AuthStatus', S.Empty, S.AuthStatusResponse)],
+  ['/v3/auth/authenticate', method('Authenticate', S.AuthenticateRequest, S.AuthenticateResponse)],
+  ['/v3/auth/user/add', method('UserAdd', S.AuthUserAddRequest, S.HeaderOnly)],
+  ['/v3/auth/user/get', method('UserGet', S.AuthNameRequest, S.AuthUserGetResponse)],
+  ['/v3/auth/user/list', method('UserList', S.Empty, S.AuthUserListResponse)],
+  ['/v3/auth/user/delete', method('UserDelete', S.AuthNameRequest, S.HeaderOnly)],
+  ['/v3/auth/user/changepw', method('UserChangePassword', S.AuthUserChangePasswordRequest, S.HeaderOnly)],
+  ['/v3/auth/user/grant', method('UserGrantRole', S.AuthUserGrantRoleRequest, S.HeaderOnly)],
+  ['/v3/auth/user/revoke', method('UserRevokeRole', S.AuthUserRevokeRoleRequest, S.HeaderOnly)],
+  ['/v3/auth/role/add', method('RoleAdd', S.AuthNameRequest, S.HeaderOnly)],
+  ['/v3/auth/role/get', method('RoleGet', S.AuthRoleRequest, S.AuthRoleGetResponse)],
+  ['/v3/auth/role/list', method('RoleList', S.Empty, S.AuthRoleListResponse)],
+  ['/v3/auth/role/delete', method('RoleDelete', S.AuthRoleRequest, S.HeaderOnly)],
+  ['/v3/auth/role/grant', method('RoleGrantPermission', S.AuthRoleGrantPermissionRequest, S.HeaderOnly)],
+  ['/v3/auth/role/revoke', method('RoleRevokePermission', S.AuthRoleRevokePermissionRequest, S.HeaderOnly)],
 
   ['/v3/lock/lock', method('Lock', S.LockRequest, S.LockResponse)],
   ['/v3/lock/unlock', method('Unlock', S.UnlockRequest, S.HeaderOnly)],
