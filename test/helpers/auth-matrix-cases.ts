@@ -216,6 +216,11 @@ export interface MatrixCase {
   expect?: Partial<Record<Identity, string>>;
   /** etcd-ts answers as a later etcd release (the issue asks for holes later releases closed to be closed) */
   later?: LaterFix;
+  /**
+   * What etcd-ts lacks outside issue 14 (an RPC it does not implement, a membership rule it lacks): these identities
+   * may get this answer instead of etcd's. The authorisation in front of it is still checked by the other identities.
+   */
+  gap?: { identities: readonly Identity[]; answer: string; why: string };
 }
 
 const OK = 'OK';
@@ -237,6 +242,8 @@ const checked = (allowed: readonly Identity[]) => (i: Identity): string =>
   i === 'root' || allowed.includes(i) ? OK : i === 'none' ? EMPTY_USER : isLiveUser(i) ? DENIED : BAD_TOKEN;
 /** etcd 3.4.42 checks the compares and both branches of nested txns as it does the outer txn's. */
 const nestedTxnFix = (allowed: readonly Identity[]): LaterFix => ({ release: '3.4.42', required: true, expected: checked(allowed) });
+/** etcd 3.4.44 checks a put's prev_kv (READ) and lease (WRITE on the lease's keys) inside a txn as outside. */
+const txnPutFix = (allowed: readonly Identity[]): LaterFix => ({ release: '3.4.44', required: true, expected: checked(allowed) });
 
 const leaseOf = (name: string) => (side: Side): bigint => side.fixtures[name] as bigint;
 
@@ -303,8 +310,9 @@ const KV: MatrixCase[] = [
   { name: 'Txn: compare on the range [/p/a, /p/z)', rpc: 'Txn', request: () => ({ compare: [exists('/p/a', '/p/z')], success: [] }), digest: txnDigest, expect: { carol: DENIED } },
   { name: 'Txn: compare on [/p/a, /p/m)', rpc: 'Txn', request: () => ({ compare: [exists('/p/a', '/p/m')], success: [] }), digest: txnDigest, expect: { carol: OK } },
   { name: 'Txn: all on /b/', rpc: 'Txn', request: () => ({ compare: [exists('/b/1')], success: [put('/b/w/t4'), get('/b/1')], failure: [del('/b/w/none')] }), digest: txnDigest, expect: { bob: 'OK succeeded=true responses=2' } },
-  { name: 'Txn: put /w with prev_kv', rpc: 'Txn', request: () => ({ success: [put('/w', { prev_kv: true })] }), digest: txnDigest },
-  { name: 'Txn: put /b/w/t7 with lease L2', rpc: 'Txn', request: (s) => ({ success: [put('/b/w/t7', { lease: leaseOf('L2')(s) })] }), digest: txnDigest },
+  // etcd 3.4.23 checks neither a put's prev_kv nor its lease inside a txn (fixed in 3.4.44)
+  { name: 'Txn: put /w with prev_kv', rpc: 'Txn', request: () => ({ success: [put('/w', { prev_kv: true })] }), digest: txnDigest, expect: { bob: OK }, later: txnPutFix([]) },
+  { name: 'Txn: put /b/w/t7 with lease L2', rpc: 'Txn', request: (s) => ({ success: [put('/b/w/t7', { lease: leaseOf('L2')(s) })] }), digest: txnDigest, expect: { bob: OK }, later: txnPutFix([]) },
   { name: 'Txn: delete /w with prev_kv', rpc: 'Txn', request: () => ({ success: [del('/w', { prev_kv: true })] }), digest: txnDigest, expect: { bob: DENIED } },
   { name: 'Txn: range /p/ in the else branch', rpc: 'Txn', request: () => ({ success: [get('/p/b')], failure: [get('/p/', '/p0')] }), digest: txnDigest, expect: { carol: DENIED } },
 
@@ -322,6 +330,15 @@ const KV: MatrixCase[] = [
   { name: 'Compact a future revision', rpc: 'Compact', request: () => ({ revision: 1_000_000_000n }) },
 ];
 
+/** A watch create's answer as etcd makes it: created for root, refused with the reason for the others. */
+const watchAnswer = (i: Identity): string => {
+  if (i === 'root') return 'OK created=true canceled=false watch_id=0 cancel_reason=';
+  const refused = 'OK created=true canceled=true watch_id=-1 cancel_reason=rpc error: code = ';
+  if (i === 'none') return `${refused}InvalidArgument desc = etcdserver: user name is empty`;
+  return isLiveUser(i) ? `${refused}PermissionDenied desc = etcdserver: permission denied` : `${refused}Unauthenticated desc = etcdserver: invalid auth token`;
+};
+const fromKeyWatchFix: LaterFix = { release: '3.5.33', required: true, expected: watchAnswer };
+
 const WATCH: MatrixCase[] = [
   { name: 'Watch prefix /a/', rpc: 'Watch', request: () => ({ create_request: { key: B('/a/'), range_end: B('/a0') } }), digest: watchDigest, expect: { alice: 'OK created=true canceled=false', bob: 'OK created=true canceled=true watch_id=-1 cancel_reason=rpc error: code = PermissionDenied' } },
   { name: 'Watch prefix /p/ (partly readable by carol)', rpc: 'Watch', request: () => ({ create_request: { key: B('/p/'), range_end: B('/p0') } }), digest: watchDigest, expect: { carol: 'OK created=true canceled=true' } },
@@ -329,7 +346,10 @@ const WATCH: MatrixCase[] = [
   { name: 'Watch key /b/1', rpc: 'Watch', request: () => ({ create_request: { key: B('/b/1') } }), digest: watchDigest },
   { name: 'Watch every key', rpc: 'Watch', request: () => ({ create_request: { key: B([0]), range_end: B([0]) } }), digest: watchDigest },
   { name: 'Watch key /w (write-only for bob)', rpc: 'Watch', request: () => ({ create_request: { key: B('/w') } }), digest: watchDigest },
-  { name: 'Watch from key /p/a with prev_kv', rpc: 'Watch', request: () => ({ create_request: { key: B('/p/a'), range_end: B([0]), prev_kv: true } }), digest: watchDigest },
+  // etcd 3.4 turns an open-ended range_end ("\0") into "every key from here" before the check, which then sees a
+  // single key: a user who may read one key watches every key after it (fixed in 3.5.33, 3.6.14, 3.7.1)
+  { name: 'Watch from key /p/a with prev_kv', rpc: 'Watch', request: () => ({ create_request: { key: B('/p/a'), range_end: B([0]), prev_kv: true } }), digest: watchDigest, expect: { carol: 'OK created=true canceled=false' }, later: fromKeyWatchFix },
+  { name: 'Watch from key /b/ (open-ended)', rpc: 'Watch', request: () => ({ create_request: { key: B('/b/'), range_end: B([0]) } }), digest: watchDigest, expect: { bob: 'OK created=true canceled=false', alice: 'OK created=true canceled=true' }, later: fromKeyWatchFix },
 ];
 
 /** etcd 3.4.26's LeaseTimeToLive with keys: READ on every attached key (checkLeaseTimeToLive). */
@@ -355,21 +375,26 @@ const UNKNOWN_MEMBER = 0x1234_5678n;
 const CLUSTER: MatrixCase[] = [
   { name: 'MemberList', rpc: 'MemberList', request: () => ({}), digest: membersDigest, expect: { none: 'OK members=1' } },
   // the member's own peer URL: refused after authorisation (Peer URLs already exists), nothing added
-  { name: 'MemberAdd with the member\'s own peer URL', oneAtATime: true, rpc: 'MemberAdd', request: () => ({ peerURLs: ['http://localhost:2380'] }), expect: { alice: DENIED } },
+  // etcd lets a one-member cluster take a second voting member (its strict reconfig check has that special case);
+  // etcd-ts refuses with not enough started members before it finds the URL taken
+  { name: 'MemberAdd with the member\'s own peer URL', oneAtATime: true, rpc: 'MemberAdd', request: () => ({ peerURLs: ['http://localhost:2380'] }), expect: { alice: DENIED, root: '9 etcdserver: Peer URLs already exists' }, gap: { identities: ['root'], answer: '2 etcdserver: re-configuration failed due to not enough started members', why: 'etcd-ts lacks etcd\'s one-member case of the strict reconfig check' } },
   { name: 'MemberAdd a learner with the member\'s own peer URL', oneAtATime: true, rpc: 'MemberAdd', request: () => ({ peerURLs: ['http://localhost:2380'], isLearner: true }) },
   { name: 'MemberRemove an unknown member', oneAtATime: true, rpc: 'MemberRemove', request: () => ({ ID: UNKNOWN_MEMBER }), expect: { alice: DENIED } },
   { name: 'MemberUpdate an unknown member', oneAtATime: true, rpc: 'MemberUpdate', request: () => ({ ID: UNKNOWN_MEMBER, peerURLs: ['http://127.0.0.1:1'] }) },
   { name: 'MemberPromote an unknown member', oneAtATime: true, rpc: 'MemberPromote', request: () => ({ ID: UNKNOWN_MEMBER }) },
 ];
 
+/** etcd-ts answers these maintenance RPCs Unimplemented (src/server/fixed-methods.ts): a gap outside issue 14. */
+const notImplemented = (rpc: string): MatrixCase['gap'] => ({ identities: ['root'], answer: `12 method ${rpc} not implemented`, why: 'not implemented in etcd-ts' });
+
 const MAINTENANCE: MatrixCase[] = [
   { name: 'Status', rpc: 'Status', request: () => ({}), expect: { none: OK, 'forged-random': OK } },
   { name: 'Alarm GET', rpc: 'Alarm', request: () => ({ action: 0 }), digest: alarmsDigest },
   { name: 'Alarm DEACTIVATE an alarm no member has', rpc: 'Alarm', request: () => ({ action: 2, memberID: UNKNOWN_MEMBER, alarm: 1 }), digest: alarmsDigest },
   { name: 'Defragment', rpc: 'Defragment', request: () => ({}), expect: { alice: '2 auth: permission denied', root: OK } },
-  { name: 'Hash', rpc: 'Hash', request: () => ({}), expect: { alice: '2 auth: permission denied', root: OK } },
-  { name: 'HashKV', rpc: 'HashKV', request: () => ({ revision: 0n }), expect: { alice: '2 auth: permission denied', root: OK } },
-  { name: 'Snapshot', rpc: 'Snapshot', request: () => ({}), digest: snapshotDigest, expect: { alice: '2 auth: permission denied', root: 'OK snapshot chunk' } },
+  { name: 'Hash', rpc: 'Hash', request: () => ({}), expect: { alice: '2 auth: permission denied', root: OK } , gap: notImplemented('Hash') },
+  { name: 'HashKV', rpc: 'HashKV', request: () => ({ revision: 0n }), expect: { alice: '2 auth: permission denied', root: OK } , gap: notImplemented('HashKV') },
+  { name: 'Snapshot', rpc: 'Snapshot', request: () => ({}), digest: snapshotDigest, expect: { alice: '2 auth: permission denied', root: 'OK snapshot chunk' }, gap: notImplemented('Snapshot') },
   { name: 'MoveLeader to an unknown member', rpc: 'MoveLeader', request: () => ({ targetID: UNKNOWN_MEMBER }) },
 ];
 
@@ -429,7 +454,9 @@ const CONCURRENCY: MatrixCase[] = [
   { name: 'Unlock /a/lock/none', rpc: 'Unlock', request: () => ({ key: B('/a/lock/none') }) },
   { name: 'Campaign under /b/elect/', rpc: 'Campaign', fixture: async (s, tag) => ({ ...(await freshLease(s, tag)), name: `/b/elect/${tag}` }), request: (_s, f) => ({ name: B(String(f['name'])), lease: f['lease'], value: B('v') }), digest: campaignDigest },
   { name: 'Campaign under /a/elect/', rpc: 'Campaign', fixture: async (s, tag) => ({ ...(await freshLease(s, tag)), name: `/a/elect/${tag}` }), request: (_s, f) => ({ name: B(String(f['name'])), lease: f['lease'], value: B('v') }), digest: campaignDigest },
-  { name: 'Proclaim with a leader key nobody holds', rpc: 'Proclaim', request: (s) => ({ leader: fakeLeader(s), value: B('p') }) },
+  // the proclamation is a txn putting the leader key with the election's lease, to which an /a/ key is attached too:
+  // 3.4.44 checks that lease inside the txn, so bob is refused before the txn finds he is not the leader
+  { name: 'Proclaim with a leader key nobody holds', rpc: 'Proclaim', request: (s) => ({ leader: fakeLeader(s), value: B('p') }), expect: { bob: '2 election: not leader' }, later: { release: '3.4.44', required: true, expected: (i) => (i === 'root' ? '2 election: not leader' : `2 ${checked([])(i).replace(/^\d+ /, '')}`) } },
   { name: 'Resign with a leader key nobody holds', rpc: 'Resign', request: (s) => ({ leader: fakeLeader(s) }) },
   { name: 'Leader of /b/e', rpc: 'Leader', request: () => ({ name: B('/b/e') }), digest: leaderDigest, expect: { bob: 'OK leader /b/e/<lease>=b-leader' } },
   { name: 'Leader of /a/e', rpc: 'Leader', request: () => ({ name: B('/a/e') }), digest: leaderDigest, expect: { alice: 'OK leader /a/e/<lease>=a-leader' } },

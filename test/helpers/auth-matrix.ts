@@ -441,13 +441,15 @@ function streamLineOutcome(line: string, digest: Digest, http?: number): Outcome
   }
   const withHttp = (o: Outcome): Outcome => (http === undefined ? o : { ...o, http });
   if (m['result'] !== undefined) return withHttp({ code: 0, message: digest(m['result'] as Record<string, unknown>, jsonView) });
+  // a unary call's error body ({"error": text, "code", "message"}) where a stream's error line belongs
+  if (typeof m['error'] === 'string') return withHttp({ code: Number(m['code'] ?? -1), message: `${String(m['message'])} (a unary error body, not a stream error line)` });
   const e = (m['error'] ?? {}) as Record<string, unknown>;
   return withHttp({ code: Number(e['grpc_code'] ?? -1), message: String(e['message']) });
 }
 
 /** A binary-protocol client that sends `token` as it is (or none). */
 export function binaryClient(endpoint: string, token: string | undefined): Client {
-  const options: ClientOptions & { token?: string } = { endpoints: [endpoint], requestTimeoutMs: 20_000 };
+  const options: ClientOptions = { endpoints: [endpoint], requestTimeoutMs: 20_000 };
   if (token !== undefined) options.token = token;
   return new Client(options);
 }
@@ -506,7 +508,8 @@ function websocketStream(endpoint: string, rpc: RpcName, request: Canon, token: 
     ws.on('open', () => ws.send(JSON.stringify(convert(request, 'json'))));
     ws.on('message', (data: Buffer) => finish(streamLineOutcome(data.toString(), digest)));
     ws.on('unexpected-response', (_req, res) => finish({ code: -1, message: `upgrade refused with HTTP ${res.statusCode ?? 0}` }));
-    ws.on('close', (code, reason) => finish({ code: 0, message: `closed without a message (${code} ${reason.toString()})` }));
+    // a normal close without a message is the stream ending without one (gRPC: OK status, no message)
+    ws.on('close', (code, reason) => finish({ code: 0, message: code === 1000 ? 'stream ended without a message' : `closed without a message (${code} ${reason.toString()})` }));
     ws.on('error', (err) => finish({ code: -1, message: `websocket error: ${err.message}` }));
   });
 }
