@@ -55,12 +55,12 @@ const tlsClient = (endpoint: string): Client =>
 
 /** Records the RequestAuth every Range call gets, whichever front end it came through (the method table's entry). */
 function spyOnRange(): { seen: (RequestAuth | undefined)[]; restore(): void } {
-  const entry = METHODS.Range as unknown as { call: (s: never, r: never, ctx: CallContext) => unknown };
+  const entry = METHODS.Range as unknown as { call: (s: never, r: never, ctx: CallContext, caller: never) => unknown };
   const original = entry.call;
   const seen: (RequestAuth | undefined)[] = [];
-  entry.call = (s, r, ctx) => {
+  entry.call = (s, r, ctx, caller) => {
     seen.push(ctx.auth);
-    return original(s, r, ctx);
+    return original(s, r, ctx, caller);
   };
   return { seen, restore: () => void (entry.call = original) };
 }
