@@ -76,12 +76,81 @@
 
   // ---- the JSON API -------------------------------------------------------------------------------------------------
 
+  // ---- authentication ----------------------------------------------------------------------------------------------
+  //
+  // With etcd's auth enabled every checked request needs a token. The page asks for a user name and password, sends
+  // them once to /v3/auth/authenticate and keeps only the token it gets back (in sessionStorage, so a reload in the
+  // same tab keeps the session; never the password). The token goes in the Authorization header of this member's
+  // requests and in the WebSocket URL (a browser cannot set headers on a WebSocket). When the member refuses the token
+  // (expired, auth changed, auth disabled and enabled again) it is dropped and the form shown again.
+
+  const TOKEN_KEY = 'etcd-ts-token';
+  const USER_KEY = 'etcd-ts-user';
+  const session = { token: sessionStorage.getItem(TOKEN_KEY) || '', user: sessionStorage.getItem(USER_KEY) || '' };
+  /** etcd's answers that mean "log in (again)": no token, an unknown or expired one, one older than the auth store */
+  const LOGIN_NEEDED = ['etcdserver: user name is empty', 'etcdserver: invalid auth token', 'etcdserver: revision of auth store is old'];
+
+  function setSession(token, user) {
+    session.token = token;
+    session.user = user;
+    if (token) {
+      sessionStorage.setItem(TOKEN_KEY, token);
+      sessionStorage.setItem(USER_KEY, user);
+    } else {
+      sessionStorage.removeItem(TOKEN_KEY);
+      sessionStorage.removeItem(USER_KEY);
+    }
+    showSession();
+  }
+
+  function showSession() {
+    const loggedIn = session.token !== '';
+    $('session').hidden = !loggedIn;
+    $('session-user').textContent = loggedIn ? `user ${session.user}` : '';
+  }
+
+  function loginNeeded(reason) {
+    if (session.token) setSession('', '');
+    $('login').hidden = false;
+    $('login-error').textContent = reason || '';
+    if (document.activeElement !== $('login-password')) $('login-name').focus();
+  }
+
+  async function login(event) {
+    event.preventDefault();
+    const name = $('login-name').value;
+    const password = $('login-password').value;
+    $('login-password').value = ''; // the password lives only as long as this request
+    try {
+      const r = await api('/v3/auth/authenticate', { name, password }, '', false);
+      setSession(r.token, name);
+      $('login').hidden = true;
+      $('login-error').textContent = '';
+      loadPage(true);
+      refreshLeases();
+      if (watch.wanted) restartWatch();
+    } catch (err) {
+      $('login-error').textContent = err.message;
+    }
+  }
+
+  function logout() {
+    setSession('', '');
+    stopWatch();
+    loginNeeded('');
+  }
+
+  // ---- the JSON API -------------------------------------------------------------------------------------------------
+
   /**
    * POSTs an etcd JSON request. No Content-Type header is set on purpose: a text/plain POST is a "simple" request, so
-   * reaching another member's origin needs no CORS preflight (etcd's gateway parses the body as JSON either way).
+   * reaching another member's origin needs no CORS preflight (etcd's gateway parses the body as JSON either way). The
+   * token goes only to this member (an Authorization header would need a preflight elsewhere, and the calls made
+   * there, status and health, need no token).
    */
-  async function api(path, body, base = '') {
-    const res = await fetch(base + path, { method: 'POST', body: JSON.stringify(body || {}) });
+  async function api(path, body, base = '', withToken = true) {
+    const headers = withToken && base === '' && session.token ? { Authorization: session.token } : undefined;
+    const res = await fetch(base + path, { method: 'POST', body: JSON.stringify(body || {}), headers });
     const text = await res.text();
     let json;
     try {
@@ -89,8 +158,22 @@
     } catch (_) {
       throw new Error(`${path}: HTTP ${res.status} ${text.slice(0, 200)}`);
     }
-    if (!res.ok || json.error !== undefined) throw new Error(json.message || json.error || `${path}: HTTP ${res.status}`);
+    if (!res.ok || json.error !== undefined) {
+      const message = json.message || json.error || `${path}: HTTP ${res.status}`;
+      if (base === '' && withToken && LOGIN_NEEDED.includes(message)) loginNeeded(session.token ? 'session expired: log in again' : '');
+      throw new Error(message);
+    }
     return json;
+  }
+
+  /** Whether the member has auth enabled (etcd 3.5's AuthStatus; false where the member does not serve it). */
+  async function authEnabled() {
+    try {
+      const r = await api('/v3/auth/status', {}, '', false);
+      return r.enabled === true;
+    } catch (_) {
+      return false;
+    }
   }
 
   /** Runs `task` now and then every `ms` after it finishes (never two at once); paused while the tab is hidden. */
@@ -291,7 +374,8 @@
   }
 
   function openWatch() {
-    const url = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/v3/watch`;
+    const query = session.token ? `?token=${encodeURIComponent(session.token)}` : '';
+    const url = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/v3/watch${query}`;
     const socket = new WebSocket(url);
     watch.socket = socket;
     socket.onopen = () => {
@@ -313,7 +397,10 @@
       }
       const r = m.result || {};
       if (r.created) watchState(`watching (watch ${r.watch_id || 0})`);
-      if (r.canceled) watchState(`canceled: ${r.cancel_reason || ''}`);
+      if (r.canceled) {
+        watchState(`canceled: ${r.cancel_reason || ''}`);
+        if (LOGIN_NEEDED.some((m) => (r.cancel_reason || '').includes(m))) loginNeeded(session.token ? 'session expired: log in again' : '');
+      }
       for (const ev of r.events || []) addEvent(ev);
     };
     socket.onclose = () => {
@@ -345,6 +432,16 @@
     watch.wanted = true;
     $('watch-events').replaceChildren();
     $('watch-stop').disabled = false;
+    watchState('connecting…');
+    openWatch();
+  }
+
+  /** Reopens the watch socket with the current token, resuming after the last revision shown. */
+  function restartWatch() {
+    clearTimeout(watch.retry);
+    const old = watch.socket;
+    watch.socket = null;
+    if (old) old.close();
     watchState('connecting…');
     openWatch();
   }
@@ -500,6 +597,12 @@
   $('delete-form').addEventListener('submit', del);
   $('watch-form').addEventListener('submit', startWatch);
   $('watch-stop').addEventListener('click', stopWatch);
+  $('login-form').addEventListener('submit', login);
+  $('logout').addEventListener('click', logout);
+  showSession();
+  authEnabled().then((enabled) => {
+    if (enabled && !session.token) loginNeeded('');
+  });
   every(POLL_CLUSTER_MS, refreshCluster);
   every(POLL_METRICS_MS, refreshMetrics);
   every(POLL_LEASES_MS, refreshLeases);
