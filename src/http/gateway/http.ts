@@ -146,9 +146,13 @@ function readBody(res: uWS.HttpResponse, contentLength: string, limits: Limits, 
   });
 }
 
-/** The credentials of a gateway request: its Authorization header (read before any await, as uWS requires). */
+/**
+ * The credentials of a gateway request (read before any await, as uWS requires). etcd's gateway forwards headers as
+ * gRPC metadata and etcd reads metadata `token` first, then `authorization`: so `Grpc-Metadata-Token` wins over
+ * `Authorization` (and `Grpc-Metadata-Authorization`), each the raw token.
+ */
 export function gatewayCredentials(req: uWS.HttpRequest): RequestAuth | undefined {
-  const token = req.getHeader('authorization');
+  const token = req.getHeader('grpc-metadata-token') || req.getHeader('authorization') || req.getHeader('grpc-metadata-authorization');
   return token === '' ? undefined : { token };
 }
 
