@@ -8,24 +8,14 @@
 // permission with an empty range_end is the single key [key, key+"\0"). Ranges are not validated, as in etcd 3.4.23:
 // an inverted range [/b, /a) is kept and matches as etcd's interval comparisons make it match.
 //
-// etcd keeps the intervals in a red-black interval tree; these sets are small (the permissions of a user's roles), so
-// they are kept as arrays sorted by start and scanned with the tree's own overlap test and visiting order, which gives
-// the tree's answers for well-formed intervals (see the note on inverted ones at `overlaps`).
+// The sets are etcd's own red-black interval tree (interval-tree.ts), built per user on first use after a change,
+// so that what an inverted permission range allows is what etcd's tree allows.
 
 import { PermissionType, type Permission } from '../proto/index.js';
+import { compareAffine, type Interval } from './affine.js';
+import { IntervalTree } from './interval-tree.js';
 
-/** etcd's BytesAffineComparable: bytewise order, with the empty slice above every other key. */
-export function compareAffine(a: Uint8Array, b: Uint8Array): number {
-  if (a.length === 0) return b.length === 0 ? 0 : 1;
-  if (b.length === 0) return -1;
-  return Buffer.compare(a, b);
-}
-
-/** [begin, end) with etcd's affine ends: an empty end is +infinity. */
-export interface Interval {
-  readonly begin: Uint8Array;
-  readonly end: Uint8Array;
-}
+export { compareAffine, type Interval };
 
 const EMPTY = new Uint8Array(0);
 
@@ -46,63 +36,31 @@ export function isOpenEnded(rangeEnd: Uint8Array): boolean {
   return rangeEnd.length === 1 && rangeEnd[0] === 0;
 }
 
-/**
- * adt's Interval.Compare seen from `query`: 0 when the two overlap. "Left of" needs the query to start before and end
- * at or before the other's start; "right of" needs it to start at or after the other's end. For well-formed
- * intervals this is plain overlap. (With inverted permission ranges etcd's tree may also prune differently from this
- * scan; such grants are a 3.4.23 oddity that 3.4.25 refuses.)
- */
-function overlaps(query: Interval, x: Interval): boolean {
-  const leftOf = compareAffine(query.begin, x.begin) < 0 && compareAffine(query.end, x.begin) <= 0;
-  if (leftOf) return false;
-  return compareAffine(query.begin, x.end) < 0;
-}
-
-/** One kind of access (read or write): intervals sorted by start, ties in insertion order (as the tree visits them). */
+/** One kind of access (read or write): etcd's interval tree of the user's permissions (interval-tree.ts). */
 export class IntervalSet {
-  private readonly intervals: Interval[] = [];
+  private readonly tree = new IntervalTree();
 
   add(i: Interval): void {
-    // insertion keeps the order stable for equal starts: after every interval that does not start later
-    let at = this.intervals.length;
-    while (at > 0 && compareAffine(this.intervals[at - 1]!.begin, i.begin) > 0) at--;
-    this.intervals.splice(at, 0, i);
+    this.tree.insert(i);
   }
 
   get size(): number {
-    return this.intervals.length;
+    return this.tree.size;
   }
 
-  /** adt's Intersects: some interval overlaps `q` (for a point: holds the key). */
+  /** adt's Intersects: the tree's descent finds an interval overlapping `q` (for a point: holding the key). */
   intersects(q: Interval): boolean {
-    for (const x of this.intervals) if (overlaps(q, x)) return true;
-    return false;
+    return this.tree.intersects(q);
   }
 
-  /**
-   * intersects(pointInterval(key)) without building the point: [key, key+"\0") is left of x exactly when key < x's
-   * start (nothing lies between a key and key+"\0"), so it overlaps x when start <= key < end, inverted x included.
-   */
+  /** intersects(pointInterval(key)), without building the point. */
   holds(key: Uint8Array): boolean {
-    for (const x of this.intervals) if (compareAffine(x.begin, key) <= 0 && compareAffine(key, x.end) < 0) return true;
-    return false;
+    return this.tree.holdsPoint(key);
   }
 
-  /** adt's Contains: the intervals overlapping `q`, in start order, cover it without a gap. */
+  /** adt's Contains: the intervals its visit reaches for `q`, in start order, cover it without a gap. */
   contains(q: Interval): boolean {
-    let minBegin: Uint8Array | null = null;
-    let maxEnd: Uint8Array = EMPTY;
-    for (const x of this.intervals) {
-      if (!overlaps(q, x)) continue;
-      if (minBegin === null) {
-        minBegin = x.begin;
-        maxEnd = x.end;
-        continue;
-      }
-      if (compareAffine(maxEnd, x.begin) < 0) return false;
-      if (compareAffine(x.end, maxEnd) > 0) maxEnd = x.end;
-    }
-    return minBegin !== null && compareAffine(maxEnd, q.end) >= 0 && compareAffine(minBegin, q.begin) <= 0;
+    return this.tree.contains(q);
   }
 }
 

@@ -23,11 +23,10 @@ import { EtcdError, etcdError, toEtcdError } from '../errors/index.js';
 import { decodeStreamRequest, unpackr } from '../proto/index.js';
 import { withToken, type EtcdServer, type RequestAuth } from '../server/index.js';
 import { decodeNext } from '../gocompat/index.js';
-import { decodeError, decodeMessage, gatewayHttpStatus, refuseGatewayCommonName, streamErrorBody } from './gateway/http.js';
+import { decodeError, decodeMessage, gatewayCredentials, gatewayHttpStatus, refuseGatewayCommonName, streamErrorBody } from './gateway/http.js';
 import { marshalJson, marshalNative } from './gateway/jsonpb.js';
 import { ROUTES, type StreamRoute } from './gateway/routes.js';
 import { openServerStream, type ServerStream } from './gateway/streams.js';
-import { connectionAuth } from './client-identity.js';
 
 export interface WebSocketOptions {
   /** bytes buffered towards one client before it is closed as too slow */
@@ -172,10 +171,10 @@ export function registerWebSockets(app: uWS.TemplatedApp, server: EtcdServer, li
 
 /** A WebSocket's credentials: the upgrade's Authorization header, else its `token` query parameter. */
 function webSocketCredentials(req: uWS.HttpRequest, res: uWS.HttpResponse): RequestAuth | undefined {
-  const header = req.getHeader('authorization');
-  const query = req.getQuery('token');
-  const token = header !== '' ? header : query === undefined || query === '' ? undefined : query;
-  return withToken(connectionAuth(res), token);
+  const fromHeader = gatewayCredentials(req, res);
+  if (fromHeader?.token !== undefined) return fromHeader;
+  const token = req.getQuery('token');
+  return withToken(fromHeader, token === undefined || token === '' ? undefined : token);
 }
 
 function decodeJson(route: StreamRoute, message: ArrayBuffer, limits: Limits): unknown {

@@ -5,7 +5,7 @@
 // calling client (`caller`), checked as its own KV requests would be: etcd's services call the KV API with the
 // client's token, so a lock needs READ on <name>/ and WRITE on its own key; refusals arrive unmapped (code Unknown).
 
-import type { AuthInfo } from '../auth/index.js';
+import type { Caller, KvPort, StreamHandle, StreamSinkLike } from './ports.js';
 import { byCreate, campaignEnqueue, lockEnqueue, proclaim, recipePrefix, resign, sessionKey, waitDeletes, type Queued, type RecipeKv } from '../concurrency/index.js';
 import { etcdError, EtcdError, GrpcCode, isAssertionError, nameOfMessage, unmapped } from '../errors/index.js';
 import { checkKeySize } from '../proto/index.js';
@@ -31,7 +31,6 @@ import {
   type UnlockResponse,
   type WatchResponse,
 } from '../proto/index.js';
-import type { KvPort, StreamHandle, StreamSinkLike } from './ports.js';
 
 /**
  * etcd's v3lock / v3election run on etcd's own client, whose errors are not gRPC statuses: whatever fails (lease not
@@ -67,7 +66,7 @@ export class ConcurrencyService {
   }
 
   /** The member's key space as the shared recipe steps (src/concurrency) use it; `signal` ends a wait early. */
-  private recipeKv(caller: AuthInfo | null, signal?: AbortSignal): RecipeKv {
+  private recipeKv(caller: Caller, signal?: AbortSignal): RecipeKv {
     return {
       range: async (req) => this.kv.range(req, caller),
       txn: async (req) => this.kv.txn(req, caller),
@@ -76,7 +75,7 @@ export class ConcurrencyService {
   }
 
   /** Resolves when `key` is deleted after revision `rev`. */
-  private waitDelete(key: Buffer, rev: number, caller: AuthInfo | null, signal?: AbortSignal): Promise<void> {
+  private waitDelete(key: Buffer, rev: number, caller: Caller, signal?: AbortSignal): Promise<void> {
     return new Promise((resolve, reject) => {
       if (signal?.aborted) return reject(etcdError('Canceled'));
       const stream = this.kv.watch(
@@ -105,7 +104,7 @@ export class ConcurrencyService {
     });
   }
 
-  private async keyExists(key: Uint8Array, caller: AuthInfo | null): Promise<boolean> {
+  private async keyExists(key: Uint8Array, caller: Caller): Promise<boolean> {
     return (await this.kv.range({ key, count_only: true }, caller)).count > 0;
   }
 
@@ -113,7 +112,7 @@ export class ConcurrencyService {
    * Waits for the keys ahead of the queued key (none when `held`); if the caller goes away meanwhile, removes the key
    * (etcd's Mutex.Lock and Campaign). Resolves with the header of the request that found nobody ahead.
    */
-  private async waitOrWithdraw(prefix: Uint8Array, queued: Queued, held: boolean, caller: AuthInfo | null, signal?: AbortSignal): Promise<ResponseHeader> {
+  private async waitOrWithdraw(prefix: Uint8Array, queued: Queued, held: boolean, caller: Caller, signal?: AbortSignal): Promise<ResponseHeader> {
     try {
       const header = held ? queued.response.header : await waitDeletes(this.recipeKv(caller, signal), prefix, queued.revision - 1);
       // gone before the answer (also when nothing was ahead): the lock or leadership is not taken, as in etcd
@@ -128,11 +127,11 @@ export class ConcurrencyService {
   // ---- Lock ---------------------------------------------------------------------------------------------------
 
   /** `signal`: the caller went away (its connection closed); a waiting Lock then removes its key, as etcd's does. */
-  lock(req: LockRequest, caller: AuthInfo | null, signal?: AbortSignal): Promise<LockResponse> {
+  lock(req: LockRequest, caller: Caller, signal?: AbortSignal): Promise<LockResponse> {
     return asPlain(this.lockInner(req, caller, signal));
   }
 
-  private async lockInner(req: LockRequest, caller: AuthInfo | null, signal?: AbortSignal): Promise<LockResponse> {
+  private async lockInner(req: LockRequest, caller: Caller, signal?: AbortSignal): Promise<LockResponse> {
     const prefix = recipePrefix(req.name);
     let lease = req.lease;
     if (lease === 0n) {
@@ -151,11 +150,11 @@ export class ConcurrencyService {
     return { header, key: queued.key };
   }
 
-  unlock(req: UnlockRequest, caller: AuthInfo | null): Promise<UnlockResponse> {
+  unlock(req: UnlockRequest, caller: Caller): Promise<UnlockResponse> {
     return asPlain(this.unlockInner(req, caller));
   }
 
-  private async unlockInner(req: UnlockRequest, caller: AuthInfo | null): Promise<UnlockResponse> {
+  private async unlockInner(req: UnlockRequest, caller: Caller): Promise<UnlockResponse> {
     checkWriteKey(req.key);
     const r = await this.kv.deleteRange({ key: req.key }, caller);
     return { header: r.header };
@@ -164,11 +163,11 @@ export class ConcurrencyService {
   // ---- Election -----------------------------------------------------------------------------------------------
 
   /** `signal`: as lock's; a waiting candidate that goes away resigns. */
-  campaign(req: CampaignRequest, caller: AuthInfo | null, signal?: AbortSignal): Promise<CampaignResponse> {
+  campaign(req: CampaignRequest, caller: Caller, signal?: AbortSignal): Promise<CampaignResponse> {
     return asPlain(this.campaignInner(req, caller, signal));
   }
 
-  private async campaignInner(req: CampaignRequest, caller: AuthInfo | null, signal?: AbortSignal): Promise<CampaignResponse> {
+  private async campaignInner(req: CampaignRequest, caller: Caller, signal?: AbortSignal): Promise<CampaignResponse> {
     const value = req.value ?? new Uint8Array(0);
     const prefix = recipePrefix(req.name);
     checkWriteKey(sessionKey(prefix, req.lease));
@@ -181,11 +180,11 @@ export class ConcurrencyService {
     return { header: queued.response.header, leader };
   }
 
-  proclaim(req: ProclaimRequest, caller: AuthInfo | null): Promise<ProclaimResponse> {
+  proclaim(req: ProclaimRequest, caller: Caller): Promise<ProclaimResponse> {
     return asPlain(this.proclaimInner(req, caller));
   }
 
-  private async proclaimInner(req: ProclaimRequest, caller: AuthInfo | null): Promise<ProclaimResponse> {
+  private async proclaimInner(req: ProclaimRequest, caller: Caller): Promise<ProclaimResponse> {
     if (req.leader === undefined) throw etcdError('MissingLeaderKey');
     const l = req.leader;
     checkWriteKey(l.key);
@@ -194,26 +193,26 @@ export class ConcurrencyService {
     return { header: r.header };
   }
 
-  private async currentLeader(name: Uint8Array, caller: AuthInfo | null, serializable = false): Promise<{ header: ResponseHeader; kv: KeyValue | undefined }> {
+  private async currentLeader(name: Uint8Array, caller: Caller, serializable = false): Promise<{ header: ResponseHeader; kv: KeyValue | undefined }> {
     const r = await this.kv.range({ ...byCreate(recipePrefix(name), SortOrder.ASCEND), serializable }, caller);
     return { header: r.header, kv: r.kvs[0] };
   }
 
-  leader(req: LeaderRequest, caller: AuthInfo | null): Promise<LeaderResponse> {
+  leader(req: LeaderRequest, caller: Caller): Promise<LeaderResponse> {
     return asPlain(this.leaderInner(req, caller));
   }
 
-  private async leaderInner(req: LeaderRequest, caller: AuthInfo | null): Promise<LeaderResponse> {
+  private async leaderInner(req: LeaderRequest, caller: Caller): Promise<LeaderResponse> {
     const { header, kv } = await this.currentLeader(req.name, caller);
     if (kv === undefined) throw etcdError('ElectionNoLeader');
     return { header, kv };
   }
 
-  resign(req: ResignRequest, caller: AuthInfo | null): Promise<ResignResponse> {
+  resign(req: ResignRequest, caller: Caller): Promise<ResignResponse> {
     return asPlain(this.resignInner(req, caller));
   }
 
-  private async resignInner(req: ResignRequest, caller: AuthInfo | null): Promise<ResignResponse> {
+  private async resignInner(req: ResignRequest, caller: Caller): Promise<ResignResponse> {
     if (req.leader === undefined) throw etcdError('MissingLeaderKey');
     const l = req.leader;
     checkWriteKey(l.key);
@@ -226,7 +225,7 @@ export class ConcurrencyService {
    * when the request arrives; a caller refused (or credentials that do not resolve) ends the stream without an error
    * and without a message, as etcd's Observe ends when its internal client's first read fails.
    */
-  openObserveStream(sink: StreamSinkLike, caller: () => AuthInfo | null | Promise<AuthInfo | null>): StreamHandle {
+  openObserveStream(sink: StreamSinkLike, caller: Caller): StreamHandle {
     let closed = false;
     let watch: { close(): void } | null = null;
     let last = '';
@@ -236,9 +235,8 @@ export class ConcurrencyService {
       this.closers.delete(close);
     };
     this.closers.add(close);
-    let who: AuthInfo | null = null;
     const report = async (name: Uint8Array): Promise<void> => {
-      const { header, kv } = await this.currentLeader(name, who, true);
+      const { header, kv } = await this.currentLeader(name, caller, true);
       if (closed || kv === undefined) return;
       const id = `${Buffer.from(kv.key).toString('hex')}@${kv.mod_revision}`;
       if (id === last) return;
@@ -259,26 +257,15 @@ export class ConcurrencyService {
         const next = (): void => {
           chain = chain.then(() => report(name)).catch(ended);
         };
-        const start = (c: AuthInfo | null): void => {
-          if (closed) return;
-          who = c;
-          const stream = this.kv.watch({ send: (resp) => resp.events.length > 0 && next(), pendingBytes: () => sink.pendingBytes() }, c);
-          stream.handle({ create_request: { key: prefix, range_end: prefixRangeEnd(prefix) } });
-          watch = stream;
-          next();
-        };
-        watch = { close: () => undefined };
-        try {
-          const c = caller();
-          if (c instanceof Promise) c.then(start, ended);
-          else start(c);
-        } catch (err) {
-          ended(err);
-        }
+        const stream = this.kv.watch({ send: (resp) => resp.events.length > 0 && next(), pendingBytes: () => sink.pendingBytes() }, caller);
+        stream.handle({ create_request: { key: prefix, range_end: prefixRangeEnd(prefix) } });
+        watch = stream;
+        next();
       },
       close,
     };
   }
+
 }
 
 /** The refusals of etcd's auth: what ends an Observe quietly, and what a refused internal watch reports. */

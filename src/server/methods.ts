@@ -29,7 +29,7 @@ import type { ClockTimer } from '../clock/index.js';
 import { etcdError, EtcdError, unmapped } from '../errors/index.js';
 import { authorizeWatchFor, checkedRead, unmappedAdminError, watchRefusal } from './authorize.js';
 import { FIXED_METHODS, type FixedMethodName } from './fixed-methods.js';
-import type { StreamHandle, StreamSinkLike } from './ports.js';
+import type { Caller, StreamHandle, StreamSinkLike } from './ports.js';
 import type { EncodedResponse } from './read-pool.js';
 import type { EtcdServer } from './server.js';
 
@@ -66,7 +66,6 @@ export type Answer<M extends MethodName> = ResponseOf<M> | EncodedResponse | Pro
  * How a method treats the request's credentials (etcd's AuthInfoFromCtx): 'caller' resolves them before the call (a
  * bad token fails the request, even with auth disabled, as etcd 3.4 answers it) and hands the caller on; 'none'
  * leaves them alone (the RPCs etcd 3.4 never checks, and those that look at them only in some cases).
- * `unmapped`: the refusals reach the client as etcd's v3lock and v3election relay them (code Unknown).
  */
 type Credentials = 'caller' | 'none';
 
@@ -74,6 +73,7 @@ export interface MethodEntry<M extends MethodName> {
   /** a write through Raft: above --max-request-bytes etcd refuses it with `request is too large` */
   readonly proposal: boolean;
   readonly credentials: Credentials;
+  /** refusals reach the client as etcd's v3lock and v3election relay them: unmapped (code Unknown) */
   readonly unmapped: boolean;
   /** `caller`: the resolved credentials, null when the request has none (or the method does not look at them) */
   call(server: EtcdServer, request: RequestOf<M>, ctx: CallContext, caller: AuthInfo | null): Answer<M>;
@@ -99,6 +99,9 @@ function admin<M extends MethodName>(call: Call<M>): MethodEntry<M> {
 }
 
 const stamp = (caller: AuthInfo | null): AuthInfo => caller ?? ANONYMOUS;
+
+/** The request's credentials as the Lock and Election services resolve them, for each request they make. */
+const callerOf = (s: EtcdServer, ctx: CallContext): Caller => () => s.auth.resolve(ctx.auth);
 
 /** etcd's Range: READ on its whole range, checked as doSerialize does. */
 function range(s: EtcdServer, r: RequestOf<'Range'>, ctx: CallContext, caller: AuthInfo | null): Answer<'Range'> {
@@ -149,12 +152,13 @@ export const METHODS: MethodTable = Object.freeze({
   LeaseRevoke: unary<'LeaseRevoke'>((s, r, _ctx, caller) => s.leases.revoke(r, stamp(caller))),
   LeaseTimeToLive: open<'LeaseTimeToLive'>(leaseTimeToLive),
   LeaseLeases: open<'LeaseLeases'>((s) => s.leases.list()),
-  Lock: recipe<'Lock'>((s, r, ctx, caller) => s.concurrency.lock(r, caller, ctx.signal)),
-  Unlock: recipe<'Unlock'>((s, r, _ctx, caller) => s.concurrency.unlock(r, caller)),
-  Campaign: recipe<'Campaign'>((s, r, ctx, caller) => s.concurrency.campaign(r, caller, ctx.signal)),
-  Proclaim: recipe<'Proclaim'>((s, r, _ctx, caller) => s.concurrency.proclaim(r, caller)),
-  Leader: recipe<'Leader'>((s, r, _ctx, caller) => s.concurrency.leader(r, caller)),
-  Resign: recipe<'Resign'>((s, r, _ctx, caller) => s.concurrency.resign(r, caller)),
+  // the credentials were resolved once (a bad token fails at once); each request the service makes resolves them again
+  Lock: recipe<'Lock'>((s, r, ctx) => s.concurrency.lock(r, callerOf(s, ctx), ctx.signal)),
+  Unlock: recipe<'Unlock'>((s, r, ctx) => s.concurrency.unlock(r, callerOf(s, ctx))),
+  Campaign: recipe<'Campaign'>((s, r, ctx) => s.concurrency.campaign(r, callerOf(s, ctx), ctx.signal)),
+  Proclaim: recipe<'Proclaim'>((s, r, ctx) => s.concurrency.proclaim(r, callerOf(s, ctx))),
+  Leader: recipe<'Leader'>((s, r, ctx) => s.concurrency.leader(r, callerOf(s, ctx))),
+  Resign: recipe<'Resign'>((s, r, ctx) => s.concurrency.resign(r, callerOf(s, ctx))),
   // etcd's Auth service (server/auth-service.ts): management is checked for role root when applied
   AuthEnable: unary<'AuthEnable'>((s, _r, _ctx, caller) => s.authService.write('AuthEnable', {}, caller)),
   AuthDisable: unary<'AuthDisable'>((s, _r, _ctx, caller) => s.authService.write('AuthDisable', {}, caller)),

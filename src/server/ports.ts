@@ -48,18 +48,24 @@ export interface Reader {
 }
 
 /**
+ * The client a request of the Lock and Election services runs as: its credentials, resolved again for each request
+ * those services make (etcd's v3lock and v3election call the KV API with the client's token, read at each call: a
+ * simple token's auth revision is the store's at that moment). Throws, or rejects, when they do not resolve.
+ */
+export type Caller = () => AuthInfo | null | Promise<AuthInfo | null>;
+
+/**
  * The KV, lease and watch API of the member as a client of it sees it (what etcd's v3lock and v3election use), each
- * call made as `caller` and checked as that client's own request would be (etcd's v3lock and v3election call the KV
- * API with the client's token).
+ * call made as `caller` and checked as that client's own request would be.
  */
 export interface KvPort {
-  range(req: RangeRequest, caller: AuthInfo | null): RangeResponse | Promise<RangeResponse>;
-  txn(req: TxnRequest, caller: AuthInfo | null): TxnResponse | Promise<TxnResponse>;
-  deleteRange(req: DeleteRangeRequest, caller: AuthInfo | null): Promise<DeleteRangeResponse>;
-  leaseGrant(req: LeaseGrantRequest, caller: AuthInfo | null): Promise<LeaseGrantResponse>;
-  leaseRevoke(req: LeaseRevokeRequest, caller: AuthInfo | null): Promise<LeaseRevokeResponse>;
+  range(req: RangeRequest, caller: Caller): Promise<RangeResponse>;
+  txn(req: TxnRequest, caller: Caller): Promise<TxnResponse>;
+  deleteRange(req: DeleteRangeRequest, caller: Caller): Promise<DeleteRangeResponse>;
+  leaseGrant(req: LeaseGrantRequest, caller: Caller): Promise<LeaseGrantResponse>;
+  leaseRevoke(req: LeaseRevokeRequest, caller: Caller): Promise<LeaseRevokeResponse>;
   /** a watch stream straight on the member's watch hub; its creates are checked for READ as `caller` */
-  watch(sink: WatchSink, caller: AuthInfo | null): Pick<WatchStream, 'handle' | 'close'>;
+  watch(sink: WatchSink, caller: Caller): Pick<WatchStream, 'handle' | 'close'>;
 }
 
 /** The header every response carries, at the member's current revision unless one is given. */

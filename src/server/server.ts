@@ -263,16 +263,19 @@ export class EtcdServer {
     // the Lock and Election services' requests, each checked as the calling client's own would be
     const auth = this.auth;
     this.concurrency = new ConcurrencyService({
-      range: (req, caller) => checkedRead(auth, caller, (c) => checkRange(auth.store, c, req), () => this.kv.range(req)),
-      txn: (req, caller) => {
-        const run = (): ReturnType<KvService['txn']> => this.kv.txn(req, caller ?? ANONYMOUS);
-        return isReadOnlyTxn(req) ? checkedRead(auth, caller, (c) => checkTxn(auth.store, c, req, (id) => this.lessor.keysOf(id)), run) : run();
+      range: async (req, caller) => {
+        const c = await caller();
+        return checkedRead(auth, c, (who) => checkRange(auth.store, who, req), () => this.kv.range(req));
       },
-      deleteRange: (req, caller) => this.kv.deleteRange(req, caller ?? ANONYMOUS),
-      leaseGrant: (req, caller) => this.leases.grant(req, caller ?? ANONYMOUS),
-      leaseRevoke: (req, caller) => this.leases.revoke(req, caller ?? ANONYMOUS),
-      watch: (sink, caller) =>
-        authorizeWatch(auth, () => caller, caller === null, this.watchHub.openStream(sink), (reason) => sink.send(watchRefusal(this.header(), reason))),
+      txn: async (req, caller) => {
+        const c = await caller();
+        const run = (): ReturnType<KvService['txn']> => this.kv.txn(req, c ?? ANONYMOUS);
+        return isReadOnlyTxn(req) ? checkedRead(auth, c, (who) => checkTxn(auth.store, who, req, (id) => this.lessor.keysOf(id)), run) : run();
+      },
+      deleteRange: async (req, caller) => this.kv.deleteRange(req, (await caller()) ?? ANONYMOUS),
+      leaseGrant: async (req, caller) => this.leases.grant(req, (await caller()) ?? ANONYMOUS),
+      leaseRevoke: async (req, caller) => this.leases.revoke(req, (await caller()) ?? ANONYMOUS),
+      watch: (sink, caller) => authorizeWatch(auth, caller, false, this.watchHub.openStream(sink), (reason) => sink.send(watchRefusal(this.header(), reason))),
     });
     this.authService = new AuthService({
       auth,

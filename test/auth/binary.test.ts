@@ -239,6 +239,19 @@ test('Lock and Election run as their caller: READ on <name>/ and WRITE on the ow
   await root.call('LeaseRevoke', { ID });
 });
 
+test('a Lock waiting while the auth store changes takes the lock afterwards: its steps resolve the token each time', async () => {
+  const { ID: first } = await alice.call('LeaseGrant', { TTL: 60 });
+  const { ID: second } = await alice.call('LeaseGrant', { TTL: 60 });
+  const held = await alice.call('Lock', { name: b('/a/wait'), lease: first });
+  const waiting = alice.call('Lock', { name: b('/a/wait'), lease: second });
+  await root.call('RoleAdd', { name: 'unrelated' }); // bumps the auth revision while the second Lock waits
+  await alice.call('Unlock', { key: held.key });
+  const got = await waiting;
+  assert.ok(Buffer.from(got.key).toString().startsWith('/a/wait/'));
+  await alice.call('Unlock', { key: got.key });
+  await root.call('RoleDelete', { role: 'unrelated' });
+});
+
 test('the client re-authenticates once when its token stops being valid; a given token is used as it is', async () => {
   const carol = client({ username: 'carol', password: 'c1' });
   await root.call('UserAdd', { name: 'carol', password: 'c1' });

@@ -53,6 +53,9 @@ test('the Authorization header carries the raw token; etcd\'s refusals with thei
     status: 400,
     body: refusal('etcdserver: authentication failed, invalid user ID or password', 3),
   });
+  // as etcd's gateway: Grpc-Metadata-Token is the gRPC `token` metadata, read before Authorization
+  const viaMetadata = await request(base, '/v3/kv/range', JSON.stringify({ key: b64('/a/1') }), 'POST', { 'Grpc-Metadata-Token': aliceToken, Authorization: 'garbage' });
+  assert.equal(viaMetadata.status, 200, viaMetadata.body);
   // status and member list are never checked, even with a bad token
   assert.equal((await post('/v3/maintenance/status', {}, 'garbage')).status, 200);
   assert.equal((await post('/v3/cluster/member/list', {})).status, 200);

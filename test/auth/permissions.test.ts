@@ -89,3 +89,41 @@ test('the point check without a point interval answers as the interval overlap t
     }
   }
 });
+
+/** Plain interval arithmetic: what the tree must answer for well-formed intervals (start < end). */
+function reference(intervals: { begin: Uint8Array; end: Uint8Array }[], q: { begin: Uint8Array; end: Uint8Array }): boolean {
+  const overlapping = intervals
+    .filter((x) => compareAffine(x.begin, q.end) < 0 && compareAffine(q.begin, x.end) < 0)
+    .sort((a, b) => compareAffine(a.begin, b.begin));
+  let covered = q.begin;
+  for (const x of overlapping) {
+    if (compareAffine(x.begin, covered) > 0) return false;
+    if (compareAffine(x.end, covered) > 0) covered = x.end;
+    if (compareAffine(covered, q.end) >= 0) return true;
+  }
+  return compareAffine(covered, q.end) >= 0;
+}
+
+test('etcd\'s interval tree answers as interval arithmetic for well-formed permissions and queries (random, many nodes)', () => {
+  let seed = 777;
+  const rnd = (n: number): number => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) % n);
+  const key = (): Uint8Array => Uint8Array.from({ length: 1 + rnd(2) }, () => 0x61 + rnd(6));
+  const ordered = (): { begin: Uint8Array; end: Uint8Array } => {
+    const a = key();
+    let b = rnd(5) === 0 ? new Uint8Array(0) : key();
+    while (b.length > 0 && compareAffine(a, b) >= 0) b = key();
+    return { begin: a, end: b };
+  };
+  for (let round = 0; round < 300; round++) {
+    const intervals = Array.from({ length: rnd(12) }, ordered);
+    const merged = mergePermissions(intervals.map((i) => ({ permType: READ, key: i.begin, range_end: i.end.length === 0 ? Uint8Array.of(0) : i.end })));
+    for (let i = 0; i < 20; i++) {
+      const q = ordered();
+      const rangeEnd = q.end.length === 0 ? Uint8Array.of(0) : q.end;
+      const label = `${JSON.stringify(intervals.map((x) => [Buffer.from(x.begin).toString(), Buffer.from(x.end).toString()]))} ? [${Buffer.from(q.begin).toString()}, ${Buffer.from(q.end).toString()})`;
+      assert.equal(isRangePermitted(merged, 'read', q.begin, rangeEnd), reference(intervals, q), label);
+      const k = key();
+      assert.equal(isRangePermitted(merged, 'read', k, undefined), reference(intervals, pointInterval(k)), `point ${Buffer.from(k).toString()} in ${label}`);
+    }
+  }
+});

@@ -204,7 +204,7 @@ export function hostileTail(rng: Rng, id: number, requestBytesMax: number): Buff
       return frameHeader(id, rng.int(20), {
         magic: which === 0 ? rng.int(0x10000) : undefined,
         version: which === 1 ? rng.int(256) : undefined,
-        kind: which === 2 ? rng.pick([0, FrameKind.Response, FrameKind.Error, 6, 255]) : undefined,
+        kind: which === 2 ? rng.pick([0, FrameKind.Response, FrameKind.Error, 7, 255]) : undefined,
       });
     }
     case 1: return rng.bytes(1 + rng.int(30));
@@ -273,7 +273,7 @@ export function simulateServer(stream: Buffer, requestBytesMax: number, txnOpsMa
       },
       oversize: (_kind, requestId) => answered.push(requestId),
     },
-    (kind) => kind === FrameKind.Request || kind === FrameKind.StreamMessage || kind === FrameKind.StreamEnd,
+    (kind) => kind === FrameKind.Request || kind === FrameKind.StreamMessage || kind === FrameKind.StreamEnd || kind === FrameKind.Auth,
   );
   try {
     decoder.push(stream);

@@ -147,9 +147,14 @@ function readBody(res: uWS.HttpResponse, contentLength: string, limits: Limits, 
   });
 }
 
-/** The credentials of a gateway request: its Authorization header (read before any await, as uWS requires). */
+/**
+ * The credentials of a gateway request (read before any await, as uWS requires): its token joined to the connection's
+ * verified TLS client CN. etcd's gateway forwards headers as gRPC metadata and etcd reads metadata `token` first, then
+ * `authorization`: so `Grpc-Metadata-Token` wins over `Authorization` (and `Grpc-Metadata-Authorization`), each the
+ * raw token.
+ */
 export function gatewayCredentials(req: uWS.HttpRequest, res: uWS.HttpResponse): RequestAuth | undefined {
-  const token = req.getHeader('authorization');
+  const token = req.getHeader('grpc-metadata-token') || req.getHeader('authorization') || req.getHeader('grpc-metadata-authorization');
   return withToken(connectionAuth(res), token === '' ? undefined : token);
 }
 
