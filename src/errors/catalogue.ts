@@ -149,6 +149,8 @@ export const Errors = Object.freeze({
   RoleAlreadyExist: etcd(C.FailedPrecondition, 'etcdserver: role name already exists', 'ErrGRPCRoleAlreadyExist'),
   RoleNotFound: etcd(C.FailedPrecondition, 'etcdserver: role name not found', 'ErrGRPCRoleNotFound'),
   RoleEmpty: etcd(C.InvalidArgument, 'etcdserver: role name is empty', 'ErrGRPCRoleEmpty'),
+  // etcd 3.4.25+ (3.4.23 dereferences the missing permission and crashes in its apply loop)
+  PermissionNotGiven: etcd(C.InvalidArgument, 'etcdserver: permission not given', 'ErrGRPCPermissionNotGiven', false),
   AuthFailed: etcd(C.InvalidArgument, 'etcdserver: authentication failed, invalid user ID or password', 'ErrGRPCAuthFailed'),
   PermissionDenied: etcd(C.PermissionDenied, 'etcdserver: permission denied', 'ErrGRPCPermissionDenied'),
   RoleNotGranted: etcd(C.FailedPrecondition, 'etcdserver: role is not granted to the user', 'ErrGRPCRoleNotGranted'),

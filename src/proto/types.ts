@@ -402,7 +402,8 @@ export interface AuthRoleDeleteRequest {
 }
 export interface AuthRoleGrantPermissionRequest {
   name: string;
-  perm: Permission;
+  /** absent: refused with `permission not given` (etcd 3.4.25) */
+  perm?: Permission;
 }
 export interface AuthRoleRevokePermissionRequest {
   role: string;

@@ -454,6 +454,8 @@ export function decodeRequest<M extends MethodName>(method: M, body: unknown, ma
       return { role: str(asObject(body, `Auth${method}Request`), 'role') } as RequestOf<M>;
     case 'RoleGrantPermission': {
       const o = asObject(body, 'AuthRoleGrantPermissionRequest');
+      // no permission at all is its own error (etcd 3.4.25's `permission not given`, at apply after the root check)
+      if (o['perm'] === undefined || o['perm'] === null) return { name: str(o, 'name') } as RequestOf<M>;
       const p = asObject(o['perm'], 'Permission');
       const perm = { permType: enumField(p, 'permType', PERM_TYPE_NAMES), key: bytes(p, 'key'), range_end: bytes(p, 'range_end') };
       return { name: str(o, 'name'), perm } as RequestOf<M>;

@@ -183,7 +183,8 @@ export const METHODS: MethodTable = Object.freeze({
 /**
  * The answers without a service behind them (fixed-methods.ts), for the front ends that speak etcd's whole API,
  * with etcd's auth in front: Defragment, Hash, HashKV and Snapshot need role root and refuse with the auth store's
- * unmapped texts (code Unknown); Alarm checks nothing, but goes through Raft with the caller (a bad token fails it).
+ * unmapped texts (code Unknown); Alarm checks nothing, but goes through Raft with the caller: a bad token fails it, with
+ * the auth store's unmapped text too (etcd's maintenance server returns Alarm's error as it is).
  */
 export function callFixed(server: EtcdServer, method: FixedMethodName, request: Record<string, unknown>, ctx: CallContext = {}): unknown {
   const answer = (): unknown => FIXED_METHODS[method](server, request);
@@ -204,11 +205,11 @@ export function callFixed(server: EtcdServer, method: FixedMethodName, request: 
   try {
     caller = server.auth.resolve(ctx.auth);
   } catch (err) {
-    throw adminOnly ? unmappedAdminError(err) : err;
+    throw unmappedAdminError(err);
   }
   if (!(caller instanceof Promise)) return decide(caller);
   return caller.then(decide, (err: unknown) => {
-    throw adminOnly ? unmappedAdminError(err) : err;
+    throw unmappedAdminError(err);
   });
 }
 

@@ -155,7 +155,14 @@ function readBody(res: uWS.HttpResponse, contentLength: string, limits: Limits, 
  */
 export function gatewayCredentials(req: uWS.HttpRequest, res: uWS.HttpResponse): RequestAuth | undefined {
   const token = req.getHeader('grpc-metadata-token') || req.getHeader('authorization') || req.getHeader('grpc-metadata-authorization');
-  return withToken(connectionAuth(res), token === '' ? undefined : token);
+  if (token !== '') return withToken(connectionAuth(res), token);
+  // a token header that is there but empty or blank is a token all the same (etcd: `invalid auth token`), not its
+  // absence (uWS answers '' for both)
+  let present = false;
+  req.forEach((name) => {
+    if (name === 'authorization' || name === 'grpc-metadata-token' || name === 'grpc-metadata-authorization') present = true;
+  });
+  return withToken(connectionAuth(res), present ? '' : undefined);
 }
 
 /** etcd's refusal of a client certificate CN on the gateway while auth is enabled (embed/serve.go). */
