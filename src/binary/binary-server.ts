@@ -155,7 +155,12 @@ class Connection {
     } catch {
       token = undefined;
     }
-    this.auth = typeof token === 'string' ? { token } : undefined;
+    // a TLS client certificate's CN (set with the connection) stays; the token beats it where both are given
+    const commonName = this.auth?.commonName;
+    const credentials: RequestAuth = {};
+    if (typeof token === 'string') credentials.token = token;
+    if (commonName !== undefined) credentials.commonName = commonName;
+    this.auth = credentials.token === undefined && credentials.commonName === undefined ? undefined : credentials;
   }
 
   /** A message on a stream: the first one with a new id opens it ({method, request}), later ones carry {request}. */
