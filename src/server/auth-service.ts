@@ -52,6 +52,7 @@ export class AuthService {
   async userAdd(req: AuthUserAddRequest, caller: AuthInfo | null): Promise<AuthHeaderResponse> {
     const noPassword = req.options?.no_password === true;
     this.auth.store.checkAdmin(caller);
+    if (req.name === '') throw etcdError('UserEmpty'); // what the apply would answer, without a bcrypt first
     const hash = noPassword ? '' : await this.auth.passwords.hash(req.password);
     const entry: UserPasswordEntry = { name: req.name, hash, noPassword };
     return (await this.ports.propose('UserAdd', entry, caller ?? ANONYMOUS)) as AuthHeaderResponse;

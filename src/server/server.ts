@@ -9,7 +9,9 @@
 //   kv-service.ts       etcd's KV service: range (in worker threads too), put, delete, txn, compact
 //   cluster-service.ts  etcd's Cluster service and MoveLeader
 //   lease-service.ts, concurrency.ts   etcd's Lease, Lock and Election services, on narrow ports (ports.ts)
-//   methods.ts          the method table every front end dispatches through
+//   auth-service.ts     etcd's Auth service; auth-apply.ts its entries (and the write checks) in the applier;
+//                       authorize.ts the checks of reads, watches and admin calls; auth-table.ts its LMDB records
+//   methods.ts          the method table every front end dispatches through, with etcd's auth in front
 //
 // What stays here: the wiring, status, what applying and a change of Raft role set off, and the lifecycle (close
 // drains; a fatal error stops the member and fails what is pending).
