@@ -67,7 +67,8 @@ test('maintenance: Defragment refuses with the auth store\'s unmapped texts (cod
   assert.deepEqual(await post('/v3/maintenance/defragment', {}, 'garbage'), { status: 500, body: refusal('auth: invalid auth token', 2) });
   assert.deepEqual(await post('/v3/maintenance/defragment', {}, rootToken), { status: 200, body: {} });
   assert.deepEqual(await post('/v3/maintenance/alarm', {}), { status: 200, body: {} });
-  assert.deepEqual(await post('/v3/maintenance/alarm', {}, 'garbage'), { status: 401, body: refusal('etcdserver: invalid auth token', 16) });
+  // etcd's maintenance server returns Alarm's error unmapped (seen on etcd 3.4.23 by the permission matrix)
+  assert.deepEqual(await post('/v3/maintenance/alarm', {}, 'garbage'), { status: 500, body: refusal('auth: invalid auth token', 2) });
 });
 
 test('auth management on the gateway, and etcd 3.5\'s /v3/auth/status for root', async () => {

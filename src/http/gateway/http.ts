@@ -190,6 +190,7 @@ function handleUnary(server: EtcdServer, limits: Limits, route: UnaryRoute, res:
     state.aborted = true;
     gone.abort();
   });
+  const fail = (err: EtcdError): void => (route.serverStream === true ? sendStreamRefusal(res, err) : sendError(res, err));
   readBody(res, req.getHeader('content-length'), limits, state, (body) => {
     let result: unknown;
     try {
@@ -198,7 +199,7 @@ function handleUnary(server: EtcdServer, limits: Limits, route: UnaryRoute, res:
       const request = decodeMessage(node, route.request, limits, route.proposal);
       result = route.call(server, request, gone.signal, auth);
     } catch (err) {
-      if (!state.aborted) sendError(res, decodeError(err));
+      if (!state.aborted) fail(decodeError(err));
       return;
     }
     const reply = (value: unknown): void => {
@@ -214,7 +215,7 @@ function handleUnary(server: EtcdServer, limits: Limits, route: UnaryRoute, res:
     };
     if (result instanceof Promise) {
       result.then(reply, (err: unknown) => {
-        if (!state.aborted) sendError(res, toEtcdError(err));
+        if (!state.aborted) fail(toEtcdError(err));
       });
     } else reply(result);
   });

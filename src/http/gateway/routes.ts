@@ -14,6 +14,8 @@ export interface UnaryRoute {
   readonly response: MessageDesc;
   /** a write through Raft: etcd refuses it above --max-request-bytes with `request is too large` */
   readonly proposal: boolean;
+  /** a server stream in etcd (Snapshot) answered here in one piece: its refusals are grpc-gateway's stream error chunk */
+  readonly serverStream?: boolean;
   /**
    * `signal` is aborted when the client goes away before the answer (a waiting Lock or Campaign withdraws); `auth`:
    * the request's credentials
@@ -44,7 +46,7 @@ function method(name: MethodName, request: MessageDesc, response: MessageDesc): 
 }
 
 function fixed(request: MessageDesc, response: MessageDesc, name: FixedMethodName): UnaryRoute {
-  return { kind: 'unary', request, response, proposal: false, call: (server, body, _signal, auth) => callFixed(server, name, body, auth === undefined ? {} : { auth }) };
+  return { kind: 'unary', request, response, proposal: false, serverStream: name === 'Snapshot', call: (server, body, _signal, auth) => callFixed(server, name, body, auth === undefined ? {} : { auth }) };
 }
 
 export const ROUTES: ReadonlyMap<string, Route> = new Map<string, Route>([
