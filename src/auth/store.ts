@@ -315,10 +315,13 @@ export class AuthStore {
    * etcd's RoleGrantPermission: the first permission whose key is not below the new one's is replaced if it has the
    * same key and range_end (only its type changes); otherwise the permission is added, and the list sorted by key.
    */
-  roleGrantPermission(name: string, perm: Permission): void {
+  roleGrantPermission(name: string, perm: Permission | undefined): void {
     const s = this.state;
     const role = s.roles.get(name);
     if (role === undefined) throw etcdError('RoleNotFound');
+    // etcd 3.4.23 finds the role first, then dereferences the missing permission and crashes its apply loop; 3.4.25
+    // answers `permission not given`: the role's absence first, as 3.4.23 answers it, then 3.4.25's error
+    if (perm === undefined) throw etcdError('PermissionNotGiven');
     const perms = [...role.permissions];
     const at = perms.findIndex((p) => Buffer.compare(p.key, perm.key) >= 0);
     const granted: Permission = { permType: perm.permType, key: perm.key, range_end: perm.range_end ?? new Uint8Array(0) };

@@ -95,9 +95,8 @@ export function applyAuthWrite(auth: Auth, method: AuthWriteMethod, request: unk
       store.roleDelete(r['role'] as string);
       return {};
     case 'RoleGrantPermission': {
-      const p = r['perm'] as Permission | undefined;
-      if (p === undefined || p === null) throw etcdError('PermissionNotGiven');
-      store.roleGrantPermission(r['name'] as string, { permType: p.permType, key: bytes(p.key), range_end: bytes(p.range_end) });
+      const p = (r['perm'] ?? undefined) as Permission | undefined;
+      store.roleGrantPermission(r['name'] as string, p === undefined ? undefined : { permType: p.permType, key: bytes(p.key), range_end: bytes(p.range_end) });
       return {};
     }
     case 'RoleRevokePermission':
