@@ -1,12 +1,22 @@
-// bcrypt for user passwords, off the event loop: @node-rs/bcrypt's async calls run on libuv's thread pool (measured
-// in BENCHMARKS.md against bcrypt and bcryptjs). A bcrypt at cost 10 takes ~50 ms of one core, so checks are bounded
+// bcrypt for user passwords, off the event loop: the `bcrypt` package's async calls run on libuv's thread pool
+// (measured in BENCHMARKS.md against @node-rs/bcrypt and bcryptjs; @node-rs/bcrypt was 2-5 % faster, but its
+// per-platform optional packages cannot all be locked from the registry this project installs from, so `npm ci` of a
+// clean clone failed; `bcrypt` ships its prebuilt binaries inside the package). A bcrypt at cost 10 takes ~50 ms of one core, so checks are bounded
 // twice: at most `parallel` run at once (libuv's pool has 4 threads by default, which lmdb-js and the file system
 // share), at most `pendingMax` are running or waiting; past that a check fails at once with `too many
 // authentication requests`, so a burst of logins (wrong passwords included) cannot queue without bound or take the
 // pool from the member's own disk work. Raft heartbeats never wait for a check: the main thread only awaits.
 
-import { hash as bcryptHash, verify as bcryptVerify } from '@node-rs/bcrypt';
+import { createRequire } from 'node:module';
 import { etcdError } from '../errors/index.js';
+
+/** The part of the `bcrypt` package used here (it ships no types). */
+interface Bcrypt {
+  genSalt(rounds: number, minor: 'a' | 'b'): Promise<string>;
+  hash(data: string, salt: string): Promise<string>;
+  compare(data: string, encrypted: string): Promise<boolean>;
+}
+const bcrypt = createRequire(import.meta.url)('bcrypt') as Bcrypt;
 
 /** golang.org/x/crypto/bcrypt's bounds and default, as etcd's --bcrypt-cost takes them. */
 export const BCRYPT_COST_MIN = 4;
@@ -36,12 +46,12 @@ export class PasswordHasher {
 
   /** A bcrypt hash ($2a$, as Go writes it) of `password` at the configured cost. */
   hash(password: string): Promise<string> {
-    return this.run(() => bcryptHash(password, { cost: this.cost, version: '2a' }));
+    return this.run(async () => bcrypt.hash(password, await bcrypt.genSalt(this.cost, 'a')));
   }
 
   /** Whether `password` matches `hash` (false for a hash bcrypt cannot read). */
   verify(password: string, hash: string): Promise<boolean> {
-    return this.run(() => bcryptVerify(password, hash));
+    return this.run(() => bcrypt.compare(password, hash).catch(() => false));
   }
 
   private async run<T>(work: () => Promise<T>): Promise<T> {

@@ -1,13 +1,12 @@
 // The crypto behind etcd's auth, measured (BENCHMARKS.md, "Auth (issue 14)"): bcrypt at cost 10 (hash, verify, 16
 // verifies at once with the longest event-loop stall meanwhile) and JWT sign/verify, for what src/auth uses
-// (@node-rs/bcrypt, node:crypto) and, when AUTH_LIBS_DIR points at a directory where they are installed
+// (bcrypt, node:crypto) and, when AUTH_LIBS_DIR points at a directory where they are installed
 // (npm install bcrypt bcryptjs jose), for the alternatives considered.
 //
 //   npx tsc -p tsconfig.json && AUTH_LIBS_DIR=/tmp/authdeps node dist/test/bench/auth-crypto.js
 
 import crypto from 'node:crypto';
 import { createRequire } from 'node:module';
-import { hash as nrsHash, verify as nrsVerify } from '@node-rs/bcrypt';
 
 interface Bcrypt {
   hash(pw: string): Promise<string>;
@@ -57,13 +56,15 @@ function jwtRow(alg: 'RS256' | 'ES256'): void {
   console.log(`node:crypto ${alg}: sign ${signUs.toFixed(0)} µs, verify ${verifyUs.toFixed(0)} µs`);
 }
 
-await bcryptRow('@node-rs/bcrypt', { hash: (pw) => nrsHash(pw, { cost: 10, version: '2a' }), verify: (pw, h) => nrsVerify(pw, h) });
+type BcryptLib = { hash(p: string, c: number): Promise<string>; compare(p: string, h: string): Promise<boolean> };
+const bcrypt = createRequire(import.meta.url)('bcrypt') as BcryptLib;
+await bcryptRow('bcrypt', { hash: (pw) => bcrypt.hash(pw, 10), verify: (pw, h) => bcrypt.compare(pw, h) });
 const dir = process.env['AUTH_LIBS_DIR'];
 if (dir !== undefined) {
   const require = createRequire(`${dir}/package.json`);
-  const bcrypt = require('bcrypt') as { hash(p: string, c: number): Promise<string>; compare(p: string, h: string): Promise<boolean> };
-  const bcryptjs = require('bcryptjs') as typeof bcrypt;
-  await bcryptRow('bcrypt', { hash: (pw) => bcrypt.hash(pw, 10), verify: (pw, h) => bcrypt.compare(pw, h) });
+  const nrs = require('@node-rs/bcrypt') as { hash(p: string, o: { cost: number; version: string }): Promise<string>; verify(p: string, h: string): Promise<boolean> };
+  const bcryptjs = require('bcryptjs') as BcryptLib;
+  await bcryptRow('@node-rs/bcrypt', { hash: (pw) => nrs.hash(pw, { cost: 10, version: '2a' }), verify: (pw, h) => nrs.verify(pw, h) });
   await bcryptRow('bcryptjs', { hash: (pw) => bcryptjs.hash(pw, 10), verify: (pw, h) => bcryptjs.compare(pw, h) });
 }
 jwtRow('RS256');
