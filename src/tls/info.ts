@@ -10,15 +10,8 @@ import { CipherSuiteError, selectCipherSuites } from './cipher-suites.js';
 import { tlsLog } from './log.js';
 import { selfCert } from './self-cert.js';
 
-export interface TlsInfo {
-  readonly certFile: string;
-  readonly keyFile: string;
-  readonly trustedCaFile: string;
-  readonly clientCertAuth: boolean;
-  readonly crlFile: string;
-  readonly allowedCn: string;
-  readonly allowedHostname: string;
-  readonly skipClientSanVerify: boolean;
+/** One side's TLS as it runs: the flags (auto TLS resolved into files) plus what they select. */
+export interface TlsInfo extends Omit<TlsFlags, 'autoTls'> {
   /** the certificate is auto TLS's own: a dialer skips verifying the server, as etcd's selfCert client does */
   readonly selfCert: boolean;
   /** auto TLS: the listen hosts its certificate names (it is written by writeSelfCert once the data directory exists) */
