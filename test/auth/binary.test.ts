@@ -4,9 +4,9 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { Client, EtcdError, GrpcCode, type WatchResponse } from '../../src/client/index.js';
+import { Client, GrpcCode, type WatchResponse } from '../../src/client/index.js';
 import { PermissionType } from '../../src/proto/index.js';
-import { setUpAuth } from '../helpers/auth.js';
+import { setUpAuth, refusal } from '../helpers/auth.js';
 import { startInProcess, type InProcessMember } from '../helpers/member.js';
 
 const b = (s: string): Buffer => Buffer.from(s);
@@ -23,16 +23,6 @@ function client(options: Partial<ConstructorParameters<typeof Client>[0]> = {}):
   return c;
 }
 
-/** The refusal of `p`: [gRPC code, message]. */
-async function refusal(p: Promise<unknown>): Promise<[number, string]> {
-  try {
-    await p;
-  } catch (err) {
-    assert.ok(err instanceof EtcdError, String(err));
-    return [err.code, err.message];
-  }
-  assert.fail('expected a refusal');
-}
 
 const DENIED: [number, string] = [GrpcCode.PermissionDenied, 'etcdserver: permission denied'];
 const EMPTY_USER: [number, string] = [GrpcCode.InvalidArgument, 'etcdserver: user name is empty'];

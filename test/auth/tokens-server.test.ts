@@ -8,20 +8,11 @@ import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { Client, EtcdError, GrpcCode } from '../../src/client/index.js';
+import { Client, GrpcCode } from '../../src/client/index.js';
 import { ManualClock } from '../../src/clock/index.js';
-import { setUpAuth } from '../helpers/auth.js';
+import { setUpAuth, refusal } from '../helpers/auth.js';
 import { startInProcess, tempDir } from '../helpers/member.js';
 
-async function refusal(p: Promise<unknown>): Promise<[number, string]> {
-  try {
-    await p;
-  } catch (err) {
-    assert.ok(err instanceof EtcdError, String(err));
-    return [err.code, err.message];
-  }
-  assert.fail('expected a refusal');
-}
 
 const INVALID: [number, string] = [GrpcCode.Unauthenticated, 'etcdserver: invalid auth token'];
 

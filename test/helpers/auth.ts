@@ -6,7 +6,8 @@ import { systemClock, type Clock } from '../../src/clock/index.js';
 import { AUTH_JWT_VERIFIED_CACHE_MAX } from '../../src/config/index.js';
 import { authPersistence, readAuthContents } from '../../src/server/auth-table.js';
 import type { Storage } from '../../src/storage/index.js';
-import type { Client } from '../../src/client/index.js';
+import assert from 'node:assert/strict';
+import { EtcdError, type Client } from '../../src/client/index.js';
 import { PermissionType } from '../../src/proto/index.js';
 
 /** An Auth on `storage`'s auth table, simple tokens, bcrypt at the lowest cost (tests need no strength). */
@@ -54,4 +55,15 @@ function prefixEnd(prefix: string): Uint8Array {
     if (b[i]! < 0xff) return Uint8Array.from([...b.subarray(0, i), b[i]! + 1]);
   }
   return Uint8Array.from([0]);
+}
+
+/** The refusal of `p`: [gRPC code, message] of the EtcdError it fails with (fails the test if it succeeds). */
+export async function refusal(p: Promise<unknown>): Promise<[number, string]> {
+  try {
+    await p;
+  } catch (err) {
+    assert.ok(err instanceof EtcdError, String(err));
+    return [err.code, err.message];
+  }
+  assert.fail('expected a refusal');
 }
