@@ -3,54 +3,14 @@
 // stderr and the exit code must agree (test/helpers/etcdctl.ts normalises ids). A smoke test of the gRPC front end's
 // token carrier and of the refusals etcdctl shows; the full permission matrix is test/auth/permission-matrix*.
 
-import { test, type TestContext } from 'node:test';
-import { startRealEtcd, freePort, type RealEtcd } from '../helpers/etcd.js';
-import { assertSame, etcdctlAvailable, runEtcdctl, type CliResult, type Normalise, type RunOptions } from '../helpers/etcdctl.js';
-import { GrpcServer } from '../../src/grpc/index.js';
-import { startGrpcMember, type GrpcMember } from '../helpers/grpc.js';
-
-interface Sides {
-  real: RealEtcd;
-  ts: GrpcMember;
-  same(args: string[], norm?: Omit<Normalise, 'endpoints'>, opts?: RunOptions): Promise<[CliResult, CliResult]>;
-}
+import { test } from 'node:test';
+import { etcdctlSides } from '../helpers/etcdctl-sides.js';
 
 /** bcrypt at its lowest cost on both sides: the outputs do not depend on it and each --user login is a bcrypt. */
 const FLAGS = ['--bcrypt-cost', '4'];
 
-async function sides(t: TestContext): Promise<Sides | null> {
-  if (!etcdctlAvailable()) {
-    t.skip('etcd and etcdctl are not installed');
-    return null;
-  }
-  const port = await freePort();
-  const [real, ts] = await Promise.all([startRealEtcd(FLAGS), startGrpcMemberOn(port)]);
-  t.after(async () => {
-    await Promise.all([real.stop(), ts.close()]);
-  });
-  const endpoints: [string, string] = [real.endpoint, ts.endpoint];
-  return {
-    real,
-    ts,
-    async same(args, norm = {}, opts = {}) {
-      const [a, b] = await Promise.all([runEtcdctl(['--endpoints', real.endpoint, ...args], opts), runEtcdctl(['--endpoints', ts.endpoint, ...args], opts)]);
-      assertSame(a, b, { ...norm, endpoints }, args.join(' '));
-      return [a, b];
-    },
-  };
-}
-
-/** An etcd-ts member whose gRPC listener is on the port it advertises (member lists agree with etcd's). */
-async function startGrpcMemberOn(port: number): Promise<GrpcMember> {
-  const m = await startGrpcMember(['--advertise-client-urls', `http://127.0.0.1:${port}`, ...FLAGS]);
-  await m.grpc.close();
-  const server = new GrpcServer({ server: m.member.member.server, limits: m.member.member.server.config.limits });
-  await server.listen([`http://127.0.0.1:${port}`]);
-  return { ...m, grpc: server, endpoint: `127.0.0.1:${port}`, close: async () => { await server.close(); await m.member.close(); } };
-}
-
 test('etcdctl --user against etcd-ts answers as against etcd: logins, permitted and refused commands, admin calls', { timeout: 120_000 }, async (t) => {
-  const s = await sides(t);
+  const s = await etcdctlSides(t, FLAGS);
   if (s === null) return;
   // set up with etcdctl, auth still off
   for (const args of [

@@ -2,59 +2,15 @@
 // exit code must agree once ids, durations and sizes are normalised (test/helpers/etcdctl.ts). Skipped when etcd and
 // etcdctl are not installed.
 
-import { test, type TestContext } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startRealEtcd, freePort, type RealEtcd } from '../helpers/etcd.js';
-import { assertSame, etcdctlAvailable, runEtcdctl, start, waitUntil, type CliResult, type Normalise, type RunOptions } from '../helpers/etcdctl.js';
-import { GrpcServer } from '../../src/grpc/index.js';
-import { startGrpcMember, type GrpcMember } from '../helpers/grpc.js';
-
-interface Sides {
-  real: RealEtcd;
-  ts: GrpcMember;
-  /** runs `etcdctl --endpoints <side> ...args` on both sides and asserts the results agree; returns both */
-  same(args: string[], norm?: Omit<Normalise, 'endpoints'>, opts?: RunOptions & { tsArgs?: string[] }): Promise<[CliResult, CliResult]>;
-}
-
-async function sides(t: TestContext): Promise<Sides | null> {
-  if (!etcdctlAvailable()) {
-    t.skip('etcd and etcdctl are not installed');
-    return null;
-  }
-  // etcd-ts advertises its gRPC URL as its client URL, as etcd does, so that member lists agree
-  const port = await freePort();
-  const [real, ts] = await Promise.all([startRealEtcd(), startGrpcMemberOn(port)]);
-  t.after(async () => {
-    await Promise.all([real.stop(), ts.close()]);
-  });
-  const endpoints: [string, string] = [real.endpoint, ts.endpoint];
-  return {
-    real,
-    ts,
-    async same(args, norm = {}, opts = {}) {
-      const [a, b] = await Promise.all([
-        runEtcdctl(['--endpoints', real.endpoint, ...args], opts),
-        runEtcdctl(['--endpoints', ts.endpoint, ...(opts.tsArgs ?? args)], opts),
-      ]);
-      assertSame(a, b, { ...norm, endpoints }, args.join(' '));
-      return [a, b];
-    },
-  };
-}
-
-async function startGrpcMemberOn(port: number): Promise<GrpcMember> {
-  const m = await startGrpcMember(['--advertise-client-urls', `http://127.0.0.1:${port}`]);
-  await m.grpc.close();
-  // listen again on the advertised port (the helper's listener was on an ephemeral one)
-  const server = new GrpcServer({ server: m.member.member.server, limits: m.member.member.server.config.limits });
-  await server.listen([`http://127.0.0.1:${port}`]);
-  return { ...m, grpc: server, endpoint: `127.0.0.1:${port}`, close: async () => { await server.close(); await m.member.close(); } };
-}
+import { assertSame, runEtcdctl, start, waitUntil, type CliResult, type Normalise } from '../helpers/etcdctl.js';
+import { etcdctlSides } from '../helpers/etcdctl-sides.js';
 
 const leaseIdOf = (r: CliResult): string => /lease ([0-9a-f]+) granted/.exec(r.stdout.toString())![1]!;
 
 test('etcdctl put, get, del, txn, compaction and their errors: the same output as against etcd', { timeout: 120_000 }, async (t) => {
-  const s = await sides(t);
+  const s = await etcdctlSides(t);
   if (s === null) return;
   await s.same(['put', 'foo', 'bar']);
   await s.same(['put', 'foo', 'baz', '--prev-kv']);
@@ -79,7 +35,7 @@ test('etcdctl put, get, del, txn, compaction and their errors: the same output a
 });
 
 test('etcdctl member list, endpoint status and health, move-leader and auth: the same output as against etcd', { timeout: 120_000 }, async (t) => {
-  const s = await sides(t);
+  const s = await etcdctlSides(t);
   if (s === null) return;
   await s.same(['member', 'list'], { ids: true });
   await s.same(['member', 'list', '-w', 'table'], { ids: true, table: true });
@@ -98,7 +54,7 @@ test('etcdctl member list, endpoint status and health, move-leader and auth: the
 });
 
 test('etcdctl lease grant, timetolive, list, keep-alive --once and revoke: the same output as against etcd', { timeout: 120_000 }, async (t) => {
-  const s = await sides(t);
+  const s = await etcdctlSides(t);
   if (s === null) return;
   const [a, b] = await s.same(['lease', 'grant', '100'], { ids: true });
   const ids: [string, string] = [leaseIdOf(a), leaseIdOf(b)];
@@ -124,7 +80,7 @@ test('etcdctl lease grant, timetolive, list, keep-alive --once and revoke: the s
 });
 
 test('etcdctl watch, lock and elect: the same output as against etcd', { timeout: 120_000 }, async (t) => {
-  const s = await sides(t);
+  const s = await etcdctlSides(t);
   if (s === null) return;
   const endpoints: [string, string] = [s.real.endpoint, s.ts.endpoint];
   const watches = endpoints.map((ep) => start('etcdctl', ['--endpoints', ep, 'watch', 'w', '--prefix', '--prev-kv'], { timeoutMs: 30_000 }));
